@@ -1,0 +1,27 @@
+// roadpulse: a traffic-incident stream processor. See README.md.
+#include <cstdio>
+
+#include "CLI/CLI.hpp"
+#include "app/commands.h"
+#include "spdlog/spdlog.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "roadpulse: live road-traffic accident and violation counts from Kafka.\n"
+      "Counts accidents, deaths, injuries, drink/drunk driving and the other metrics of\n"
+      "a traffic police report, per region and day, against the same period last year."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "roadpulse 0.1.0");
+  int exit_code = 0;
+  roadpulse::AddBrokerCommand(app, &exit_code);
+  roadpulse::AddRunCommand(app, &exit_code);
+  roadpulse::AddGenerateCommand(app, &exit_code);
+  roadpulse::AddDemoCommand(app, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  spdlog::shutdown();
+  return exit_code;
+}

@@ -1,0 +1,56 @@
+// A Kafka producer for roadpulse's own topics (events from the generator, the
+// DLQ, counts, checkpoints). Wraps librdkafka; errors come back as absl::Status.
+#ifndef ROADPULSE_INGEST_KAFKA_PRODUCER_H_
+#define ROADPULSE_INGEST_KAFKA_PRODUCER_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace roadpulse {
+
+using KafkaProperties = std::map<std::string, std::string>;
+using KafkaHeaders = std::vector<std::pair<std::string, std::string>>;
+
+struct ProducerOptions {
+  std::string bootstrap_servers;  // "host:port,..." (required)
+  // Raw librdkafka properties, applied after roadpulse's defaults
+  // (acks=all, enable.idempotence=true, linger.ms=5, compression lz4).
+  KafkaProperties properties;
+};
+
+// Thread-compatible: Produce() may be called from one thread at a time.
+// Delivery failures are remembered and returned by the next Flush().
+class KafkaProducer {
+ public:
+  // kInvalidArgument names a bad property; kUnavailable when the client
+  // cannot be created.
+  static absl::StatusOr<std::unique_ptr<KafkaProducer>> Create(const ProducerOptions& options);
+  virtual ~KafkaProducer() = default;
+
+  // Queues one record (copies key, value and headers). partition < 0 lets
+  // librdkafka's partitioner choose by key. Blocks (polling) while the local
+  // queue is full.
+  virtual absl::Status Produce(std::string_view topic, std::string_view key,
+                               std::string_view value, const KafkaHeaders& headers = {},
+                               int32_t partition = -1) = 0;
+  // Waits until every queued record is delivered or failed; returns the first
+  // delivery error since the previous Flush (kDeadlineExceeded on timeout).
+  virtual absl::Status Flush(absl::Duration timeout) = 0;
+  // Records queued and not yet delivered.
+  virtual int64_t InFlight() const = 0;
+  // Records delivered successfully since creation.
+  virtual int64_t Delivered() const = 0;
+};
+
+}  // namespace roadpulse
+
+#endif  // ROADPULSE_INGEST_KAFKA_PRODUCER_H_
