@@ -16,25 +16,25 @@ namespace roadpulse {
 
 enum class Metric : uint8_t {
   // Accidents (IncidentEvent, newest revision of each id).
-  kAccidents = 0,        // accidents handled under the ordinary procedure (事故起数)
-  kDeaths,               // deaths in all accidents (死亡人数)
-  kInjuries,             // injuries in all accidents (受伤人数)
-  kPropertyLossYuan,     // direct property loss of all accidents, yuan
-  kMinorAccidents,       // accidents not under the ordinary procedure (on site, simple, video)
-  kVideoHandled,         // accidents settled by video quick handling (视频快处)
-  kE3E4Accidents,        // `accidents` involving a low-speed electric tri/quadricycle (电三电四)
-  kE3E4Deaths,           // deaths in those accidents
-  kE3E4Injuries,         // injuries in those accidents
-  kAlcoholAccidents,     // `accidents` with alcohol involved (涉酒)
+  kAccidents = 0,     // accidents handled under the ordinary procedure (事故起数)
+  kDeaths,            // deaths in all accidents (死亡人数)
+  kInjuries,          // injuries in all accidents (受伤人数)
+  kPropertyLossYuan,  // direct property loss of all accidents, yuan
+  kMinorAccidents,    // accidents not under the ordinary procedure (on site, simple, video)
+  kVideoHandled,      // accidents settled by video quick handling (视频快处)
+  kE3E4Accidents,     // `accidents` involving a low-speed electric tri/quadricycle (电三电四)
+  kE3E4Deaths,        // deaths in those accidents
+  kE3E4Injuries,      // injuries in those accidents
+  kAlcoholAccidents,  // `accidents` with alcohol involved (涉酒)
   // Violations (ViolationEvent, each id once).
-  kDrinkDriving,         // 饮酒驾驶, by blood alcohol where measured
-  kDrunkDriving,         // 醉酒驾驶, by blood alcohol where measured
-  kSpeeding,             // 超速
-  kOverload,             // 超载
-  kOverCapacity,         // 超员
-  kFatigue,              // 疲劳驾驶
-  kOtherViolations,      // any other violation type
-  kKeyViolations,        // drink + drunk + speeding + overload + over-capacity + fatigue
+  kDrinkDriving,     // 饮酒驾驶, by blood alcohol where measured
+  kDrunkDriving,     // 醉酒驾驶, by blood alcohol where measured
+  kSpeeding,         // 超速
+  kOverload,         // 超载
+  kOverCapacity,     // 超员
+  kFatigue,          // 疲劳驾驶
+  kOtherViolations,  // any other violation type
+  kKeyViolations,    // drink + drunk + speeding + overload + over-capacity + fatigue
 };
 
 inline constexpr size_t kMetricCount = static_cast<size_t>(Metric::kKeyViolations) + 1;

@@ -101,16 +101,24 @@ class PartitionProcessor {
   int64_t DayStart(absl::Time t);
 
  private:
+  // What the counted revision of an accident contributed, compactly, so an
+  // amendment can take it back.
   struct SeenAccident {
     uint32_t revision = 0;
-    BucketKey bucket;
-    MetricValues contribution{};  // what the counted revision added
+    uint16_t region_index = 0;
+    uint8_t flags = 0;  // kOrdinary | kVideo | kE3E4 | kAlcohol
+    int32_t deaths = 0;
+    int32_t injuries = 0;
+    int64_t day_start_unix_s = 0;
+    int64_t property_loss_yuan = 0;
   };
+  static MetricValues Contribution(const SeenAccident& a);
 
   ProcessResult ProcessIncident(std::string_view payload, absl::Time record_time);
   ProcessResult ProcessViolation(std::string_view payload, absl::Time record_time);
   ProcessResult Reject(RejectReason reason, std::string detail);
-  void Apply(const BucketKey& key, const MetricValues& delta, int sign);
+  void Apply(const SeenAccident& accident, int sign);
+  void Bump(const BucketKey& key, Metric metric);
 
   const EventKind kind_;
   const RegionTable& regions_;
@@ -120,7 +128,7 @@ class PartitionProcessor {
   int64_t cached_day_start_ = 1;
   int64_t cached_day_end_ = 0;
 
-  v1::IncidentEvent incident_;    // reused parse targets
+  v1::IncidentEvent incident_;  // reused parse targets
   v1::ViolationEvent violation_;
   absl::flat_hash_map<BucketKey, MetricValues> buckets_;
   absl::flat_hash_set<BucketKey> dirty_;

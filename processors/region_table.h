@@ -69,8 +69,7 @@ class RegionTable {
   // The counting unit of an event: the township when given, else the county.
   // Returns nullptr when the code is unknown, the township's parent is not
   // `county_code`, or county_code is not a county-level unit.
-  const Region* CountingUnit(std::string_view county_code,
-                             std::string_view township_code) const;
+  const Region* CountingUnit(std::string_view county_code, std::string_view township_code) const;
 
  private:
   RegionTable() = default;

@@ -11,21 +11,21 @@
 namespace roadpulse {
 
 enum class RejectReason : uint8_t {
-  kNotProtobuf = 0,          // bytes are not a protobuf message of the topic's type
-  kTruncated,                // a protobuf message cut short
-  kEmptyId,                  // id missing or empty
-  kMissingTime,              // occurred_at or reported_at missing
-  kUnknownRegion,            // region or township code not in the region table
-  kMainUrbanMismatch,        // main_urban flag disagrees with the region table
-  kNegativeCount,            // deaths, injuries, loss or blood alcohol below 0
-  kAbsurdCount,              // a count or measurement beyond any real accident
-  kAlcoholContradiction,     // drink/drunk type disagrees with blood alcohol
-  kMissingBloodAlcohol,      // VIOLATION_TYPE_ALCOHOL without a measurement
-  kHandlingContradiction,    // e.g. deaths in a video-handled accident
-  kMissingField,             // a required enum (type, handling, severity) unspecified
-  kFutureTime,               // an instant far after the record's own timestamp
-  kReportedBeforeOccurred,   // reported_at earlier than occurred_at
-  kTooLate,                  // older than the retention horizon
+  kNotProtobuf = 0,         // bytes are not a protobuf message of the topic's type
+  kTruncated,               // a protobuf message cut short
+  kEmptyId,                 // id missing or empty
+  kMissingTime,             // occurred_at or reported_at missing
+  kUnknownRegion,           // region or township code not in the region table
+  kMainUrbanMismatch,       // main_urban flag disagrees with the region table
+  kNegativeCount,           // deaths, injuries, loss or blood alcohol below 0
+  kAbsurdCount,             // a count or measurement beyond any real accident
+  kAlcoholContradiction,    // drink/drunk type disagrees with blood alcohol
+  kMissingBloodAlcohol,     // VIOLATION_TYPE_ALCOHOL without a measurement
+  kHandlingContradiction,   // e.g. deaths in a video-handled accident
+  kMissingField,            // a required enum (type, handling, severity) unspecified
+  kFutureTime,              // an instant far after the record's own timestamp
+  kReportedBeforeOccurred,  // reported_at earlier than occurred_at
+  kTooLate,                 // older than the retention horizon
 };
 
 inline constexpr size_t kRejectReasonCount = static_cast<size_t>(RejectReason::kTooLate) + 1;

@@ -1,0 +1,378 @@
+#include "processors/partition_processor.h"
+
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+
+namespace roadpulse {
+namespace {
+
+constexpr uint8_t kOrdinary = 1;
+constexpr uint8_t kVideo = 2;
+constexpr uint8_t kE3E4 = 4;
+constexpr uint8_t kAlcohol = 8;
+
+// GB 19522: drink driving from 20, drunk driving from 80 mg/100 mL.
+constexpr double kDrinkThreshold = 20.0;
+constexpr double kDrunkThreshold = 80.0;
+
+enum class WireCheck { kOk, kTruncated, kMalformed };
+
+// Why a payload failed to parse: it ran out in the middle of a field
+// (truncated) or it is not protobuf wire format at all. Only called after
+// ParseFromArray failed, so it need not be fast.
+WireCheck ScanWire(std::string_view bytes) {
+  size_t pos = 0;
+  auto read_varint = [&](uint64_t* out) -> WireCheck {
+    uint64_t value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos >= bytes.size()) return WireCheck::kTruncated;
+      const uint8_t b = static_cast<uint8_t>(bytes[pos++]);
+      value |= static_cast<uint64_t>(b & 0x7F) << shift;
+      if ((b & 0x80) == 0) {
+        *out = value;
+        return WireCheck::kOk;
+      }
+    }
+    return WireCheck::kMalformed;
+  };
+  while (pos < bytes.size()) {
+    uint64_t tag = 0;
+    if (WireCheck c = read_varint(&tag); c != WireCheck::kOk) return c;
+    if ((tag >> 3) == 0) return WireCheck::kMalformed;
+    switch (tag & 7) {
+      case 0: {
+        uint64_t ignored = 0;
+        if (WireCheck c = read_varint(&ignored); c != WireCheck::kOk) return c;
+        break;
+      }
+      case 1:
+        if (bytes.size() - pos < 8) return WireCheck::kTruncated;
+        pos += 8;
+        break;
+      case 2: {
+        uint64_t len = 0;
+        if (WireCheck c = read_varint(&len); c != WireCheck::kOk) return c;
+        if (len > bytes.size() - pos) return WireCheck::kTruncated;
+        pos += len;
+        break;
+      }
+      case 5:
+        if (bytes.size() - pos < 4) return WireCheck::kTruncated;
+        pos += 4;
+        break;
+      default:  // groups (3, 4) are not used by our schema; 6 and 7 do not exist
+        return WireCheck::kMalformed;
+    }
+  }
+  return WireCheck::kOk;
+}
+
+absl::Time ToTime(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+bool IsE3E4(int vehicle) {
+  return vehicle == v1::VEHICLE_CATEGORY_LOW_SPEED_ELECTRIC_TRICYCLE ||
+         vehicle == v1::VEHICLE_CATEGORY_LOW_SPEED_ELECTRIC_QUADRICYCLE;
+}
+
+}  // namespace
+
+PartitionProcessor::PartitionProcessor(EventKind kind, const RegionTable& regions,
+                                       ProcessorOptions options)
+    : kind_(kind), regions_(regions), options_(options) {
+  // The table was validated at load time, so the zone loads.
+  absl::LoadTimeZone(regions.time_zone(), &tz_);
+}
+
+int64_t PartitionProcessor::DayStart(absl::Time t) {
+  const int64_t s = absl::ToUnixSeconds(t);
+  if (s >= cached_day_start_ && s < cached_day_end_) return cached_day_start_;
+  const absl::CivilDay day = absl::ToCivilDay(t, tz_);
+  cached_day_start_ = absl::ToUnixSeconds(absl::FromCivil(day, tz_));
+  cached_day_end_ = absl::ToUnixSeconds(absl::FromCivil(day + 1, tz_));
+  return cached_day_start_;
+}
+
+ProcessResult PartitionProcessor::Process(std::string_view payload, absl::Time record_time) {
+  ++tally_.read;
+  ProcessResult result = kind_ == EventKind::kIncident ? ProcessIncident(payload, record_time)
+                                                       : ProcessViolation(payload, record_time);
+  switch (result.outcome) {
+    case Outcome::kCounted:
+      ++tally_.counted;
+      break;
+    case Outcome::kAmended:
+      ++tally_.amended;
+      break;
+    case Outcome::kDuplicate:
+      ++tally_.duplicates;
+      break;
+    case Outcome::kRejected:
+      ++tally_.rejected;
+      break;
+  }
+  return result;
+}
+
+ProcessResult PartitionProcessor::Reject(RejectReason reason, std::string detail) {
+  ProcessResult r;
+  r.outcome = Outcome::kRejected;
+  r.reason = reason;
+  r.detail = std::move(detail);
+  return r;
+}
+
+namespace {
+
+// Checks shared by both event kinds. Returns the counting unit, or sets
+// `*reject` and returns nullptr.
+struct CommonCheck {
+  const Region* unit = nullptr;
+  absl::Time occurred;
+  std::optional<std::pair<RejectReason, std::string>> reject;
+};
+
+CommonCheck CheckCommon(const RegionTable& regions, const ProcessorOptions& options,
+                        const std::string& id, bool has_occurred,
+                        const google::protobuf::Timestamp& occurred_at, bool has_reported,
+                        const google::protobuf::Timestamp& reported_at,
+                        const v1::Location& location, absl::Time record_time,
+                        absl::Time watermark) {
+  CommonCheck c;
+  auto fail = [&c](RejectReason reason, std::string detail) {
+    c.reject.emplace(reason, std::move(detail));
+    return c;
+  };
+  if (id.empty()) return fail(RejectReason::kEmptyId, "id is empty");
+  if (!has_occurred) return fail(RejectReason::kMissingTime, "occurred_at is missing");
+  if (!has_reported) return fail(RejectReason::kMissingTime, "reported_at is missing");
+  c.unit = regions.CountingUnit(location.region_code(), location.township_code());
+  if (c.unit == nullptr) {
+    return fail(RejectReason::kUnknownRegion,
+                absl::StrCat("region_code \"", location.region_code(), "\" / township_code \"",
+                             location.township_code(), "\" is not in the region table"));
+  }
+  if (location.has_main_urban() && location.main_urban() != c.unit->main_urban) {
+    return fail(RejectReason::kMainUrbanMismatch,
+                absl::StrCat("main_urban=", location.main_urban() ? "true" : "false",
+                             " but region ", c.unit->code, " is ", c.unit->main_urban ? "" : "not ",
+                             "in the main urban area"));
+  }
+  c.occurred = ToTime(occurred_at);
+  const absl::Time reported = ToTime(reported_at);
+  if (record_time != absl::InfinitePast()) {
+    const absl::Time limit = record_time + options.max_clock_skew;
+    if (c.occurred > limit || reported > limit) {
+      return fail(RejectReason::kFutureTime,
+                  absl::StrCat("occurred_at ", absl::FormatTime(c.occurred), " / reported_at ",
+                               absl::FormatTime(reported), " is after the record time ",
+                               absl::FormatTime(record_time)));
+    }
+  }
+  if (reported < c.occurred) {
+    return fail(RejectReason::kReportedBeforeOccurred,
+                absl::StrCat("reported_at ", absl::FormatTime(reported), " is before occurred_at ",
+                             absl::FormatTime(c.occurred)));
+  }
+  if (watermark != absl::InfinitePast() && c.occurred < watermark - options.retention_horizon) {
+    return fail(RejectReason::kTooLate,
+                absl::StrCat("occurred_at ", absl::FormatTime(c.occurred),
+                             " is older than the retention horizon (",
+                             absl::FormatDuration(options.retention_horizon),
+                             " before the newest event ", absl::FormatTime(watermark), ")"));
+  }
+  return c;
+}
+
+}  // namespace
+
+ProcessResult PartitionProcessor::ProcessIncident(std::string_view payload,
+                                                  absl::Time record_time) {
+  v1::IncidentEvent& e = incident_;
+  if (!e.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    return ScanWire(payload) == WireCheck::kTruncated
+               ? Reject(RejectReason::kTruncated, "IncidentEvent is truncated")
+               : Reject(RejectReason::kNotProtobuf, "not a protobuf IncidentEvent");
+  }
+  CommonCheck c =
+      CheckCommon(regions_, options_, e.id(), e.has_occurred_at(), e.occurred_at(),
+                  e.has_reported_at(), e.reported_at(), e.location(), record_time, watermark_);
+  if (c.reject.has_value()) return Reject(c.reject->first, std::move(c.reject->second));
+  if (e.deaths() < 0 || e.injuries() < 0 || e.property_loss_yuan() < 0) {
+    return Reject(RejectReason::kNegativeCount,
+                  absl::StrCat("deaths=", e.deaths(), " injuries=", e.injuries(),
+                               " property_loss_yuan=", e.property_loss_yuan()));
+  }
+  if (e.deaths() > options_.max_deaths || e.injuries() > options_.max_injuries ||
+      e.property_loss_yuan() > options_.max_property_loss_yuan) {
+    return Reject(RejectReason::kAbsurdCount,
+                  absl::StrCat("deaths=", e.deaths(), " injuries=", e.injuries(),
+                               " property_loss_yuan=", e.property_loss_yuan(),
+                               " exceed the configured bounds"));
+  }
+  if (e.handling() == v1::HANDLING_UNSPECIFIED || !v1::Handling_IsValid(e.handling())) {
+    return Reject(RejectReason::kMissingField, "handling is unspecified or unknown");
+  }
+  if (e.handling() != v1::HANDLING_ORDINARY_PROCEDURE && e.deaths() > 0) {
+    return Reject(RejectReason::kHandlingContradiction,
+                  "an accident with deaths must be handled under the ordinary procedure");
+  }
+  if (e.handling() == v1::HANDLING_VIDEO_QUICK && e.injuries() > 0) {
+    return Reject(RejectReason::kHandlingContradiction,
+                  "video quick handling is for property-damage-only accidents");
+  }
+  if (c.occurred > watermark_) watermark_ = c.occurred;
+
+  SeenAccident next;
+  next.revision = e.revision();
+  next.region_index = c.unit->index;
+  next.day_start_unix_s = DayStart(c.occurred);
+  next.deaths = e.deaths();
+  next.injuries = e.injuries();
+  next.property_loss_yuan = e.property_loss_yuan();
+  if (e.handling() == v1::HANDLING_ORDINARY_PROCEDURE) next.flags |= kOrdinary;
+  if (e.handling() == v1::HANDLING_VIDEO_QUICK) next.flags |= kVideo;
+  if (e.alcohol_involved()) next.flags |= kAlcohol;
+  for (int v : e.vehicles()) {
+    if (IsE3E4(v)) next.flags |= kE3E4;
+  }
+
+  auto [it, inserted] = accidents_.try_emplace(e.id(), next);
+  if (inserted) {
+    Apply(next, +1);
+    return ProcessResult{Outcome::kCounted, {}, {}};
+  }
+  if (next.revision <= it->second.revision) return ProcessResult{Outcome::kDuplicate, {}, {}};
+  Apply(it->second, -1);
+  Apply(next, +1);
+  it->second = next;
+  return ProcessResult{Outcome::kAmended, {}, {}};
+}
+
+ProcessResult PartitionProcessor::ProcessViolation(std::string_view payload,
+                                                   absl::Time record_time) {
+  v1::ViolationEvent& e = violation_;
+  if (!e.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    return ScanWire(payload) == WireCheck::kTruncated
+               ? Reject(RejectReason::kTruncated, "ViolationEvent is truncated")
+               : Reject(RejectReason::kNotProtobuf, "not a protobuf ViolationEvent");
+  }
+  CommonCheck c =
+      CheckCommon(regions_, options_, e.id(), e.has_occurred_at(), e.occurred_at(),
+                  e.has_reported_at(), e.reported_at(), e.location(), record_time, watermark_);
+  if (c.reject.has_value()) return Reject(c.reject->first, std::move(c.reject->second));
+  if (e.type() == v1::VIOLATION_TYPE_UNSPECIFIED || !v1::ViolationType_IsValid(e.type())) {
+    return Reject(RejectReason::kMissingField, "type is unspecified or unknown");
+  }
+  const bool has_bac = e.has_blood_alcohol_mg_100ml();
+  const double bac = e.blood_alcohol_mg_100ml();
+  if (has_bac) {
+    if (std::isnan(bac) || bac > options_.max_blood_alcohol_mg_100ml) {
+      return Reject(RejectReason::kAbsurdCount,
+                    absl::StrCat("blood_alcohol_mg_100ml=", bac, " is beyond any measurement"));
+    }
+    if (bac < 0) {
+      return Reject(RejectReason::kNegativeCount,
+                    absl::StrCat("blood_alcohol_mg_100ml=", bac, " is negative"));
+    }
+  }
+  Metric metric = Metric::kOtherViolations;
+  switch (e.type()) {
+    case v1::VIOLATION_TYPE_DRINK_DRIVING:
+      if (has_bac && (bac < kDrinkThreshold || bac >= kDrunkThreshold)) {
+        return Reject(RejectReason::kAlcoholContradiction,
+                      absl::StrCat("drink driving needs 20 <= BAC < 80 mg/100 mL, measured ", bac));
+      }
+      metric = Metric::kDrinkDriving;
+      break;
+    case v1::VIOLATION_TYPE_DRUNK_DRIVING:
+      if (has_bac && bac < kDrunkThreshold) {
+        return Reject(RejectReason::kAlcoholContradiction,
+                      absl::StrCat("drunk driving needs BAC >= 80 mg/100 mL, measured ", bac));
+      }
+      metric = Metric::kDrunkDriving;
+      break;
+    case v1::VIOLATION_TYPE_ALCOHOL:
+      if (!has_bac) {
+        return Reject(RejectReason::kMissingBloodAlcohol,
+                      "VIOLATION_TYPE_ALCOHOL needs blood_alcohol_mg_100ml");
+      }
+      if (bac < kDrinkThreshold) {
+        return Reject(RejectReason::kAlcoholContradiction,
+                      absl::StrCat("BAC ", bac, " mg/100 mL is below the drink-driving threshold"));
+      }
+      metric = bac >= kDrunkThreshold ? Metric::kDrunkDriving : Metric::kDrinkDriving;
+      break;
+    case v1::VIOLATION_TYPE_SPEEDING:
+      metric = Metric::kSpeeding;
+      break;
+    case v1::VIOLATION_TYPE_OVERLOAD:
+      metric = Metric::kOverload;
+      break;
+    case v1::VIOLATION_TYPE_OVER_CAPACITY:
+      metric = Metric::kOverCapacity;
+      break;
+    case v1::VIOLATION_TYPE_FATIGUE:
+      metric = Metric::kFatigue;
+      break;
+    case v1::VIOLATION_TYPE_OTHER:
+    case v1::VIOLATION_TYPE_UNSPECIFIED:
+    default:
+      metric = Metric::kOtherViolations;
+      break;
+  }
+  if (c.occurred > watermark_) watermark_ = c.occurred;
+  if (!violations_.insert(e.id()).second) return ProcessResult{Outcome::kDuplicate, {}, {}};
+  const BucketKey key{c.unit->index, DayStart(c.occurred)};
+  Bump(key, metric);
+  if (metric != Metric::kOtherViolations) Bump(key, Metric::kKeyViolations);
+  return ProcessResult{Outcome::kCounted, {}, {}};
+}
+
+MetricValues PartitionProcessor::Contribution(const SeenAccident& a) {
+  MetricValues v{};
+  At(v, Metric::kDeaths) = a.deaths;
+  At(v, Metric::kInjuries) = a.injuries;
+  At(v, Metric::kPropertyLossYuan) = a.property_loss_yuan;
+  if (a.flags & kOrdinary) {
+    At(v, Metric::kAccidents) = 1;
+    if (a.flags & kE3E4) {
+      At(v, Metric::kE3E4Accidents) = 1;
+      At(v, Metric::kE3E4Deaths) = a.deaths;
+      At(v, Metric::kE3E4Injuries) = a.injuries;
+    }
+    if (a.flags & kAlcohol) At(v, Metric::kAlcoholAccidents) = 1;
+  } else {
+    At(v, Metric::kMinorAccidents) = 1;
+    if (a.flags & kVideo) At(v, Metric::kVideoHandled) = 1;
+  }
+  return v;
+}
+
+void PartitionProcessor::Apply(const SeenAccident& accident, int sign) {
+  const BucketKey key{accident.region_index, accident.day_start_unix_s};
+  const MetricValues delta = Contribution(accident);
+  MetricValues& values = buckets_[key];
+  for (size_t i = 0; i < kMetricCount; ++i) values[i] += sign * delta[i];
+  dirty_.insert(key);
+}
+
+void PartitionProcessor::Bump(const BucketKey& key, Metric metric) {
+  ++At(buckets_[key], metric);
+  dirty_.insert(key);
+}
+
+void PartitionProcessor::ForEachDirty(
+    const std::function<void(const BucketKey&, const MetricValues&)>& fn) const {
+  for (const BucketKey& key : dirty_) fn(key, buckets_.at(key));
+}
+
+void PartitionProcessor::MarkAllDirty() {
+  for (const auto& [key, values] : buckets_) dirty_.insert(key);
+}
+
+}  // namespace roadpulse
