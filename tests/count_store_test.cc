@@ -1,0 +1,91 @@
+#include "processors/count_store.h"
+
+#include "gtest/gtest.h"
+#include "processors/count_record.h"
+
+namespace roadpulse {
+namespace {
+
+const RegionTable& Binzhou() {
+  static const RegionTable* table = [] {
+    absl::StatusOr<RegionTable> t =
+        RegionTable::LoadFile(ROADPULSE_SOURCE_DIR "/deploy/config/regions/binzhou.toml");
+    if (!t.ok()) std::abort();
+    return new RegionTable(*std::move(t));
+  }();
+  return *table;
+}
+
+int64_t DayStart(absl::CivilDay day) {
+  absl::TimeZone tz;
+  absl::LoadTimeZone("Asia/Shanghai", &tz);
+  return absl::ToUnixSeconds(absl::FromCivil(day, tz));
+}
+
+v1::CountRecord Record(std::string topic, int partition, std::string region, absl::CivilDay day,
+                       int64_t accidents, int64_t deaths) {
+  MetricValues values{};
+  At(values, Metric::kAccidents) = accidents;
+  At(values, Metric::kDeaths) = deaths;
+  return MakeCountRecord(Binzhou(), topic, partition,
+                         BucketKey{Binzhou().Find(region)->index, DayStart(day)}, values, 10, 1);
+}
+
+TEST(CountStoreTest, NewestRecordPerKeyWinsAndPartitionsAdd) {
+  CountStore store(Binzhou());
+  const absl::CivilDay d(2025, 3, 1);
+  ASSERT_TRUE(store.Apply(Record("roadpulse.incidents", 0, "371621", d, 3, 1)).ok());
+  ASSERT_TRUE(store.Apply(Record("roadpulse.incidents", 1, "371621", d, 2, 0)).ok());
+  // Partition 0 republishes a newer absolute value: it replaces, it does not add.
+  ASSERT_TRUE(store.Apply(Record("roadpulse.incidents", 0, "371621", d, 4, 1)).ok());
+  // And publishing the same record again changes nothing.
+  ASSERT_TRUE(store.Apply(Record("roadpulse.incidents", 0, "371621", d, 4, 1)).ok());
+  EXPECT_EQ(store.Sum(Metric::kAccidents, "371621", d, d + 1), 6);
+  EXPECT_EQ(store.Sum(Metric::kDeaths, "371621", d, d + 1), 1);
+  EXPECT_EQ(store.Sum(Metric::kAccidents, "371621", d + 1, d + 2), 0);
+  EXPECT_EQ(store.record_count(), 2u);
+}
+
+TEST(CountStoreTest, RollUpEqualsSumOfParts) {
+  CountStore store(Binzhou());
+  const absl::CivilDay d(2025, 5, 1);
+  ASSERT_TRUE(store.Apply(Record("t", 0, "371602", d, 1, 0)).ok());
+  ASSERT_TRUE(store.Apply(Record("t", 0, "371602001", d, 2, 0)).ok());
+  ASSERT_TRUE(store.Apply(Record("t", 1, "371602102", d + 1, 4, 0)).ok());
+  ASSERT_TRUE(store.Apply(Record("t", 1, "371671", d, 8, 0)).ok());
+  ASSERT_TRUE(store.Apply(Record("t", 2, "371681001", d, 16, 0)).ok());
+  ASSERT_TRUE(store.Apply(Record("t", 2, "371623", d, 32, 0)).ok());
+  const absl::CivilDay to = d + 2;
+  EXPECT_EQ(store.Sum(Metric::kAccidents, "371602", d, to), 1 + 2 + 4);
+  EXPECT_EQ(store.Sum(Metric::kAccidents, "371600-main", d, to), 1 + 2 + 8);
+  int64_t parts = 0;
+  for (const Region* county : Binzhou().Counties()) {
+    parts += store.Sum(Metric::kAccidents, county->code, d, to);
+  }
+  EXPECT_EQ(store.Sum(Metric::kAccidents, "371600", d, to), parts);
+  EXPECT_EQ(parts, 63);
+}
+
+TEST(CountStoreTest, RejectsUnknownRegionAndMetric) {
+  CountStore store(Binzhou());
+  v1::CountRecord bad = Record("t", 0, "371621", absl::CivilDay(2025, 1, 1), 1, 0);
+  bad.set_region_code("999999");
+  EXPECT_EQ(store.Apply(bad).code(), absl::StatusCode::kInvalidArgument);
+  v1::CountRecord bad_metric = Record("t", 0, "371621", absl::CivilDay(2025, 1, 1), 1, 0);
+  bad_metric.mutable_values(0)->set_metric("acidents");
+  EXPECT_EQ(store.Apply(bad_metric).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store.ApplySerialized("\xff\xff garbage").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store.record_count(), 0u);
+}
+
+TEST(CountRecordTest, KeyAndSparseValues) {
+  v1::CountRecord r = Record("roadpulse.incidents", 3, "371621", absl::CivilDay(2025, 3, 1), 2, 0);
+  EXPECT_EQ(CountRecordKey(r), "roadpulse.incidents/3/371621/BUCKET_WIDTH_DAY/" +
+                                   std::to_string(DayStart(absl::CivilDay(2025, 3, 1))));
+  ASSERT_EQ(r.values_size(), 1);  // zero metrics are left out
+  EXPECT_EQ(r.values(0).metric(), "accidents");
+  EXPECT_EQ(r.values(0).value(), 2);
+}
+
+}  // namespace
+}  // namespace roadpulse

@@ -1,0 +1,390 @@
+#include "processors/partition_processor.h"
+
+#include <string>
+
+#include "absl/time/civil_time.h"
+#include "gtest/gtest.h"
+
+namespace roadpulse {
+namespace {
+
+const RegionTable& Binzhou() {
+  static const RegionTable* table = [] {
+    absl::StatusOr<RegionTable> t =
+        RegionTable::LoadFile(ROADPULSE_SOURCE_DIR "/deploy/config/regions/binzhou.toml");
+    if (!t.ok()) std::abort();
+    return new RegionTable(*std::move(t));
+  }();
+  return *table;
+}
+
+absl::TimeZone Shanghai() {
+  absl::TimeZone tz;
+  EXPECT_TRUE(absl::LoadTimeZone("Asia/Shanghai", &tz));
+  return tz;
+}
+
+void SetTime(absl::Time t, google::protobuf::Timestamp* ts) {
+  ts->set_seconds(absl::ToUnixSeconds(t));
+  ts->set_nanos(0);
+}
+
+// 2025-03-01 10:00 China time.
+const absl::Time kMorning = absl::FromCivil(absl::CivilSecond(2025, 3, 1, 10, 0, 0), Shanghai());
+// Record timestamps well after every event.
+const absl::Time kNow = absl::FromCivil(absl::CivilSecond(2025, 9, 1, 0, 0, 0), Shanghai());
+
+v1::IncidentEvent Accident(std::string id, uint32_t revision, absl::Time occurred) {
+  v1::IncidentEvent e;
+  e.set_id(std::move(id));
+  e.set_revision(revision);
+  SetTime(occurred, e.mutable_occurred_at());
+  SetTime(occurred + absl::Minutes(30), e.mutable_reported_at());
+  e.mutable_location()->set_region_code("371621");  // 惠民县
+  e.set_handling(v1::HANDLING_ORDINARY_PROCEDURE);
+  e.set_severity(v1::SEVERITY_GENERAL);
+  e.add_vehicles(v1::VEHICLE_CATEGORY_CAR);
+  return e;
+}
+
+v1::ViolationEvent Violation(std::string id, v1::ViolationType type, absl::Time occurred) {
+  v1::ViolationEvent e;
+  e.set_id(std::move(id));
+  SetTime(occurred, e.mutable_occurred_at());
+  SetTime(occurred, e.mutable_reported_at());
+  e.mutable_location()->set_region_code("371602");
+  e.set_type(type);
+  e.set_vehicle(v1::VEHICLE_CATEGORY_CAR);
+  return e;
+}
+
+class PartitionProcessorTest : public ::testing::Test {
+ protected:
+  PartitionProcessorTest()
+      : incidents_(EventKind::kIncident, Binzhou(), ProcessorOptions()),
+        violations_(EventKind::kViolation, Binzhou(), ProcessorOptions()) {}
+
+  ProcessResult Feed(const v1::IncidentEvent& e) {
+    return incidents_.Process(e.SerializeAsString(), kNow);
+  }
+  ProcessResult Feed(const v1::ViolationEvent& e) {
+    return violations_.Process(e.SerializeAsString(), kNow);
+  }
+  // Value of `metric` for `region` on the local day `day`, in `p`.
+  static int64_t Value(const PartitionProcessor& p, std::string_view region, absl::CivilDay day,
+                       Metric metric) {
+    const BucketKey key{Binzhou().Find(region)->index,
+                        absl::ToUnixSeconds(absl::FromCivil(day, Shanghai()))};
+    auto it = p.buckets().find(key);
+    return it == p.buckets().end() ? 0 : At(it->second, metric);
+  }
+  static int64_t Total(const PartitionProcessor& p, Metric metric) {
+    int64_t sum = 0;
+    for (const auto& [key, values] : p.buckets()) sum += At(values, metric);
+    return sum;
+  }
+
+  PartitionProcessor incidents_;
+  PartitionProcessor violations_;
+};
+
+TEST_F(PartitionProcessorTest, CountsAnOrdinaryAccident) {
+  v1::IncidentEvent e = Accident("A1", 1, kMorning);
+  e.set_deaths(1);
+  e.set_injuries(2);
+  e.set_property_loss_yuan(5000);
+  e.set_alcohol_involved(true);
+  EXPECT_EQ(Feed(e).outcome, Outcome::kCounted);
+  const absl::CivilDay day(2025, 3, 1);
+  EXPECT_EQ(Value(incidents_, "371621", day, Metric::kAccidents), 1);
+  EXPECT_EQ(Value(incidents_, "371621", day, Metric::kDeaths), 1);
+  EXPECT_EQ(Value(incidents_, "371621", day, Metric::kInjuries), 2);
+  EXPECT_EQ(Value(incidents_, "371621", day, Metric::kPropertyLossYuan), 5000);
+  EXPECT_EQ(Value(incidents_, "371621", day, Metric::kAlcoholAccidents), 1);
+  EXPECT_EQ(Value(incidents_, "371621", day, Metric::kE3E4Accidents), 0);
+  EXPECT_EQ(Value(incidents_, "371621", day, Metric::kMinorAccidents), 0);
+  EXPECT_EQ(incidents_.dirty_count(), 1u);
+}
+
+TEST_F(PartitionProcessorTest, SubsetsE3E4VideoAndMinor) {
+  v1::IncidentEvent e3 = Accident("E3", 1, kMorning);
+  e3.add_vehicles(v1::VEHICLE_CATEGORY_LOW_SPEED_ELECTRIC_TRICYCLE);
+  e3.set_injuries(3);
+  v1::IncidentEvent e4 = Accident("E4", 1, kMorning);
+  e4.add_vehicles(v1::VEHICLE_CATEGORY_LOW_SPEED_ELECTRIC_QUADRICYCLE);
+  e4.set_deaths(1);
+  v1::IncidentEvent ebike = Accident("EB", 1, kMorning);  // an electric bicycle is not 电三电四
+  ebike.add_vehicles(v1::VEHICLE_CATEGORY_ELECTRIC_BICYCLE);
+  v1::IncidentEvent video = Accident("V", 1, kMorning);
+  video.set_handling(v1::HANDLING_VIDEO_QUICK);
+  video.set_severity(v1::SEVERITY_MINOR);
+  v1::IncidentEvent simple = Accident("S", 1, kMorning);
+  simple.set_handling(v1::HANDLING_SIMPLE_PROCEDURE);
+  simple.add_vehicles(v1::VEHICLE_CATEGORY_LOW_SPEED_ELECTRIC_TRICYCLE);
+  for (const auto* e : {&e3, &e4, &ebike, &video, &simple}) {
+    EXPECT_EQ(Feed(*e).outcome, Outcome::kCounted) << e->id();
+  }
+  EXPECT_EQ(Total(incidents_, Metric::kAccidents), 3);
+  EXPECT_EQ(Total(incidents_, Metric::kE3E4Accidents), 2);  // simple procedure is not counted
+  EXPECT_EQ(Total(incidents_, Metric::kE3E4Deaths), 1);
+  EXPECT_EQ(Total(incidents_, Metric::kE3E4Injuries), 3);
+  EXPECT_EQ(Total(incidents_, Metric::kMinorAccidents), 2);
+  EXPECT_EQ(Total(incidents_, Metric::kVideoHandled), 1);
+}
+
+TEST_F(PartitionProcessorTest, AmendmentMovesCountsNotDoubles) {
+  v1::IncidentEvent first = Accident("A1", 1, kMorning);
+  first.set_injuries(2);
+  EXPECT_EQ(Feed(first).outcome, Outcome::kCounted);
+  // Five days later one of the injured dies: revision 2 carries the new numbers.
+  v1::IncidentEvent amended = first;
+  amended.set_revision(2);
+  amended.set_deaths(1);
+  amended.set_injuries(1);
+  SetTime(kMorning + absl::Hours(24 * 5), amended.mutable_reported_at());
+  EXPECT_EQ(Feed(amended).outcome, Outcome::kAmended);
+  const absl::CivilDay day(2025, 3, 1);
+  EXPECT_EQ(Value(incidents_, "371621", day, Metric::kAccidents), 1);
+  EXPECT_EQ(Value(incidents_, "371621", day, Metric::kDeaths), 1);
+  EXPECT_EQ(Value(incidents_, "371621", day, Metric::kInjuries), 1);
+  // Nothing lands on the amendment's day.
+  EXPECT_EQ(Value(incidents_, "371621", absl::CivilDay(2025, 3, 6), Metric::kDeaths), 0);
+  // The old revision arriving again changes nothing.
+  EXPECT_EQ(Feed(first).outcome, Outcome::kDuplicate);
+  EXPECT_EQ(Value(incidents_, "371621", day, Metric::kDeaths), 1);
+  EXPECT_EQ(Value(incidents_, "371621", day, Metric::kInjuries), 1);
+  EXPECT_EQ(incidents_.tally().counted, 1);
+  EXPECT_EQ(incidents_.tally().amended, 1);
+  EXPECT_EQ(incidents_.tally().duplicates, 1);
+  EXPECT_TRUE(incidents_.tally().Balanced());
+}
+
+TEST_F(PartitionProcessorTest, AmendmentThatCorrectsTheRegionMovesTheBucket) {
+  v1::IncidentEvent first = Accident("A1", 1, kMorning);
+  first.set_injuries(1);
+  ASSERT_EQ(Feed(first).outcome, Outcome::kCounted);
+  v1::IncidentEvent fixed = first;
+  fixed.set_revision(2);
+  fixed.mutable_location()->set_region_code("371622");
+  ASSERT_EQ(Feed(fixed).outcome, Outcome::kAmended);
+  const absl::CivilDay day(2025, 3, 1);
+  EXPECT_EQ(Value(incidents_, "371621", day, Metric::kAccidents), 0);
+  EXPECT_EQ(Value(incidents_, "371621", day, Metric::kInjuries), 0);
+  EXPECT_EQ(Value(incidents_, "371622", day, Metric::kAccidents), 1);
+  EXPECT_EQ(Value(incidents_, "371622", day, Metric::kInjuries), 1);
+  EXPECT_EQ(incidents_.dirty_count(), 2u);  // both buckets are republished
+}
+
+TEST_F(PartitionProcessorTest, ExactDuplicateCountsOnce) {
+  v1::IncidentEvent e = Accident("A1", 1, kMorning);
+  e.set_injuries(1);
+  EXPECT_EQ(Feed(e).outcome, Outcome::kCounted);
+  EXPECT_EQ(Feed(e).outcome, Outcome::kDuplicate);
+  EXPECT_EQ(Total(incidents_, Metric::kAccidents), 1);
+  EXPECT_EQ(Total(incidents_, Metric::kInjuries), 1);
+
+  v1::ViolationEvent v = Violation("V1", v1::VIOLATION_TYPE_SPEEDING, kMorning);
+  EXPECT_EQ(Feed(v).outcome, Outcome::kCounted);
+  EXPECT_EQ(Feed(v).outcome, Outcome::kDuplicate);
+  EXPECT_EQ(Total(violations_, Metric::kSpeeding), 1);
+  EXPECT_EQ(Total(violations_, Metric::kKeyViolations), 1);
+}
+
+TEST_F(PartitionProcessorTest, DayBoundaryIsMidnightChinaTime) {
+  absl::TimeZone utc = absl::UTCTimeZone();
+  // 15:59:59 UTC is 23:59:59 in Shanghai; 16:00:00 UTC is the next day's 00:00.
+  const absl::Time before = absl::FromCivil(absl::CivilSecond(2025, 3, 1, 15, 59, 59), utc);
+  const absl::Time after = absl::FromCivil(absl::CivilSecond(2025, 3, 1, 16, 0, 0), utc);
+  ASSERT_EQ(Feed(Violation("late", v1::VIOLATION_TYPE_FATIGUE, before)).outcome, Outcome::kCounted);
+  ASSERT_EQ(Feed(Violation("early", v1::VIOLATION_TYPE_FATIGUE, after)).outcome, Outcome::kCounted);
+  EXPECT_EQ(Value(violations_, "371602", absl::CivilDay(2025, 3, 1), Metric::kFatigue), 1);
+  EXPECT_EQ(Value(violations_, "371602", absl::CivilDay(2025, 3, 2), Metric::kFatigue), 1);
+  // Going back to the earlier day after the cache moved on still lands right.
+  ASSERT_EQ(Feed(Violation("late2", v1::VIOLATION_TYPE_FATIGUE, before - absl::Hours(1))).outcome,
+            Outcome::kCounted);
+  EXPECT_EQ(Value(violations_, "371602", absl::CivilDay(2025, 3, 1), Metric::kFatigue), 2);
+}
+
+TEST_F(PartitionProcessorTest, AlcoholClassifiedByBloodAlcohol) {
+  auto with_bac = [](std::string id, v1::ViolationType type, double bac) {
+    v1::ViolationEvent v = Violation(std::move(id), type, kMorning);
+    v.set_blood_alcohol_mg_100ml(bac);
+    return v;
+  };
+  EXPECT_EQ(Feed(with_bac("a", v1::VIOLATION_TYPE_ALCOHOL, 20.0)).outcome, Outcome::kCounted);
+  EXPECT_EQ(Feed(with_bac("b", v1::VIOLATION_TYPE_ALCOHOL, 79.9)).outcome, Outcome::kCounted);
+  EXPECT_EQ(Feed(with_bac("c", v1::VIOLATION_TYPE_ALCOHOL, 80.0)).outcome, Outcome::kCounted);
+  EXPECT_EQ(Feed(with_bac("d", v1::VIOLATION_TYPE_DRINK_DRIVING, 45)).outcome, Outcome::kCounted);
+  EXPECT_EQ(Feed(with_bac("e", v1::VIOLATION_TYPE_DRUNK_DRIVING, 150)).outcome, Outcome::kCounted);
+  EXPECT_EQ(Feed(Violation("f", v1::VIOLATION_TYPE_DRUNK_DRIVING, kMorning)).outcome,
+            Outcome::kCounted);  // no measurement: counted by its stated type
+  EXPECT_EQ(Feed(Violation("g", v1::VIOLATION_TYPE_OTHER, kMorning)).outcome, Outcome::kCounted);
+  EXPECT_EQ(Total(violations_, Metric::kDrinkDriving), 3);
+  EXPECT_EQ(Total(violations_, Metric::kDrunkDriving), 3);
+  EXPECT_EQ(Total(violations_, Metric::kOtherViolations), 1);
+  EXPECT_EQ(Total(violations_, Metric::kKeyViolations), 6);
+}
+
+struct RejectCase {
+  std::string name;
+  RejectReason reason;
+  std::function<std::string()> payload;
+};
+
+class IncidentRejectTest : public ::testing::TestWithParam<RejectCase> {};
+
+TEST_P(IncidentRejectTest, RejectsWithReasonAndMovesNothing) {
+  const RejectCase& c = GetParam();
+  PartitionProcessor p(c.name.rfind("v_", 0) == 0 ? EventKind::kViolation : EventKind::kIncident,
+                       Binzhou(), ProcessorOptions());
+  ProcessResult r = p.Process(c.payload(), kNow);
+  EXPECT_EQ(r.outcome, Outcome::kRejected);
+  EXPECT_EQ(RejectReasonName(r.reason), RejectReasonName(c.reason)) << r.detail;
+  EXPECT_FALSE(r.detail.empty());
+  EXPECT_TRUE(p.buckets().empty());
+  EXPECT_EQ(p.dirty_count(), 0u);
+  EXPECT_EQ(p.tally().rejected, 1);
+  EXPECT_TRUE(p.tally().Balanced());
+}
+
+std::string Serialized(const google::protobuf::Message& m) { return m.SerializeAsString(); }
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, IncidentRejectTest,
+    ::testing::Values(
+        RejectCase{"NotProtobuf", RejectReason::kNotProtobuf,
+                   [] { return std::string("this is not protobuf \xff\xff", 23); }},
+        RejectCase{"Truncated", RejectReason::kTruncated,
+                   [] {
+                     std::string s = Serialized(Accident("A-long-identifier-0001", 1, kMorning));
+                     return s.substr(0, 10);  // inside the id field
+                   }},
+        RejectCase{"EmptyId", RejectReason::kEmptyId,
+                   [] { return Serialized(Accident("", 1, kMorning)); }},
+        RejectCase{"MissingTime", RejectReason::kMissingTime,
+                   [] {
+                     v1::IncidentEvent e = Accident("A", 1, kMorning);
+                     e.clear_occurred_at();
+                     return Serialized(e);
+                   }},
+        RejectCase{"UnknownRegion", RejectReason::kUnknownRegion,
+                   [] {
+                     v1::IncidentEvent e = Accident("A", 1, kMorning);
+                     e.mutable_location()->set_region_code("999999");
+                     return Serialized(e);
+                   }},
+        RejectCase{"TownshipOfAnotherCounty", RejectReason::kUnknownRegion,
+                   [] {
+                     v1::IncidentEvent e = Accident("A", 1, kMorning);
+                     e.mutable_location()->set_township_code("371602001");
+                     return Serialized(e);
+                   }},
+        RejectCase{"MainUrbanMismatch", RejectReason::kMainUrbanMismatch,
+                   [] {
+                     v1::IncidentEvent e = Accident("A", 1, kMorning);  // 惠民县
+                     e.mutable_location()->set_main_urban(true);
+                     return Serialized(e);
+                   }},
+        RejectCase{"NegativeInjuries", RejectReason::kNegativeCount,
+                   [] {
+                     v1::IncidentEvent e = Accident("A", 1, kMorning);
+                     e.set_injuries(-1);
+                     return Serialized(e);
+                   }},
+        RejectCase{"AbsurdDeaths", RejectReason::kAbsurdCount,
+                   [] {
+                     v1::IncidentEvent e = Accident("A", 1, kMorning);
+                     e.set_deaths(100000);
+                     return Serialized(e);
+                   }},
+        RejectCase{"NoHandling", RejectReason::kMissingField,
+                   [] {
+                     v1::IncidentEvent e = Accident("A", 1, kMorning);
+                     e.set_handling(v1::HANDLING_UNSPECIFIED);
+                     return Serialized(e);
+                   }},
+        RejectCase{"DeathSettledOverVideo", RejectReason::kHandlingContradiction,
+                   [] {
+                     v1::IncidentEvent e = Accident("A", 1, kMorning);
+                     e.set_handling(v1::HANDLING_VIDEO_QUICK);
+                     e.set_deaths(1);
+                     return Serialized(e);
+                   }},
+        RejectCase{"FarFuture", RejectReason::kFutureTime,
+                   [] {
+                     const absl::Time t = absl::FromCivil(absl::CivilSecond(2099, 1, 1, 0, 0, 0),
+                                                          absl::UTCTimeZone());
+                     return Serialized(Accident("A", 1, t));
+                   }},
+        RejectCase{"ReportedBeforeOccurred", RejectReason::kReportedBeforeOccurred,
+                   [] {
+                     v1::IncidentEvent e = Accident("A", 1, kMorning);
+                     SetTime(kMorning - absl::Hours(1), e.mutable_reported_at());
+                     return Serialized(e);
+                   }},
+        RejectCase{"v_DrunkWithLowAlcohol", RejectReason::kAlcoholContradiction,
+                   [] {
+                     v1::ViolationEvent v =
+                         Violation("V", v1::VIOLATION_TYPE_DRUNK_DRIVING, kMorning);
+                     v.set_blood_alcohol_mg_100ml(30);
+                     return Serialized(v);
+                   }},
+        RejectCase{"v_DrinkWithDrunkAlcohol", RejectReason::kAlcoholContradiction,
+                   [] {
+                     v1::ViolationEvent v =
+                         Violation("V", v1::VIOLATION_TYPE_DRINK_DRIVING, kMorning);
+                     v.set_blood_alcohol_mg_100ml(95);
+                     return Serialized(v);
+                   }},
+        RejectCase{"v_AlcoholWithoutMeasurement", RejectReason::kMissingBloodAlcohol,
+                   [] { return Serialized(Violation("V", v1::VIOLATION_TYPE_ALCOHOL, kMorning)); }},
+        RejectCase{"v_NegativeAlcohol", RejectReason::kNegativeCount,
+                   [] {
+                     v1::ViolationEvent v = Violation("V", v1::VIOLATION_TYPE_ALCOHOL, kMorning);
+                     v.set_blood_alcohol_mg_100ml(-5);
+                     return Serialized(v);
+                   }},
+        RejectCase{
+            "v_NoType", RejectReason::kMissingField,
+            [] { return Serialized(Violation("V", v1::VIOLATION_TYPE_UNSPECIFIED, kMorning)); }},
+        RejectCase{"v_EmptyId", RejectReason::kEmptyId,
+                   [] { return Serialized(Violation("", v1::VIOLATION_TYPE_SPEEDING, kMorning)); }},
+        RejectCase{"v_NotProtobuf", RejectReason::kNotProtobuf,
+                   [] { return std::string("\x07\x07garbage"); }}),
+    [](const ::testing::TestParamInfo<RejectCase>& info) { return info.param.name; });
+
+TEST_F(PartitionProcessorTest, EventOlderThanHorizonIsTooLate) {
+  ProcessorOptions options;
+  options.retention_horizon = absl::Hours(24 * 400);
+  PartitionProcessor p(EventKind::kIncident, Binzhou(), options);
+  ASSERT_EQ(p.Process(Accident("new", 1, kMorning).SerializeAsString(), kNow).outcome,
+            Outcome::kCounted);
+  // 399 days before the newest event: still inside the horizon, updates its old bucket.
+  ProcessResult inside =
+      p.Process(Accident("old", 1, kMorning - absl::Hours(24 * 399)).SerializeAsString(), kNow);
+  EXPECT_EQ(inside.outcome, Outcome::kCounted);
+  ProcessResult outside =
+      p.Process(Accident("older", 1, kMorning - absl::Hours(24 * 401)).SerializeAsString(), kNow);
+  EXPECT_EQ(outside.outcome, Outcome::kRejected);
+  EXPECT_EQ(outside.reason, RejectReason::kTooLate);
+  EXPECT_EQ(Total(p, Metric::kAccidents), 2);
+  EXPECT_TRUE(p.tally().Balanced());
+}
+
+TEST_F(PartitionProcessorTest, DirtyTrackingAndRepublish) {
+  ASSERT_EQ(Feed(Accident("A", 1, kMorning)).outcome, Outcome::kCounted);
+  ASSERT_EQ(Feed(Accident("B", 1, kMorning + absl::Hours(24))).outcome, Outcome::kCounted);
+  int seen = 0;
+  incidents_.ForEachDirty([&](const BucketKey&, const MetricValues& v) {
+    EXPECT_EQ(At(v, Metric::kAccidents), 1);
+    ++seen;
+  });
+  EXPECT_EQ(seen, 2);
+  incidents_.ClearDirty();
+  EXPECT_EQ(incidents_.dirty_count(), 0u);
+  incidents_.MarkAllDirty();
+  EXPECT_EQ(incidents_.dirty_count(), 2u);
+}
+
+}  // namespace
+}  // namespace roadpulse

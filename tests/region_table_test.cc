@@ -1,0 +1,143 @@
+#include "processors/region_table.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace roadpulse {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+
+std::vector<std::string> Codes(const std::vector<const Region*>& regions) {
+  std::vector<std::string> out;
+  for (const Region* r : regions) out.push_back(r->code);
+  return out;
+}
+
+TEST(RegionTableTest, LoadsBinzhou) {
+  absl::StatusOr<RegionTable> table =
+      RegionTable::LoadFile(ROADPULSE_SOURCE_DIR "/deploy/config/regions/binzhou.toml");
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->city().code, "371600");
+  EXPECT_EQ(table->city().name_zh, "滨州市");
+  EXPECT_EQ(table->time_zone(), "Asia/Shanghai");
+  // The report's "10 个县市区": 7 districts/counties plus 3 development zones.
+  EXPECT_THAT(Codes(table->Counties()),
+              UnorderedElementsAre("371602", "371603", "371621", "371622", "371623", "371625",
+                                   "371681", "371671", "371672", "371673"));
+  const Region* bincheng = table->Find("371602");
+  ASSERT_NE(bincheng, nullptr);
+  EXPECT_EQ(bincheng->name_zh, "滨城区");
+  EXPECT_EQ(bincheng->name_pinyin, "Bincheng Qu");
+  EXPECT_TRUE(bincheng->main_urban);
+  // A street inherits main_urban from its district; a town may opt out.
+  EXPECT_TRUE(table->Find("371602001")->main_urban);
+  EXPECT_FALSE(table->Find("371602102")->main_urban);
+  EXPECT_FALSE(table->Find("371681001")->main_urban);
+  EXPECT_EQ(table->Find("999999"), nullptr);
+}
+
+TEST(RegionTableTest, CountingUnitChecksParents) {
+  absl::StatusOr<RegionTable> table =
+      RegionTable::LoadFile(ROADPULSE_SOURCE_DIR "/deploy/config/regions/binzhou.toml");
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->CountingUnit("371602", "")->code, "371602");
+  EXPECT_EQ(table->CountingUnit("371602", "371602003")->code, "371602003");
+  EXPECT_EQ(table->CountingUnit("371681", "371602003"), nullptr);  // wrong parent
+  EXPECT_EQ(table->CountingUnit("371600", ""), nullptr);           // the city is no unit
+  EXPECT_EQ(table->CountingUnit("371602001", ""), nullptr);        // a township as county
+  EXPECT_EQ(table->CountingUnit("999999", ""), nullptr);
+}
+
+TEST(RegionTableTest, UnitsOfRollUps) {
+  absl::StatusOr<RegionTable> table =
+      RegionTable::LoadFile(ROADPULSE_SOURCE_DIR "/deploy/config/regions/binzhou.toml");
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->UnitsOf("371600").size(), table->size() - 2);  // all but city and main
+  EXPECT_THAT(Codes(table->UnitsOf("371681")),
+              UnorderedElementsAre("371681", "371681001", "371681002"));
+  EXPECT_THAT(Codes(table->UnitsOf("371600-main")),
+              UnorderedElementsAre("371602", "371602001", "371602002", "371602003", "371602004",
+                                   "371602005", "371671", "371672"));
+  EXPECT_THAT(Codes(table->UnitsOf("371602003")), UnorderedElementsAre("371602003"));
+  EXPECT_TRUE(table->UnitsOf("nope").empty());
+}
+
+constexpr char kMinimal[] = R"(
+[city]
+code = "100000"
+name_zh = "测试市"
+[[units]]
+code = "100001"
+name_zh = "一区"
+parent = "100000"
+kind = "district"
+)";
+
+TEST(RegionTableTest, MinimalTableDefaults) {
+  absl::StatusOr<RegionTable> table = RegionTable::LoadString(kMinimal, "minimal");
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->time_zone(), "Asia/Shanghai");
+  EXPECT_EQ(table->main_urban().code, "100000-main");
+  EXPECT_FALSE(table->Find("100001")->main_urban);
+}
+
+struct BadTable {
+  std::string name;
+  std::string toml;
+  std::string message;
+};
+
+class RegionTableErrorTest : public ::testing::TestWithParam<BadTable> {};
+
+TEST_P(RegionTableErrorTest, NamesTheProblem) {
+  absl::StatusOr<RegionTable> table = RegionTable::LoadString(GetParam().toml, "bad.toml");
+  ASSERT_FALSE(table.ok());
+  EXPECT_EQ(table.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(table.status().message()), HasSubstr("bad.toml"));
+  EXPECT_THAT(std::string(table.status().message()), HasSubstr(GetParam().message));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, RegionTableErrorTest,
+    ::testing::Values(
+        BadTable{"Syntax", "[city\n", "line 1"},
+        BadTable{"NoCity", "[[units]]\ncode=\"1\"\nname_zh=\"x\"\nparent=\"0\"\nkind=\"county\"\n",
+                 "missing [city]"},
+        BadTable{"MistypedKey", std::string(kMinimal) + "naem_zh = \"x\"\n",
+                 "unknown key \"naem_zh\""},
+        BadTable{
+            "DuplicateCode",
+            std::string(kMinimal) +
+                "[[units]]\ncode=\"100001\"\nname_zh=\"x\"\nparent=\"100000\"\nkind=\"county\"\n",
+            "duplicate code \"100001\""},
+        BadTable{"UnknownParent",
+                 std::string(kMinimal) +
+                     "[[units]]\ncode=\"100002\"\nname_zh=\"x\"\nparent=\"555\"\nkind=\"county\"\n",
+                 "unknown parent \"555\""},
+        BadTable{
+            "BadKind",
+            std::string(kMinimal) +
+                "[[units]]\ncode=\"100002\"\nname_zh=\"x\"\nparent=\"100000\"\nkind=\"state\"\n",
+            "unknown kind \"state\""},
+        BadTable{
+            "TownshipUnderCity",
+            std::string(kMinimal) +
+                "[[units]]\ncode=\"100002\"\nname_zh=\"x\"\nparent=\"100000\"\nkind=\"street\"\n",
+            "must have a county-level parent"},
+        BadTable{"BadZone", "time_zone = \"Mars/Base\"\n" + std::string(kMinimal),
+                 "unknown time_zone"}),
+    [](const ::testing::TestParamInfo<BadTable>& info) { return info.param.name; });
+
+TEST(RegionTableTest, MissingFileIsNotFound) {
+  absl::StatusOr<RegionTable> table = RegionTable::LoadFile("/nonexistent/regions.toml");
+  ASSERT_FALSE(table.ok());
+  EXPECT_EQ(table.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(table.status().message()), HasSubstr("/nonexistent/regions.toml"));
+}
+
+}  // namespace
+}  // namespace roadpulse
