@@ -1,0 +1,55 @@
+#include "processors/period.h"
+
+#include "gtest/gtest.h"
+
+namespace roadpulse {
+namespace {
+
+TEST(PeriodTest, SamePeriodLastYear) {
+  const Period p{absl::CivilDay(2025, 1, 1), absl::CivilDay(2025, 9, 1)};
+  const Period last = SamePeriodLastYear(p);
+  EXPECT_EQ(last.from, absl::CivilDay(2024, 1, 1));
+  EXPECT_EQ(last.to, absl::CivilDay(2024, 9, 1));
+}
+
+TEST(PeriodTest, LeapDayHasNoTwin) {
+  // 2024-02-29 alone maps to an empty period in 2023.
+  const Period leap{absl::CivilDay(2024, 2, 29), absl::CivilDay(2024, 3, 1)};
+  const Period last = SamePeriodLastYear(leap);
+  EXPECT_EQ(last.from, absl::CivilDay(2023, 3, 1));
+  EXPECT_EQ(last.to, absl::CivilDay(2023, 3, 1));
+  // Going forward, 2025's January-August compares with 2024's, which has one day more.
+  const Period p{absl::CivilDay(2025, 1, 1), absl::CivilDay(2025, 9, 1)};
+  EXPECT_EQ(p.to - p.from, 243);
+  EXPECT_EQ(SamePeriodLastYear(p).to - SamePeriodLastYear(p).from, 244);
+  EXPECT_EQ(ShiftYears(absl::CivilDay(2028, 2, 29), -4), absl::CivilDay(2024, 2, 29));
+}
+
+TEST(PeriodTest, ReportPercentages) {
+  EXPECT_EQ(FormatPercent(YearOverYear(2129, 2400), 2), "-11.29");
+  EXPECT_EQ(FormatPercent(YearOverYear(245, 285), 2), "-14.04");
+  EXPECT_EQ(FormatPercent(YearOverYear(2220, 2700), 2), "-17.78");
+  EXPECT_EQ(FormatPercent(YearOverYear(29, 96), 1), "-69.8");
+  EXPECT_EQ(FormatPercent(YearOverYear(30, 80), 1), "-62.5");
+  EXPECT_EQ(FormatPercent(YearOverYear(110, 100), 2), "10.00");
+  EXPECT_EQ(FormatPercent(YearOverYear(100, 100), 1), "0.0");
+}
+
+TEST(PeriodTest, RoundsHalfAwayFromZero) {
+  // 1/8 = 12.5% exactly: one decimal keeps it, zero decimals round away from zero.
+  EXPECT_EQ(FormatPercent(YearOverYear(9, 8), 0), "13");
+  EXPECT_EQ(FormatPercent(YearOverYear(7, 8), 0), "-13");
+  // -0.004% rounds to zero without a minus sign.
+  EXPECT_EQ(FormatPercent(YearOverYear(99999, 100000), 2), "0.00");
+}
+
+TEST(PeriodTest, ZeroBaseHasNoPercentage) {
+  const Change c = YearOverYear(5, 0);
+  EXPECT_FALSE(c.percent.has_value());
+  EXPECT_EQ(FormatPercent(c, 2), "");
+  EXPECT_TRUE(YearOverYear(0, 3).percent.has_value());
+  EXPECT_DOUBLE_EQ(*YearOverYear(0, 3).percent, -100.0);
+}
+
+}  // namespace
+}  // namespace roadpulse
