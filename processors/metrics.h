@@ -48,9 +48,15 @@ std::string_view MetricName(Metric metric);
 // Inverse of MetricName; nullopt for an unknown id.
 std::optional<Metric> MetricFromName(std::string_view name);
 
+// Language of user-facing text: Chinese first, English available.
+enum class Language : uint8_t { kZh, kEn };
+
 // Human labels for the dashboard and tables: Chinese ("事故起数") or English.
 std::string_view MetricLabelZh(Metric metric);
 std::string_view MetricLabelEn(Metric metric);
+inline std::string_view MetricLabel(Metric metric, Language lang) {
+  return lang == Language::kZh ? MetricLabelZh(metric) : MetricLabelEn(metric);
+}
 
 // Values of every metric of one bucket, indexed by Metric.
 using MetricValues = std::array<int64_t, kMetricCount>;
