@@ -1,7 +1,159 @@
-// PLACEHOLDER: replaced by the real `roadpulse run` before this lands.
+// `roadpulse run`: one worker of the consumer group (ingest/worker.h),
+// publishing counts to roadpulse.counts.
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
 #include "app/commands.h"
+#include "ingest/worker.h"
+#include "processors/region_table.h"
+#include "sinks/kafka_count_sink.h"
+#include "spdlog/spdlog.h"
+
+#ifndef ROADPULSE_DEFAULT_REGIONS
+#define ROADPULSE_DEFAULT_REGIONS "deploy/config/regions/binzhou.toml"
+#endif
+
 namespace roadpulse {
-void AddRunCommand(CLI::App& app, int* exit_code) {
-  app.add_subcommand("run", "(not built yet)");
+namespace {
+
+constexpr char kRegionsRelative[] = "deploy/config/regions/binzhou.toml";
+
+std::atomic<bool> run_stop{false};
+void OnRunSignal(int) { run_stop.store(true); }
+
+struct RunFlags {
+  std::string bootstrap_servers;
+  std::string regions;
+  std::string group = "roadpulse";
+  bool stop_at_end = false;
+  int flush_interval_ms = 250;
+  std::vector<std::string> properties;  // key=value
+  std::string counts_topic = "roadpulse.counts";
+  std::string log_level = "info";
+};
+
+// The region table file: --regions, else $ROADPULSE_REGIONS, else the
+// default relative to the working directory, to the executable (and its
+// parent: the build dir), else the source tree's file.
+std::string ResolveRegions(const std::string& flag) {
+  namespace fs = std::filesystem;
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("ROADPULSE_REGIONS"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  std::vector<fs::path> candidates = {fs::path(kRegionsRelative)};
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    for (fs::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path();
+         dir = dir.parent_path()) {
+      candidates.push_back(dir / kRegionsRelative);
+    }
+  }
+  for (const fs::path& c : candidates) {
+    if (fs::exists(c, ec)) return c.string();
+  }
+  return ROADPULSE_DEFAULT_REGIONS;
 }
+
+int RunWorker(const RunFlags& flags) {
+  spdlog::set_level(spdlog::level::from_str(flags.log_level));
+  const std::string regions_path = ResolveRegions(flags.regions);
+  absl::StatusOr<RegionTable> regions = RegionTable::LoadFile(regions_path);
+  if (!regions.ok()) {
+    spdlog::error("--regions: {}", regions.status().ToString());
+    return 2;
+  }
+  KafkaProperties properties;
+  for (const std::string& kv : flags.properties) {
+    const size_t eq = kv.find('=');
+    properties[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+
+  ProducerOptions producer_options;
+  producer_options.bootstrap_servers = flags.bootstrap_servers;
+  producer_options.properties = properties;
+  absl::StatusOr<std::unique_ptr<KafkaCountSink>> sink =
+      KafkaCountSink::Create(producer_options, flags.counts_topic);
+  if (!sink.ok()) {
+    spdlog::error("{}", sink.status().ToString());
+    return 2;
+  }
+
+  WorkerOptions options;
+  options.bootstrap_servers = flags.bootstrap_servers;
+  options.group_id = flags.group;
+  options.stop_at_end = flags.stop_at_end;
+  options.flush_interval = absl::Milliseconds(flags.flush_interval_ms);
+  options.properties = properties;
+  absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Create(options, *regions, **sink);
+  if (!worker.ok()) {
+    spdlog::error("{}", worker.status().ToString());
+    return 2;
+  }
+  spdlog::info("run: regions from {} ({} units, time zone {})", regions_path, regions->size(),
+               regions->time_zone());
+  std::signal(SIGINT, OnRunSignal);
+  std::signal(SIGTERM, OnRunSignal);
+  absl::Status status = (*worker)->Run(&run_stop);
+  const WorkerStats stats = (*worker)->stats();
+  spdlog::info("run: done: read {} = counted {} + amended {} + duplicates {} + rejected {}; "
+               "dlq {}; counts published {}",
+               stats.totals.read, stats.totals.counted, stats.totals.amended,
+               stats.totals.duplicates, stats.totals.rejected, stats.dead_lettered,
+               stats.counts_published);
+  if (!status.ok()) {
+    spdlog::error("run: {}", status.ToString());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddRunCommand(CLI::App& app, int* exit_code) {
+  auto flags = std::make_shared<RunFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "run",
+      "Run a worker: join the consumer group on roadpulse.incidents and roadpulse.violations,\n"
+      "count per input partition, dead-letter bad records to roadpulse.dlq, and publish\n"
+      "absolute counts to roadpulse.counts. Stops on SIGINT/SIGTERM (or at the end with\n"
+      "--stop-at-end). Exit code 0 ok, 1 runtime failure, 2 bad configuration.");
+  cmd->add_option("--bootstrap-servers", flags->bootstrap_servers,
+                  "Kafka bootstrap servers, HOST:PORT[,...]")
+      ->required();
+  cmd->add_option("--regions", flags->regions,
+                  "Region table (TOML). Default: $ROADPULSE_REGIONS, else "
+                  "deploy/config/regions/binzhou.toml found from the working directory or "
+                  "the executable");
+  cmd->add_option("--group", flags->group, "Consumer group id")->capture_default_str();
+  cmd->add_flag("--stop-at-end", flags->stop_at_end,
+                "Exit once every assigned partition is read to its end and published");
+  cmd->add_option("--flush-interval-ms", flags->flush_interval_ms,
+                  "How often changed counts are published, in milliseconds")
+      ->check(CLI::Range(1, 3600 * 1000))
+      ->capture_default_str();
+  cmd->add_option("--counts-topic", flags->counts_topic, "Topic the counts are published to")
+      ->capture_default_str();
+  cmd->add_option("-X", flags->properties,
+                  "librdkafka property key=value for every client (repeatable), e.g. "
+                  "-X security.protocol=SSL")
+      ->check([](const std::string& kv) -> std::string {
+        const size_t eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0) return "expected key=value, got '" + kv + "'";
+        return {};
+      });
+  cmd->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  cmd->callback([flags, exit_code] { *exit_code = RunWorker(*flags); });
+}
+
 }  // namespace roadpulse

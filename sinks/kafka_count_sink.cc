@@ -1,1 +1,33 @@
-// PLACEHOLDER until the Kafka layer lands.
+#include "sinks/kafka_count_sink.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "processors/count_record.h"
+
+namespace roadpulse {
+
+absl::StatusOr<std::unique_ptr<KafkaCountSink>> KafkaCountSink::Create(
+    const ProducerOptions& options, std::string topic) {
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(options);
+  if (!producer.ok()) return producer.status();
+  return std::make_unique<KafkaCountSink>(*std::move(producer), std::move(topic));
+}
+
+KafkaCountSink::KafkaCountSink(std::unique_ptr<KafkaProducer> producer, std::string topic)
+    : producer_(std::move(producer)), topic_(std::move(topic)) {}
+
+absl::Status KafkaCountSink::Publish(const v1::CountRecord& record) {
+  buffer_.clear();
+  if (!record.SerializeToString(&buffer_)) {
+    return absl::InternalError(absl::StrCat("cannot serialize count record ",
+                                            CountRecordKey(record)));
+  }
+  absl::Status s = producer_->Produce(topic_, CountRecordKey(record), buffer_);
+  if (s.ok()) ++published_;
+  return s;
+}
+
+absl::Status KafkaCountSink::Flush(absl::Duration timeout) { return producer_->Flush(timeout); }
+
+}  // namespace roadpulse

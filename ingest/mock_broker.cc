@@ -1,0 +1,146 @@
+#include "ingest/mock_broker.h"
+
+// rdkafka_mock.h requires rdkafka.h first.
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "ingest/internal/rdkafka_handles.h"
+
+namespace roadpulse {
+namespace ingest_internal {
+
+struct MockClusterDeleter {
+  void operator()(rd_kafka_mock_cluster_t* cluster) const { rd_kafka_mock_cluster_destroy(cluster); }
+};
+
+// The mock cluster needs an rd_kafka_t for its bookkeeping; it must be
+// destroyed before that handle (librdkafka asserts otherwise), hence the
+// member order.
+struct MockClusterState {
+  KafkaHandle rk;
+  std::unique_ptr<rd_kafka_mock_cluster_t, MockClusterDeleter> cluster;
+};
+
+}  // namespace ingest_internal
+
+namespace {
+
+rd_kafka_resp_err_t ToRdKafka(MockError error) {
+  switch (error) {
+    case MockError::kTransport:
+      return RD_KAFKA_RESP_ERR__TRANSPORT;
+    case MockError::kRequestTimedOut:
+      return RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT;
+    case MockError::kNotLeaderForPartition:
+      return RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION;
+    case MockError::kLeaderNotAvailable:
+      return RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
+    case MockError::kNotEnoughReplicas:
+      return RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS;
+    case MockError::kCoordinatorNotAvailable:
+      return RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE;
+    case MockError::kNotCoordinator:
+      return RD_KAFKA_RESP_ERR_NOT_COORDINATOR;
+    case MockError::kRebalanceInProgress:
+      return RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS;
+    case MockError::kUnknownTopicOrPartition:
+      return RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+  }
+  return RD_KAFKA_RESP_ERR_UNKNOWN;
+}
+
+}  // namespace
+
+using ingest_internal::ToStatus;
+
+absl::StatusOr<std::unique_ptr<MockBroker>> MockBroker::Create(
+    int brokers, const std::vector<TopicSpec>& topics) {
+  if (brokers < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("mock broker: brokers must be >= 1, got ",
+                                                   brokers));
+  }
+  ingest_internal::ConfHandle conf(rd_kafka_conf_new());
+  // The bookkeeping handle never connects anywhere by itself.
+  if (absl::Status s = ingest_internal::SetProperty(conf.get(), "log_level", "4"); !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<ingest_internal::KafkaHandle> rk =
+      ingest_internal::NewClient(RD_KAFKA_PRODUCER, std::move(conf));
+  if (!rk.ok()) return rk.status();
+  auto state = std::make_unique<ingest_internal::MockClusterState>();
+  state->rk = *std::move(rk);
+  state->cluster.reset(rd_kafka_mock_cluster_new(state->rk.get(), brokers));
+  if (state->cluster == nullptr) {
+    return absl::UnavailableError("mock broker: rd_kafka_mock_cluster_new failed (see log)");
+  }
+  std::unique_ptr<MockBroker> broker(new MockBroker(std::move(state)));
+  broker->broker_count_ = brokers;
+  for (const TopicSpec& topic : topics) {
+    if (absl::Status s = broker->CreateTopic(topic); !s.ok()) return s;
+  }
+  return broker;
+}
+
+MockBroker::MockBroker(std::unique_ptr<ingest_internal::MockClusterState> state)
+    : state_(std::move(state)),
+      bootstrap_servers_(rd_kafka_mock_cluster_bootstraps(state_->cluster.get())) {}
+
+MockBroker::~MockBroker() = default;
+
+absl::Status MockBroker::CreateTopic(const TopicSpec& topic) {
+  if (topic.name.empty() || topic.partitions < 1 || topic.replication_factor < 1 ||
+      topic.replication_factor > broker_count_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "mock broker: bad topic '", topic.name, "' (partitions ", topic.partitions,
+        ", replication factor ", topic.replication_factor, ", brokers ", broker_count_, ")"));
+  }
+  return ToStatus(rd_kafka_mock_topic_create(state_->cluster.get(), topic.name.c_str(),
+                                             topic.partitions, topic.replication_factor),
+                  absl::StrCat("mock broker: create topic ", topic.name));
+}
+
+absl::Status MockBroker::SetBrokerDown(int32_t broker_id) {
+  return ToStatus(rd_kafka_mock_broker_set_down(state_->cluster.get(), broker_id),
+                  absl::StrCat("mock broker: set broker ", broker_id, " down"));
+}
+
+absl::Status MockBroker::SetBrokerUp(int32_t broker_id) {
+  return ToStatus(rd_kafka_mock_broker_set_up(state_->cluster.get(), broker_id),
+                  absl::StrCat("mock broker: set broker ", broker_id, " up"));
+}
+
+absl::Status MockBroker::SetBrokerRtt(int32_t broker_id, absl::Duration rtt) {
+  return ToStatus(rd_kafka_mock_broker_set_rtt(state_->cluster.get(), broker_id,
+                                               static_cast<int>(absl::ToInt64Milliseconds(rtt))),
+                  absl::StrCat("mock broker: set rtt of broker ", broker_id));
+}
+
+void MockBroker::PushRequestErrors(KafkaApi api, const std::vector<MockError>& errors) {
+  std::vector<rd_kafka_resp_err_t> codes;
+  codes.reserve(errors.size());
+  for (MockError e : errors) codes.push_back(ToRdKafka(e));
+  rd_kafka_mock_push_request_errors_array(state_->cluster.get(), static_cast<int16_t>(api),
+                                          codes.size(), codes.data());
+}
+
+void MockBroker::ClearRequestErrors(KafkaApi api) {
+  rd_kafka_mock_clear_request_errors(state_->cluster.get(), static_cast<int16_t>(api));
+}
+
+absl::Status MockBroker::SetGroupCoordinator(const std::string& group_id, int32_t broker_id) {
+  return ToStatus(
+      rd_kafka_mock_coordinator_set(state_->cluster.get(), "group", group_id.c_str(), broker_id),
+      absl::StrCat("mock broker: set coordinator of group ", group_id));
+}
+
+absl::Status MockBroker::SetPartitionLeader(const std::string& topic, int32_t partition,
+                                            int32_t broker_id) {
+  return ToStatus(rd_kafka_mock_partition_set_leader(state_->cluster.get(), topic.c_str(),
+                                                     partition, broker_id),
+                  absl::StrCat("mock broker: set leader of ", topic, "[", partition, "]"));
+}
+
+}  // namespace roadpulse

@@ -1,0 +1,115 @@
+// MockBroker: librdkafka's mock Kafka cluster (rdkafka_mock.h), in process.
+// It speaks the real Kafka wire protocol on loopback TCP, so any client
+// (librdkafka, kcat, kafka-python) can connect to bootstrap_servers(). It is
+// roadpulse's embedded default for the demo and the broker for tests.
+//
+// Limits of the mock in Debian 12's librdkafka 2.0.2 (measured, see
+// ../shared/ARCHITECTURE.md):
+//  - each partition keeps only about 5 MiB (100,000 batches); older data is
+//    dropped silently, and one batch over 5 MiB evicts itself. Use enough
+//    partitions for big runs;
+//  - brokers listen on 127.0.0.1 on ports the OS picks: there is no way to
+//    choose a port in 2.0.2;
+//  - no admin API (CreateTopics times out): create topics here;
+//  - a rebalance waits about session.timeout.ms minus 1 s (use ~6000 ms);
+//  - transactions are accepted but not enforced.
+// The mock API is experimental in librdkafka; this class is the only place
+// that touches it.
+#ifndef ROADPULSE_INGEST_MOCK_BROKER_H_
+#define ROADPULSE_INGEST_MOCK_BROKER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace roadpulse {
+
+namespace ingest_internal {
+struct MockClusterState;
+}  // namespace ingest_internal
+
+struct TopicSpec {
+  std::string name;              // topic name (required)
+  int partitions = 8;            // >= 1
+  int replication_factor = 1;    // 1 .. number of brokers
+};
+
+// Kafka protocol request types, for fault injection (values are the Kafka ApiKeys).
+enum class KafkaApi : int16_t {
+  kProduce = 0,
+  kFetch = 1,
+  kListOffsets = 2,
+  kMetadata = 3,
+  kOffsetCommit = 8,
+  kOffsetFetch = 9,
+  kFindCoordinator = 10,
+  kJoinGroup = 11,
+  kHeartbeat = 12,
+  kLeaveGroup = 13,
+  kSyncGroup = 14,
+  kInitProducerId = 22,
+};
+
+// Errors a mock broker can answer a request with, for fault injection.
+enum class MockError {
+  kTransport,                // the broker drops the connection
+  kRequestTimedOut,          // REQUEST_TIMED_OUT
+  kNotLeaderForPartition,    // NOT_LEADER_FOR_PARTITION
+  kLeaderNotAvailable,       // LEADER_NOT_AVAILABLE
+  kNotEnoughReplicas,        // NOT_ENOUGH_REPLICAS
+  kCoordinatorNotAvailable,  // COORDINATOR_NOT_AVAILABLE
+  kNotCoordinator,           // NOT_COORDINATOR
+  kRebalanceInProgress,      // REBALANCE_IN_PROGRESS
+  kUnknownTopicOrPartition,  // UNKNOWN_TOPIC_OR_PART
+};
+
+// Thread-safe: every method may be called from any thread while clients use
+// the cluster. Destroying the object stops the brokers (clients see them go).
+class MockBroker {
+ public:
+  // Starts `brokers` (>= 1) mock brokers and creates `topics`.
+  // kInvalidArgument for bad counts; kUnavailable if the cluster cannot start.
+  static absl::StatusOr<std::unique_ptr<MockBroker>> Create(int brokers,
+                                                            const std::vector<TopicSpec>& topics);
+  ~MockBroker();
+  MockBroker(const MockBroker&) = delete;
+  MockBroker& operator=(const MockBroker&) = delete;
+
+  // "127.0.0.1:PORT,..." for bootstrap.servers.
+  const std::string& bootstrap_servers() const { return bootstrap_servers_; }
+  int broker_count() const { return broker_count_; }
+
+  absl::Status CreateTopic(const TopicSpec& topic);
+
+  // Fault injection (broker ids are 1..broker_count(); -1 means all brokers).
+  // Disconnects the broker and refuses new connections (no leader change).
+  absl::Status SetBrokerDown(int32_t broker_id);
+  absl::Status SetBrokerUp(int32_t broker_id);
+  // Adds `rtt` of delay to every response of the broker.
+  absl::Status SetBrokerRtt(int32_t broker_id, absl::Duration rtt);
+  // The next errors.size() requests of type `api` (to any broker) fail with
+  // these errors, in order.
+  void PushRequestErrors(KafkaApi api, const std::vector<MockError>& errors);
+  void ClearRequestErrors(KafkaApi api);
+  // Makes `broker_id` the coordinator of consumer group `group_id`.
+  absl::Status SetGroupCoordinator(const std::string& group_id, int32_t broker_id);
+  // Makes `broker_id` the leader of one partition (-1: leader-less).
+  absl::Status SetPartitionLeader(const std::string& topic, int32_t partition,
+                                  int32_t broker_id);
+
+ private:
+  explicit MockBroker(std::unique_ptr<ingest_internal::MockClusterState> state);
+
+  std::unique_ptr<ingest_internal::MockClusterState> state_;
+  std::string bootstrap_servers_;
+  int broker_count_ = 0;
+};
+
+}  // namespace roadpulse
+
+#endif  // ROADPULSE_INGEST_MOCK_BROKER_H_

@@ -1,0 +1,268 @@
+// Bad input end to end over TCP: one record per kind of bad input goes
+// through a real Worker on librdkafka's mock cluster. Each must land in
+// roadpulse.dlq with its own reason, its original key, bytes and headers and
+// its source coordinates; the worker must go on (valid control events
+// produced AFTER the bad ones, on the same partitions, are counted) and no
+// count may move for the bad ones. The DLQ and the input topics are read
+// back with an independent reader, the counts with CountReader.
+#include <atomic>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "ingest/kafka_producer.h"
+#include "ingest/mock_broker.h"
+#include "ingest/worker.h"
+#include "processors/count_store.h"
+#include "processors/region_table.h"
+#include "roadpulse/v1/events.pb.h"
+#include "sinks/count_reader.h"
+#include "sinks/kafka_count_sink.h"
+#include "tests/kafka_test_util.h"
+
+namespace roadpulse {
+namespace {
+
+using ::testing::UnorderedElementsAreArray;
+
+constexpr char kIncidents[] = "roadpulse.incidents";
+constexpr char kViolations[] = "roadpulse.violations";
+
+void SetTime(google::protobuf::Timestamp* ts, absl::Time t) {
+  ts->set_seconds(absl::ToUnixSeconds(t));
+}
+
+struct Input {
+  std::string topic;
+  std::string key;
+  std::string value;
+  std::string expected_reason;  // empty: a valid control event
+};
+
+class BadInputTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<RegionTable> regions =
+        RegionTable::LoadFile(ROADPULSE_SOURCE_DIR "/deploy/config/regions/binzhou.toml");
+    ASSERT_TRUE(regions.ok()) << regions.status();
+    regions_ = std::make_unique<RegionTable>(*std::move(regions));
+    absl::StatusOr<std::unique_ptr<MockBroker>> broker = MockBroker::Create(
+        1, {{kIncidents, 1, 1}, {kViolations, 1, 1}, {"roadpulse.counts", 4, 1},
+            {"roadpulse.dlq", 3, 1}});
+    ASSERT_TRUE(broker.ok()) << broker.status();
+    broker_ = *std::move(broker);
+    ASSERT_TRUE(absl::LoadTimeZone("Asia/Shanghai", &shanghai_));
+    // Yesterday at 12:00 China time: well inside every bound.
+    const absl::CivilDay today = absl::ToCivilDay(absl::Now(), shanghai_);
+    event_day_ = today - 1;
+    event_time_ = absl::FromCivil(absl::CivilSecond(event_day_) + 12 * 3600, shanghai_);
+  }
+
+  v1::IncidentEvent Incident(std::string id, std::string region) const {
+    v1::IncidentEvent e;
+    e.set_id(std::move(id));
+    e.set_revision(1);
+    SetTime(e.mutable_occurred_at(), event_time_);
+    SetTime(e.mutable_reported_at(), event_time_ + absl::Minutes(20));
+    e.mutable_location()->set_region_code(std::move(region));
+    e.mutable_location()->set_road_class(v1::ROAD_CLASS_NATIONAL);
+    e.set_deaths(1);
+    e.set_injuries(2);
+    e.set_severity(v1::SEVERITY_GENERAL);
+    e.set_handling(v1::HANDLING_ORDINARY_PROCEDURE);
+    e.add_vehicles(v1::VEHICLE_CATEGORY_CAR);
+    e.set_property_loss_yuan(12000);
+    return e;
+  }
+
+  v1::ViolationEvent Violation(std::string id, std::string region) const {
+    v1::ViolationEvent e;
+    e.set_id(std::move(id));
+    SetTime(e.mutable_occurred_at(), event_time_);
+    SetTime(e.mutable_reported_at(), event_time_ + absl::Minutes(5));
+    e.mutable_location()->set_region_code(std::move(region));
+    e.set_type(v1::VIOLATION_TYPE_SPEEDING);
+    e.set_vehicle(v1::VEHICLE_CATEGORY_CAR);
+    return e;
+  }
+
+  std::vector<Input> Inputs() const {
+    std::vector<Input> in;
+    auto incident = [&](const v1::IncidentEvent& e, std::string reason) {
+      in.push_back({kIncidents, e.id().empty() ? "no-id" : e.id(), e.SerializeAsString(),
+                    std::move(reason)});
+    };
+    in.push_back({kIncidents, "garbage", std::string("\x07this is not protobuf", 21),
+                  "not_protobuf"});
+    {
+      // Cut inside the id string: its length prefix promises more bytes.
+      const std::string whole = Incident("incident-truncated-0001", "371602").SerializeAsString();
+      in.push_back({kIncidents, "incident-truncated-0001", whole.substr(0, 10), "truncated"});
+    }
+    incident(Incident("incident-unknown-region", "999999"), "unknown_region");
+    {
+      v1::IncidentEvent e = Incident("incident-negative", "371621");
+      e.set_injuries(-3);
+      incident(e, "negative_count");
+    }
+    {
+      v1::IncidentEvent e = Incident("incident-absurd", "371622");
+      e.set_deaths(100000);
+      incident(e, "absurd_count");
+    }
+    {
+      v1::IncidentEvent e = Incident("incident-future", "371623");
+      SetTime(e.mutable_occurred_at(), absl::Now() + absl::Hours(24 * 30));
+      SetTime(e.mutable_reported_at(), absl::Now() + absl::Hours(24 * 30));
+      incident(e, "future_time");
+    }
+    incident(Incident("", "371625"), "empty_id");
+    {
+      v1::ViolationEvent e = Violation("violation-contradiction", "371681");
+      e.set_type(v1::VIOLATION_TYPE_DRINK_DRIVING);
+      e.set_blood_alcohol_mg_100ml(150.0);  // drunk, not drink, by GB 19522
+      in.push_back({kViolations, e.id(), e.SerializeAsString(), "alcohol_contradiction"});
+    }
+    // Controls last, on the same (single) partitions: the worker went on.
+    incident(Incident("control-incident", "371602"), "");
+    in.push_back({kViolations, "control-violation",
+                  Violation("control-violation", "371603").SerializeAsString(), ""});
+    return in;
+  }
+
+  std::unique_ptr<RegionTable> regions_;
+  std::unique_ptr<MockBroker> broker_;
+  absl::TimeZone shanghai_;
+  absl::CivilDay event_day_;
+  absl::Time event_time_;
+};
+
+TEST_F(BadInputTest, EveryBadRecordIsDeadLetteredWithItsReasonAndNothingCounts) {
+  const std::vector<Input> inputs = Inputs();
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
+      KafkaProducer::Create({broker_->bootstrap_servers(), {}});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    ASSERT_TRUE((*producer)
+                    ->Produce(inputs[i].topic, inputs[i].key, inputs[i].value,
+                              {{"x-test-case", absl::StrCat(i)}})
+                    .ok());
+  }
+  ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
+
+  // Where each input landed, read back independently.
+  std::map<std::string, std::pair<std::string, int64_t>> coordinates;  // value -> (topic, offset)
+  for (const char* topic : {kIncidents, kViolations}) {
+    absl::StatusOr<std::vector<testing::ReadRecord>> records =
+        testing::ReadTopic(broker_->bootstrap_servers(), topic);
+    ASSERT_TRUE(records.ok()) << records.status();
+    for (const testing::ReadRecord& r : *records) coordinates[r.value] = {topic, r.offset};
+  }
+  ASSERT_EQ(coordinates.size(), inputs.size());
+
+  absl::StatusOr<std::unique_ptr<KafkaCountSink>> sink =
+      KafkaCountSink::Create({broker_->bootstrap_servers(), {}});
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  WorkerOptions options;
+  options.bootstrap_servers = broker_->bootstrap_servers();
+  options.group_id = "bad-input-test";
+  options.stop_at_end = true;
+  absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Create(options, *regions_, **sink);
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  // Bounded: a watchdog stops the worker if it never reaches the end.
+  std::atomic<bool> stop{false};
+  std::atomic<bool> finished{false};
+  std::thread watchdog([&] {
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (!finished.load() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+    stop.store(true);
+  });
+  const absl::Status run = (*worker)->Run(&stop);
+  const bool timed_out = stop.load();
+  finished.store(true);
+  watchdog.join();
+  ASSERT_TRUE(run.ok()) << run;
+  ASSERT_FALSE(timed_out) << "the worker did not reach the end within 60 s";
+
+  // Tallies balance: 7 bad incidents + 1 control, 1 bad violation + 1 control.
+  const WorkerStats stats = (*worker)->stats();
+  ASSERT_EQ(stats.partitions.size(), 2u);
+  for (const PartitionStats& p : stats.partitions) {
+    EXPECT_TRUE(p.tally.Balanced()) << p.topic;
+    EXPECT_EQ(p.tally.counted, 1) << p.topic;
+    EXPECT_EQ(p.tally.rejected, p.topic == kIncidents ? 7 : 1) << p.topic;
+    EXPECT_EQ(p.next_offset, p.topic == kIncidents ? 8 : 2) << p.topic;
+  }
+  EXPECT_EQ(stats.dead_lettered, 8);
+
+  // The DLQ: one record per bad input, each with its own reason.
+  absl::StatusOr<std::vector<testing::ReadRecord>> dlq =
+      testing::ReadTopic(broker_->bootstrap_servers(), "roadpulse.dlq");
+  ASSERT_TRUE(dlq.ok()) << dlq.status();
+  std::map<std::string, const testing::ReadRecord*> by_reason;
+  for (const testing::ReadRecord& r : *dlq) {
+    EXPECT_TRUE(by_reason.emplace(r.Header(kDlqReasonHeader), &r).second)
+        << "reason seen twice: " << r.Header(kDlqReasonHeader);
+  }
+  std::vector<std::string> expected_reasons;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Input& in = inputs[i];
+    if (in.expected_reason.empty()) continue;
+    expected_reasons.push_back(in.expected_reason);
+    SCOPED_TRACE(in.expected_reason);
+    auto it = by_reason.find(in.expected_reason);
+    ASSERT_NE(it, by_reason.end());
+    const testing::ReadRecord& r = *it->second;
+    EXPECT_EQ(r.value, in.value);  // the original bytes
+    EXPECT_EQ(r.key, in.key);
+    EXPECT_EQ(r.Header(kDlqSourceTopicHeader), in.topic);
+    EXPECT_EQ(r.Header(kDlqSourcePartitionHeader), "0");
+    EXPECT_EQ(r.Header(kDlqSourceOffsetHeader), absl::StrCat(coordinates[in.value].second));
+    EXPECT_NE(r.Header(kDlqDetailHeader), "<absent>");
+    EXPECT_NE(r.Header(kDlqDetailHeader), "");
+    EXPECT_EQ(r.Header("x-test-case"), absl::StrCat(i));  // original headers kept
+  }
+  EXPECT_EQ(expected_reasons.size(), 8u);
+  std::vector<std::string> actual_reasons;
+  for (const auto& [reason, r] : by_reason) actual_reasons.push_back(reason);
+  EXPECT_THAT(actual_reasons, UnorderedElementsAreArray(expected_reasons));
+  EXPECT_EQ(dlq->size(), 8u);
+
+  // The counts: only the two control events, nothing from the bad ones.
+  CountStore store(*regions_);
+  CountReaderOptions reader_options;
+  reader_options.bootstrap_servers = broker_->bootstrap_servers();
+  absl::StatusOr<std::unique_ptr<CountReader>> reader = CountReader::Create(reader_options);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  absl::StatusOr<CountReadStats> read = (*reader)->ReadToEnd(store);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->invalid, 0);
+  const auto by_unit_day = store.ByUnitAndDay();
+  std::map<std::string, MetricValues> by_unit;
+  for (const auto& [unit_day, values] : by_unit_day) {
+    EXPECT_EQ(unit_day.second, event_day_) << unit_day.first;
+    by_unit[unit_day.first] = values;
+  }
+  MetricValues incident{};
+  At(incident, Metric::kAccidents) = 1;
+  At(incident, Metric::kDeaths) = 1;
+  At(incident, Metric::kInjuries) = 2;
+  At(incident, Metric::kPropertyLossYuan) = 12000;
+  MetricValues violation{};
+  At(violation, Metric::kSpeeding) = 1;
+  At(violation, Metric::kKeyViolations) = 1;
+  EXPECT_EQ(by_unit.size(), 2u);
+  EXPECT_EQ(by_unit["371602"], incident);
+  EXPECT_EQ(by_unit["371603"], violation);
+  // City-wide: exactly the controls.
+  EXPECT_EQ(store.Sum(Metric::kAccidents, "371600", event_day_ - 400, event_day_ + 400), 1);
+  EXPECT_EQ(store.Sum(Metric::kKeyViolations, "371600", event_day_ - 400, event_day_ + 400), 1);
+}
+
+}  // namespace
+}  // namespace roadpulse

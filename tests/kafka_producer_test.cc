@@ -1,0 +1,151 @@
+// KafkaProducer and MockBroker against librdkafka's mock cluster over TCP.
+// Records are read back with an independent reader (tests/kafka_test_util.h).
+#include <map>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "ingest/kafka_producer.h"
+#include "ingest/mock_broker.h"
+#include "tests/kafka_test_util.h"
+
+namespace roadpulse {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Pair;
+using ::testing::ElementsAre;
+
+TEST(JavaPartitionTest, MatchesTheJavaClientsMurmur2) {
+  // murmur2(key) & 0x7fffffff from kafka-python's port of the Java client's
+  // Utils.murmur2; a modulus above every hash exposes the hash itself.
+  constexpr int32_t kBig = 2147483647;
+  EXPECT_EQ(testing::JavaPartition("", kBig), 275646681);
+  EXPECT_EQ(testing::JavaPartition("a", kBig), 584102524);
+  EXPECT_EQ(testing::JavaPartition("371602", kBig), 769288321);
+  EXPECT_EQ(testing::JavaPartition("key-1", kBig), 193331640);
+  EXPECT_EQ(testing::JavaPartition("hello world", kBig), 1221641059);
+}
+
+class KafkaProducerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<MockBroker>> broker =
+        MockBroker::Create(1, {{"t", 6, 1}});
+    ASSERT_TRUE(broker.ok()) << broker.status();
+    broker_ = *std::move(broker);
+  }
+  std::unique_ptr<MockBroker> broker_;
+};
+
+TEST_F(KafkaProducerTest, DeliversKeysValuesHeadersOnJavaCompatiblePartitions) {
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
+      KafkaProducer::Create({broker_->bootstrap_servers(), {}});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  constexpr int kRecords = 300;
+  for (int i = 0; i < kRecords; ++i) {
+    ASSERT_TRUE((*producer)
+                    ->Produce("t", absl::StrCat("key-", i % 37), absl::StrCat("value-", i),
+                              {{"seq", absl::StrCat(i)}, {"empty", ""}})
+                    .ok());
+  }
+  ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
+  EXPECT_EQ((*producer)->Delivered(), kRecords);
+  EXPECT_EQ((*producer)->InFlight(), 0);
+
+  absl::StatusOr<std::vector<testing::ReadRecord>> records =
+      testing::ReadTopic(broker_->bootstrap_servers(), "t");
+  ASSERT_TRUE(records.ok()) << records.status();
+  ASSERT_EQ(records->size(), static_cast<size_t>(kRecords));
+  std::map<int32_t, int> last_seq_per_partition;
+  for (const testing::ReadRecord& r : *records) {
+    const int seq = std::stoi(r.Header("seq"));
+    EXPECT_EQ(r.value, absl::StrCat("value-", seq));
+    EXPECT_EQ(r.key, absl::StrCat("key-", seq % 37));
+    EXPECT_EQ(r.partition, testing::JavaPartition(r.key, 6)) << r.key;
+    EXPECT_THAT(r.headers, ElementsAre(Pair("seq", absl::StrCat(seq)), Pair("empty", "")));
+    // Idempotent producer: within a partition, produce order is kept.
+    auto [it, inserted] = last_seq_per_partition.try_emplace(r.partition, seq);
+    if (!inserted) {
+      EXPECT_LT(it->second, seq);
+      it->second = seq;
+    }
+  }
+  // 37 keys spread over more than one partition.
+  EXPECT_GT(last_seq_per_partition.size(), 1u);
+}
+
+TEST_F(KafkaProducerTest, ExplicitPartitionIsHonoured) {
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
+      KafkaProducer::Create({broker_->bootstrap_servers(), {}});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  ASSERT_TRUE((*producer)->Produce("t", "k", "v", {}, 4).ok());
+  ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
+  absl::StatusOr<std::vector<testing::ReadRecord>> records =
+      testing::ReadTopic(broker_->bootstrap_servers(), "t");
+  ASSERT_TRUE(records.ok()) << records.status();
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ((*records)[0].partition, 4);
+}
+
+TEST_F(KafkaProducerTest, FlushReportsFailedDelivery) {
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(
+      {broker_->bootstrap_servers(), {{"message.timeout.ms", "1500"}}});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  ASSERT_TRUE((*producer)->Produce("t", "k", "before").ok());
+  ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
+  ASSERT_TRUE(broker_->SetBrokerDown(-1).ok());
+  ASSERT_TRUE((*producer)->Produce("t", "k", "while down").ok());
+  absl::Status s = (*producer)->Flush(absl::Seconds(30));
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_THAT(s.message(), HasSubstr("delivery to t["));
+  EXPECT_EQ((*producer)->Delivered(), 1);
+  EXPECT_EQ((*producer)->InFlight(), 0);
+  // The error is reported once.
+  ASSERT_TRUE(broker_->SetBrokerUp(-1).ok());
+  EXPECT_TRUE((*producer)->Flush(absl::Seconds(5)).ok());
+}
+
+TEST(KafkaProducerCreateTest, RejectsUnknownPropertyNamingIt) {
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
+      KafkaProducer::Create({"127.0.0.1:1", {{"no.such.property", "1"}}});
+  EXPECT_EQ(producer.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(producer.status().message(), HasSubstr("no.such.property"));
+}
+
+TEST(KafkaProducerCreateTest, RequiresBootstrapServers) {
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create({});
+  EXPECT_EQ(producer.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(MockBrokerTest, RejectsBadShapes) {
+  EXPECT_EQ(MockBroker::Create(0, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(MockBroker::Create(1, {{"t", 0, 1}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(MockBroker::Create(1, {{"t", 3, 2}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(MockBrokerTest, CreatesTopicsWithTheirPartitionCounts) {
+  absl::StatusOr<std::unique_ptr<MockBroker>> broker =
+      MockBroker::Create(3, {{"a", 2, 3}, {"b", 5, 1}});
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  EXPECT_EQ((*broker)->broker_count(), 3);
+  // Three brokers in the bootstrap list.
+  EXPECT_EQ(std::count((*broker)->bootstrap_servers().begin(),
+                       (*broker)->bootstrap_servers().end(), ','),
+            2);
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
+      KafkaProducer::Create({(*broker)->bootstrap_servers(), {}});
+  ASSERT_TRUE(producer.ok());
+  ASSERT_TRUE((*producer)->Produce("b", "k", "v", {}, 4).ok());
+  ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
+  // Partition 5 of a 5-partition topic does not exist.
+  absl::Status s = (*producer)->Produce("b", "k", "v", {}, 5);
+  if (s.ok()) s = (*producer)->Flush(absl::Seconds(10));
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
+}
+
+}  // namespace
+}  // namespace roadpulse

@@ -1,0 +1,42 @@
+// Test helpers for the Kafka tests: an independent reader of a whole topic
+// (librdkafka's C API directly, not our Worker/CountReader), and the Java
+// client's murmur2 partitioner as ground truth for key placement.
+#ifndef ROADPULSE_TESTS_KAFKA_TEST_UTIL_H_
+#define ROADPULSE_TESTS_KAFKA_TEST_UTIL_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace roadpulse::testing {
+
+struct ReadRecord {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string key;
+  std::string value;
+  int64_t timestamp_ms = -1;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  // Value of the first header named `name`, or "<absent>".
+  std::string Header(std::string_view name) const;
+};
+
+// Every record of every partition of `topic`, up to the high watermarks at
+// the time of the call, ordered by (partition, offset).
+absl::StatusOr<std::vector<ReadRecord>> ReadTopic(const std::string& bootstrap_servers,
+                                                  const std::string& topic,
+                                                  absl::Duration timeout = absl::Seconds(30));
+
+// The partition the Java client (and librdkafka's murmur2_random) picks for
+// a non-empty key: (murmur2(key) & 0x7fffffff) % partitions.
+int32_t JavaPartition(std::string_view key, int32_t partitions);
+
+}  // namespace roadpulse::testing
+
+#endif  // ROADPULSE_TESTS_KAFKA_TEST_UTIL_H_
