@@ -217,6 +217,9 @@ ProcessResult PartitionProcessor::ProcessIncident(std::string_view payload,
   if (e.handling() == v1::HANDLING_UNSPECIFIED || !v1::Handling_IsValid(e.handling())) {
     return Reject(RejectReason::kMissingField, "handling is unspecified or unknown");
   }
+  if (e.severity() == v1::SEVERITY_UNSPECIFIED || !v1::Severity_IsValid(e.severity())) {
+    return Reject(RejectReason::kMissingField, "severity is unspecified or unknown");
+  }
   if (e.handling() != v1::HANDLING_ORDINARY_PROCEDURE && e.deaths() > 0) {
     return Reject(RejectReason::kHandlingContradiction,
                   "an accident with deaths must be handled under the ordinary procedure");

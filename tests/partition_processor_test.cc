@@ -303,6 +303,12 @@ INSTANTIATE_TEST_SUITE_P(
                      e.set_handling(v1::HANDLING_UNSPECIFIED);
                      return Serialized(e);
                    }},
+        RejectCase{"NoSeverity", RejectReason::kMissingField,
+                   [] {
+                     v1::IncidentEvent e = Accident("A", 1, kMorning);
+                     e.set_severity(v1::SEVERITY_UNSPECIFIED);
+                     return Serialized(e);
+                   }},
         RejectCase{"DeathSettledOverVideo", RejectReason::kHandlingContradiction,
                    [] {
                      v1::IncidentEvent e = Accident("A", 1, kMorning);
