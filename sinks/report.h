@@ -1,0 +1,64 @@
+// The report: a period's figures for a region against the same period last
+// year, as the traffic police report states them ("全市道路交通事故起数、死亡人数、
+// 受伤人数同比分别下降11.29%、14.04%、17.78%"), and as tables per county.
+#ifndef ROADPULSE_SINKS_REPORT_H_
+#define ROADPULSE_SINKS_REPORT_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+#include "processors/count_store.h"
+#include "processors/metrics.h"
+#include "processors/period.h"
+
+namespace roadpulse {
+
+enum class ReportFormat { kText, kMarkdown, kCsv, kJson };
+
+// One metric of one region: this period, last year's, and the change.
+struct ReportFigure {
+  Metric metric;
+  Change change;
+};
+
+struct ReportRow {
+  std::string region_code;
+  std::string region_name;  // in the report's language
+  std::vector<ReportFigure> figures;
+};
+
+struct Report {
+  Language language = Language::kZh;
+  Period period;  // [from, to)
+  Period base;    // the same period last year
+  std::string region_code;
+  std::string region_name;
+  // The report's sentences, in its own wording.
+  std::vector<std::string> sentences;
+  // Headline figures: accidents, deaths, injuries, the main-urban (or the
+  // region's) 电三电四 accidents and injuries, key violations, video-handled.
+  std::vector<ReportFigure> headline;
+  // One row per child unit of the region (counties for the city), then the region.
+  std::vector<ReportRow> rows;
+};
+
+// Builds the report from `store`. kInvalidArgument names an unknown region or
+// an empty period (from >= to).
+absl::StatusOr<Report> BuildReport(const CountStore& store, std::string_view region_code,
+                                   const Period& period, Language language);
+
+// Renders it: text (the sentences and a table), Markdown, CSV (one line per
+// region and metric) or JSON (everything, numbers as numbers).
+std::string RenderReport(const Report& report, ReportFormat format);
+nlohmann::ordered_json ReportToJson(const Report& report);
+
+// "13.9万" (one decimal of 万, as the report writes large counts) and
+// "3万余" (whole 万 and "more than"); below 10,000 the plain number.
+std::string FormatWan(int64_t value);
+std::string FormatWanYu(int64_t value);
+
+}  // namespace roadpulse
+
+#endif  // ROADPULSE_SINKS_REPORT_H_
