@@ -189,6 +189,7 @@ void AddGenerateCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--seed", flags->seed,
                   "Random seed; the same seed and flags give the same "
                   "records (byte-identical files)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--scenario", flags->scenario,
                   "Scenario name: loads deploy/config/scenarios/NAME.toml")

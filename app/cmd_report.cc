@@ -1,0 +1,129 @@
+// `roadpulse report`: reads roadpulse.counts and prints a period's report for
+// a region against the same period last year, in the report's own wording.
+#include <cstdio>
+#include <memory>
+
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
+#include "app/commands.h"
+#include "app/scenario.h"
+#include "processors/count_store.h"
+#include "processors/region_table.h"
+#include "sinks/count_reader.h"
+#include "sinks/report.h"
+#include "spdlog/sinks/stdout_color_sinks.h"
+#include "spdlog/spdlog.h"
+
+namespace roadpulse {
+namespace {
+
+struct ReportFlags {
+  std::string bootstrap_servers;
+  std::string topic = "roadpulse.counts";
+  std::string regions;
+  std::string from;
+  std::string to;
+  std::string region = "371600";
+  std::string lang = "zh";
+  std::string format = "text";
+};
+
+// Parses YYYY-MM-DD; the error names the flag.
+absl::StatusOr<absl::CivilDay> ParseDay(const std::string& flag, const std::string& text) {
+  absl::CivilDay day;
+  if (!absl::ParseCivilTime(text, &day) || absl::FormatCivilTime(day) != text) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: \"{}\" is not a date of the form YYYY-MM-DD", flag, text));
+  }
+  return day;
+}
+
+ReportFormat ParseFormat(const std::string& f) {
+  if (f == "md") return ReportFormat::kMarkdown;
+  if (f == "csv") return ReportFormat::kCsv;
+  if (f == "json") return ReportFormat::kJson;
+  return ReportFormat::kText;
+}
+
+int RunReport(const ReportFlags& flags) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("report"));
+  auto fail = [](const absl::Status& s) {
+    std::fprintf(stderr, "roadpulse report: %s\n", std::string(s.message()).c_str());
+    return 2;
+  };
+  absl::StatusOr<RegionTable> regions =
+      RegionTable::LoadFile(flags.regions.empty() ? DefaultRegionTablePath() : flags.regions);
+  if (!regions.ok()) return fail(regions.status());
+  absl::TimeZone tz;
+  absl::LoadTimeZone(regions->time_zone(), &tz);
+  const absl::CivilDay today = absl::ToCivilDay(absl::Now(), tz);
+  Period period{absl::CivilDay(today.year(), 1, 1), today + 1};
+  if (!flags.from.empty()) {
+    absl::StatusOr<absl::CivilDay> d = ParseDay("--from", flags.from);
+    if (!d.ok()) return fail(d.status());
+    period.from = *d;
+  }
+  if (!flags.to.empty()) {
+    absl::StatusOr<absl::CivilDay> d = ParseDay("--to", flags.to);
+    if (!d.ok()) return fail(d.status());
+    period.to = *d;
+  }
+  if (period.from >= period.to) {
+    return fail(absl::InvalidArgumentError(
+        fmt::format("--from {} must be before --to {} (--to is exclusive)",
+                    absl::FormatCivilTime(period.from), absl::FormatCivilTime(period.to))));
+  }
+  if (regions->Find(flags.region) == nullptr) {
+    return fail(absl::InvalidArgumentError(
+        fmt::format("--region: \"{}\" is not in the region table", flags.region)));
+  }
+
+  CountReaderOptions reader_options;
+  reader_options.bootstrap_servers = flags.bootstrap_servers;
+  reader_options.topic = flags.topic;
+  absl::StatusOr<std::unique_ptr<CountReader>> reader = CountReader::Create(reader_options);
+  if (!reader.ok()) return fail(reader.status());
+  CountStore store(*regions);
+  absl::StatusOr<CountReadStats> stats = (*reader)->ReadToEnd(store);
+  if (!stats.ok()) return fail(stats.status());
+  if (stats->invalid > 0) {
+    spdlog::warn("{} records of {} could not be applied (see the log above)", stats->invalid,
+                 flags.topic);
+  }
+  const Language lang = flags.lang == "en" ? Language::kEn : Language::kZh;
+  absl::StatusOr<Report> report = BuildReport(store, flags.region, period, lang);
+  if (!report.ok()) return fail(report.status());
+  const std::string text = RenderReport(*report, ParseFormat(flags.format));
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return 0;
+}
+
+}  // namespace
+
+void AddReportCommand(CLI::App& app, int* exit_code) {
+  auto flags = std::make_shared<ReportFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "report",
+      "Read roadpulse.counts and print the report for a period and region against the same\n"
+      "period last year: the report's own sentences (全市道路交通事故起数、死亡人数、受伤人数\n"
+      "同比分别下降…), and a table per county.");
+  cmd->add_option("--bootstrap-servers", flags->bootstrap_servers, "Kafka bootstrap servers")
+      ->required();
+  cmd->add_option("--topic", flags->topic, "Counts topic")->capture_default_str();
+  cmd->add_option("--regions", flags->regions, "Region table file")->check(CLI::ExistingFile);
+  cmd->add_option("--from", flags->from, "First day, YYYY-MM-DD (default: 1 January this year)");
+  cmd->add_option("--to", flags->to, "Day after the last, YYYY-MM-DD (default: tomorrow)");
+  cmd->add_option("--region", flags->region,
+                  "Region code: the city, a county/district/zone, a township, or the main "
+                  "urban area")
+      ->capture_default_str();
+  cmd->add_option("--lang", flags->lang, "zh or en")
+      ->check(CLI::IsMember({"zh", "en"}))
+      ->capture_default_str();
+  cmd->add_option("--format", flags->format, "text, md, csv or json")
+      ->check(CLI::IsMember({"text", "md", "csv", "json"}))
+      ->capture_default_str();
+  cmd->callback([flags, exit_code] { *exit_code = RunReport(*flags); });
+}
+
+}  // namespace roadpulse

@@ -1,0 +1,71 @@
+"""Every subcommand describes itself, and a bad flag or value stops the
+program with a message naming it (and a non-zero exit code)."""
+import argparse
+import re
+import subprocess
+import sys
+
+
+def run(roadpulse, *args):
+    p = subprocess.run([roadpulse, *args], capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout + p.stderr
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--roadpulse", required=True)
+    args = ap.parse_args()
+    failures = []
+
+    rc, top = run(args.roadpulse, "--help")
+    subcommands = re.findall(r"^  ([a-z][a-z-]+)\s{2,}", top.split("Subcommands:")[1], re.M)
+    print("subcommands:", " ".join(subcommands))
+    if rc != 0 or len(subcommands) < 5:
+        failures.append("roadpulse --help: rc=%d, subcommands %s" % (rc, subcommands))
+    for cmd in subcommands:
+        rc, text = run(args.roadpulse, cmd, "--help")
+        flags = re.findall(r"--[a-z][a-z-]+", text)
+        if rc != 0 or len(text.splitlines()) < 4:
+            failures.append("%s --help: rc=%d" % (cmd, rc))
+        print("%-10s --help ok, %d flags" % (cmd, len(set(flags))))
+        # Required flags are given, so the unknown one is what gets reported.
+        required = ["--bootstrap-servers", "127.0.0.1:1"] if "REQUIRED" in text else []
+        rc, text = run(args.roadpulse, cmd, *required, "--no-such-flag")
+        if rc == 0 or "--no-such-flag" not in text:
+            failures.append("%s --no-such-flag: rc=%d, %r" % (cmd, rc, text[:200]))
+
+    # Bad values: the message names the flag.
+    cases = [
+        (["broker", "--partitions", "0"], "--partitions"),
+        (["broker", "--brokers", "many"], "--brokers"),
+        (["run", "--bootstrap-servers", "127.0.0.1:1", "--flush-interval-ms", "0"],
+         "--flush-interval-ms"),
+        (["run", "--bootstrap-servers", "127.0.0.1:1", "--regions", "/nonexistent.toml"],
+         "--regions"),
+        (["run"], "--bootstrap-servers"),
+        (["generate", "--seed", "-3", "--output", "/dev/null"], "--seed"),
+        (["demo", "--seed", "-3"], "--seed"),
+        (["generate", "--through", "2025-02-30", "--output", "/dev/null"], "--through"),
+        (["demo", "--lang", "fr"], "--lang"),
+        (["demo", "--rate", "0"], "--rate"),
+        (["report", "--bootstrap-servers", "x", "--from", "2025-13-01"], "--from"),
+        (["report", "--bootstrap-servers", "x", "--from", "2025-05-01", "--to", "2025-01-01"],
+         "--from"),
+        (["report", "--bootstrap-servers", "x", "--region", "999999"], "--region"),
+        (["report", "--bootstrap-servers", "x", "--format", "xml"], "--format"),
+    ]
+    for argv, flag in cases:
+        rc, text = run(args.roadpulse, *argv)
+        ok = rc != 0 and flag in text
+        print("%-4s %s -> rc=%d: %s" % ("ok" if ok else "BAD", " ".join(argv), rc,
+                                        text.strip().splitlines()[0] if text.strip() else ""))
+        if not ok:
+            failures.append("%s: rc=%d, output does not name %s: %r" % (argv, rc, flag, text[:300]))
+
+    for f in failures:
+        print("FAIL:", f)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
