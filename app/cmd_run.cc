@@ -34,6 +34,7 @@ struct RunFlags {
   std::string group = "roadpulse";
   bool stop_at_end = false;
   int flush_interval_ms = 250;
+  int retention_days = 400;
   std::vector<std::string> properties;  // key=value
   std::string counts_topic = "roadpulse.counts";
   std::string log_level = "info";
@@ -92,6 +93,7 @@ int RunWorker(const RunFlags& flags) {
   options.group_id = flags.group;
   options.stop_at_end = flags.stop_at_end;
   options.flush_interval = absl::Milliseconds(flags.flush_interval_ms);
+  options.processor.retention_horizon = absl::Hours(24) * flags.retention_days;
   options.properties = properties;
   absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Create(options, *regions, **sink);
   if (!worker.ok()) {
@@ -139,6 +141,12 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--flush-interval-ms", flags->flush_interval_ms,
                   "How often changed counts are published, in milliseconds")
       ->check(CLI::Range(1, 3600 * 1000))
+      ->capture_default_str();
+  cmd->add_option("--retention-days", flags->retention_days,
+                  "Retention horizon in days: events whose occurred_at is older than this before "
+                  "the newest event of their partition go to the DLQ as too_late, and their ids "
+                  "are forgotten (keep it above 366 so last year's same period stays comparable)")
+      ->check(CLI::Range(1, 36600))
       ->capture_default_str();
   cmd->add_option("--counts-topic", flags->counts_topic, "Topic the counts are published to")
       ->capture_default_str();

@@ -368,6 +368,14 @@ class WorkerImpl {
 
   absl::Status PublishDirty(Partition& p, int64_t now_ms) {
     absl::Status status;
+    // Tombstones first: a key evicted and never re-created (horizons only
+    // move forward), so order against the dirty records does not matter.
+    for (const BucketKey& key : p.processor->tombstones()) {
+      status = sink_.PublishTombstone(TombstoneRecord(regions_, p.topic, p.partition, key));
+      if (!status.ok()) return status;
+      ++counts_published_;
+    }
+    p.processor->ClearTombstones();
     p.processor->ForEachDirty([&](const BucketKey& key, const MetricValues& values) {
       if (!status.ok()) return;
       status = sink_.Publish(

@@ -1,8 +1,73 @@
 #include "processors/count_record.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace roadpulse {
+
+v1::BucketWidth ToProto(BucketWidth width) {
+  switch (width) {
+    case BucketWidth::kDay:
+      return v1::BUCKET_WIDTH_DAY;
+    case BucketWidth::kHour:
+      return v1::BUCKET_WIDTH_HOUR;
+    case BucketWidth::kMinute:
+      return v1::BUCKET_WIDTH_MINUTE;
+  }
+  return v1::BUCKET_WIDTH_UNSPECIFIED;
+}
+
+std::optional<BucketWidth> FromProto(v1::BucketWidth width) {
+  switch (width) {
+    case v1::BUCKET_WIDTH_DAY:
+      return BucketWidth::kDay;
+    case v1::BUCKET_WIDTH_HOUR:
+      return BucketWidth::kHour;
+    case v1::BUCKET_WIDTH_MINUTE:
+      return BucketWidth::kMinute;
+    case v1::BUCKET_WIDTH_UNSPECIFIED:
+    default:
+      return std::nullopt;
+  }
+}
+
+v1::CountRecord TombstoneRecord(const RegionTable& regions, std::string_view source_topic,
+                                int32_t source_partition, const BucketKey& key) {
+  v1::CountRecord record;
+  record.set_source_topic(std::string(source_topic));
+  record.set_source_partition(source_partition);
+  record.set_region_code(regions.at(key.region_index).code);
+  record.set_width(ToProto(key.width));
+  record.set_bucket_start_unix_s(key.start_unix_s);
+  return record;
+}
+
+absl::StatusOr<v1::CountRecord> ParseCountRecordKey(std::string_view key) {
+  const std::vector<absl::string_view> parts =
+      absl::StrSplit(absl::string_view(key.data(), key.size()), '/');
+  auto bad = [&key](const char* why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("count record key \"", std::string(key), "\": ", why));
+  };
+  if (parts.size() != 5) return bad("expected 5 '/'-separated fields");
+  v1::CountRecord record;
+  int32_t partition = 0;
+  int64_t start = 0;
+  v1::BucketWidth width = v1::BUCKET_WIDTH_UNSPECIFIED;
+  if (parts[0].empty()) return bad("empty topic");
+  if (!absl::SimpleAtoi(parts[1], &partition)) return bad("bad partition");
+  if (!v1::BucketWidth_Parse(std::string(parts[3]), &width) || !FromProto(width).has_value()) {
+    return bad("bad bucket width");
+  }
+  if (!absl::SimpleAtoi(parts[4], &start)) return bad("bad bucket start");
+  record.set_source_topic(std::string(parts[0]));
+  record.set_source_partition(partition);
+  record.set_region_code(std::string(parts[2]));
+  record.set_width(width);
+  record.set_bucket_start_unix_s(start);
+  return record;
+}
 
 v1::CountRecord MakeCountRecord(const RegionTable& regions, std::string_view source_topic,
                                 int32_t source_partition, const BucketKey& key,
@@ -12,8 +77,8 @@ v1::CountRecord MakeCountRecord(const RegionTable& regions, std::string_view sou
   record.set_source_topic(std::string(source_topic));
   record.set_source_partition(source_partition);
   record.set_region_code(regions.at(key.region_index).code);
-  record.set_width(v1::BUCKET_WIDTH_DAY);
-  record.set_bucket_start_unix_s(key.day_start_unix_s);
+  record.set_width(ToProto(key.width));
+  record.set_bucket_start_unix_s(key.start_unix_s);
   for (Metric m : AllMetrics()) {
     const int64_t value = At(values, m);
     if (value == 0) continue;

@@ -4,8 +4,10 @@
 
 #include <cstdint>
 #include <string>
+#include <optional>
 #include <string_view>
 
+#include "absl/status/statusor.h"
 #include "processors/metrics.h"
 #include "processors/partition_processor.h"
 #include "processors/region_table.h"
@@ -13,7 +15,11 @@
 
 namespace roadpulse {
 
-// A day-bucket record with every non-zero metric of `values`.
+// Proto width of a bucket width, and back (nullopt for UNSPECIFIED/unknown).
+v1::BucketWidth ToProto(BucketWidth width);
+std::optional<BucketWidth> FromProto(v1::BucketWidth width);
+
+// A bucket record (any width) with every non-zero metric of `values`.
 v1::CountRecord MakeCountRecord(const RegionTable& regions, std::string_view source_topic,
                                 int32_t source_partition, const BucketKey& key,
                                 const MetricValues& values, int64_t source_next_offset,
@@ -22,6 +28,15 @@ v1::CountRecord MakeCountRecord(const RegionTable& regions, std::string_view sou
 // The compaction key:
 // "<source_topic>/<source_partition>/<region_code>/<width>/<bucket_start>".
 std::string CountRecordKey(const v1::CountRecord& record);
+
+// The key fields of a record (no values): what a tombstone deletes.
+v1::CountRecord TombstoneRecord(const RegionTable& regions, std::string_view source_topic,
+                                int32_t source_partition, const BucketKey& key);
+
+// Parses a CountRecordKey back into its fields (values left empty).
+// kInvalidArgument when it is not of that form. Topic names cannot contain
+// '/', so the split is unambiguous.
+absl::StatusOr<v1::CountRecord> ParseCountRecordKey(std::string_view key);
 
 }  // namespace roadpulse
 

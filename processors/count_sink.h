@@ -14,6 +14,9 @@ class CountSink {
   virtual ~CountSink() = default;
   // Queues one record for publishing.
   virtual absl::Status Publish(const v1::CountRecord& record) = 0;
+  // Queues a tombstone for the key of `record` (only its key fields are
+  // used): readers forget that bucket, and log compaction removes it.
+  virtual absl::Status PublishTombstone(const v1::CountRecord& record) = 0;
   // Waits until everything queued is durably published.
   virtual absl::Status Flush(absl::Duration timeout) = 0;
 };

@@ -1,6 +1,8 @@
 #include "processors/partition_processor.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -79,22 +81,111 @@ bool IsE3E4(int vehicle) {
          vehicle == v1::VEHICLE_CATEGORY_LOW_SPEED_ELECTRIC_QUADRICYCLE;
 }
 
+ProcessorOptions Clamped(ProcessorOptions o) {
+  o.max_deaths = std::min<int32_t>(o.max_deaths, std::numeric_limits<uint16_t>::max());
+  o.max_injuries = std::min<int32_t>(o.max_injuries, std::numeric_limits<uint16_t>::max());
+  return o;
+}
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
 }  // namespace
 
 PartitionProcessor::PartitionProcessor(EventKind kind, const RegionTable& regions,
                                        ProcessorOptions options)
-    : kind_(kind), regions_(regions), options_(options) {
+    : kind_(kind), regions_(regions), options_(Clamped(options)) {
   // The table was validated at load time, so the zone loads.
   absl::LoadTimeZone(regions.time_zone(), &tz_);
+  keep_s_[static_cast<size_t>(BucketWidth::kDay)] = 0;
+  keep_s_[static_cast<size_t>(BucketWidth::kHour)] =
+      absl::ToInt64Seconds(options_.hour_buckets_for);
+  keep_s_[static_cast<size_t>(BucketWidth::kMinute)] =
+      absl::ToInt64Seconds(options_.minute_buckets_for);
+  for (size_t w = 0; w < 3; ++w) {
+    horizon_[w] = (w == 0 || keep_s_[w] > 0) ? std::numeric_limits<int64_t>::min()
+                                             : std::numeric_limits<int64_t>::max();
+  }
+  // Forget old ids in steps of 1/32 of the horizon (at least a day): a sweep
+  // scans the whole table, so this bounds its cost per event, and the table
+  // holds at most ~3% more than the horizon's ids.
+  sweep_every_s_ =
+      std::max<int64_t>(86400, absl::ToInt64Seconds(options_.retention_horizon) / 32);
 }
 
-int64_t PartitionProcessor::DayStart(absl::Time t) {
-  const int64_t s = absl::ToUnixSeconds(t);
+int64_t PartitionProcessor::DayStartOf(int64_t s) {
   if (s >= cached_day_start_ && s < cached_day_end_) return cached_day_start_;
-  const absl::CivilDay day = absl::ToCivilDay(t, tz_);
+  const absl::CivilDay day = absl::ToCivilDay(absl::FromUnixSeconds(s), tz_);
   cached_day_start_ = absl::ToUnixSeconds(absl::FromCivil(day, tz_));
   cached_day_end_ = absl::ToUnixSeconds(absl::FromCivil(day + 1, tz_));
   return cached_day_start_;
+}
+
+void PartitionProcessor::Advance(absl::Time occurred) {
+  if (occurred <= watermark_) return;
+  watermark_ = occurred;
+  const int64_t minute = FloorDiv(absl::ToUnixSeconds(occurred), 60);
+  if (minute == watermark_minute_) return;
+  watermark_minute_ = minute;
+  EvictFine();
+  const int64_t horizon_s = absl::ToUnixSeconds(watermark_ - options_.retention_horizon);
+  if (swept_at_s_ == std::numeric_limits<int64_t>::min()) swept_at_s_ = horizon_s;
+  if (horizon_s - swept_at_s_ >= sweep_every_s_) {
+    swept_at_s_ = horizon_s;
+    SweepIds();
+  }
+}
+
+void PartitionProcessor::EvictFine() {
+  const int64_t w_s = watermark_minute_ * 60;
+  for (BucketWidth width : {BucketWidth::kHour, BucketWidth::kMinute}) {
+    const size_t w = static_cast<size_t>(width);
+    if (keep_s_[w] <= 0) continue;
+    const int64_t unit = width == BucketWidth::kHour ? 3600 : 60;
+    const int64_t horizon = FloorDiv(w_s, unit) * unit - keep_s_[w];
+    if (horizon <= horizon_[w]) continue;
+    horizon_[w] = horizon;
+    auto it = fine_index_.lower_bound({width, std::numeric_limits<int64_t>::min()});
+    while (it != fine_index_.end() && it->first.first == width && it->first.second < horizon) {
+      for (uint16_t region : it->second) {
+        const BucketKey key{region, it->first.second, width};
+        fine_.erase(key);
+        dirty_.erase(key);
+        tombstones_.push_back(key);
+      }
+      it = fine_index_.erase(it);
+    }
+  }
+}
+
+void PartitionProcessor::SweepIds() {
+  // Exact: an id is forgotten only when every instant of its stored day or
+  // minute is before the horizon, so a record carrying its occurred_at is
+  // refused as kTooLate by CheckCommon.
+  const int64_t horizon_s = swept_at_s_;
+  violations_.EraseIf([horizon_s](uint16_t day) {
+    return (static_cast<int64_t>(day) + 1) * 86400 <= horizon_s;
+  });
+  accidents_.EraseIf([horizon_s](const SeenAccident& a) {
+    return (static_cast<int64_t>(a.occurred_minute) + 1) * 60 <= horizon_s;
+  });
+}
+
+template <typename Fn>
+void PartitionProcessor::ForEachBucketOf(uint16_t unit, int64_t occurred_s, Fn fn) {
+  const BucketKey day{unit, DayStartOf(occurred_s), BucketWidth::kDay};
+  fn(buckets_[day]);
+  dirty_.insert(day);
+  for (BucketWidth width : {BucketWidth::kHour, BucketWidth::kMinute}) {
+    const size_t w = static_cast<size_t>(width);
+    const int64_t size = width == BucketWidth::kHour ? 3600 : 60;
+    const int64_t start = FloorDiv(occurred_s, size) * size;
+    if (start < horizon_[w]) continue;
+    const BucketKey key{unit, start, width};
+    auto [it, inserted] = fine_.try_emplace(key);
+    if (inserted) fine_index_[{width, start}].push_back(unit);
+    fn(it->second);
+    dirty_.insert(key);
+  }
 }
 
 ProcessResult PartitionProcessor::Process(std::string_view payload, absl::Time record_time) {
@@ -228,15 +319,18 @@ ProcessResult PartitionProcessor::ProcessIncident(std::string_view payload,
     return Reject(RejectReason::kHandlingContradiction,
                   "video quick handling is for property-damage-only accidents");
   }
-  if (c.occurred > watermark_) watermark_ = c.occurred;
+  Advance(c.occurred);
 
   SeenAccident next;
   next.revision = e.revision();
   next.region_index = c.unit->index;
-  next.day_start_unix_s = DayStart(c.occurred);
-  next.deaths = e.deaths();
-  next.injuries = e.injuries();
-  next.property_loss_yuan = e.property_loss_yuan();
+  next.occurred_minute =
+      static_cast<int32_t>(FloorDiv(absl::ToUnixSeconds(c.occurred), 60));
+  next.deaths = static_cast<uint16_t>(e.deaths());
+  next.injuries = static_cast<uint16_t>(e.injuries());
+  const uint64_t loss = static_cast<uint64_t>(e.property_loss_yuan());
+  next.loss_lo = static_cast<uint32_t>(loss);
+  next.loss_hi = static_cast<uint32_t>(loss >> 32);
   if (e.handling() == v1::HANDLING_ORDINARY_PROCEDURE) next.flags |= kOrdinary;
   if (e.handling() == v1::HANDLING_VIDEO_QUICK) next.flags |= kVideo;
   if (e.alcohol_involved()) next.flags |= kAlcohol;
@@ -244,15 +338,18 @@ ProcessResult PartitionProcessor::ProcessIncident(std::string_view payload,
     if (IsE3E4(v)) next.flags |= kE3E4;
   }
 
-  auto [it, inserted] = accidents_.try_emplace(e.id(), next);
-  if (inserted) {
+  const processors_internal::Fingerprint fp = processors_internal::FingerprintOf(e.id());
+  SeenAccident* seen = accidents_.Find(fp);
+  if (seen == nullptr) {
+    accidents_.Insert(fp, next);
     Apply(next, +1);
     return ProcessResult{Outcome::kCounted, {}, {}};
   }
-  if (next.revision <= it->second.revision) return ProcessResult{Outcome::kDuplicate, {}, {}};
-  Apply(it->second, -1);
+  if (next.revision <= seen->revision) return ProcessResult{Outcome::kDuplicate, {}, {}};
+  const SeenAccident previous = *seen;
+  *seen = next;
+  Apply(previous, -1);
   Apply(next, +1);
-  it->second = next;
   return ProcessResult{Outcome::kAmended, {}, {}};
 }
 
@@ -328,11 +425,17 @@ ProcessResult PartitionProcessor::ProcessViolation(std::string_view payload,
       metric = Metric::kOtherViolations;
       break;
   }
-  if (c.occurred > watermark_) watermark_ = c.occurred;
-  if (!violations_.insert(e.id()).second) return ProcessResult{Outcome::kDuplicate, {}, {}};
-  const BucketKey key{c.unit->index, DayStart(c.occurred)};
-  Bump(key, metric);
-  if (metric != Metric::kOtherViolations) Bump(key, Metric::kKeyViolations);
+  Advance(c.occurred);
+  const processors_internal::Fingerprint fp = processors_internal::FingerprintOf(e.id());
+  if (violations_.Find(fp) != nullptr) return ProcessResult{Outcome::kDuplicate, {}, {}};
+  const int64_t occurred_s = absl::ToUnixSeconds(c.occurred);
+  violations_.Insert(
+      fp, static_cast<uint16_t>(std::clamp<int64_t>(FloorDiv(occurred_s, 86400), 0, 65535)));
+  const bool key_violation = metric != Metric::kOtherViolations;
+  ForEachBucketOf(c.unit->index, occurred_s, [metric, key_violation](MetricValues& values) {
+    ++At(values, metric);
+    if (key_violation) ++At(values, Metric::kKeyViolations);
+  });
   return ProcessResult{Outcome::kCounted, {}, {}};
 }
 
@@ -340,7 +443,8 @@ MetricValues PartitionProcessor::Contribution(const SeenAccident& a) {
   MetricValues v{};
   At(v, Metric::kDeaths) = a.deaths;
   At(v, Metric::kInjuries) = a.injuries;
-  At(v, Metric::kPropertyLossYuan) = a.property_loss_yuan;
+  At(v, Metric::kPropertyLossYuan) =
+      static_cast<int64_t>((static_cast<uint64_t>(a.loss_hi) << 32) | a.loss_lo);
   if (a.flags & kOrdinary) {
     At(v, Metric::kAccidents) = 1;
     if (a.flags & kE3E4) {
@@ -357,25 +461,23 @@ MetricValues PartitionProcessor::Contribution(const SeenAccident& a) {
 }
 
 void PartitionProcessor::Apply(const SeenAccident& accident, int sign) {
-  const BucketKey key{accident.region_index, accident.day_start_unix_s};
   const MetricValues delta = Contribution(accident);
-  MetricValues& values = buckets_[key];
-  for (size_t i = 0; i < kMetricCount; ++i) values[i] += sign * delta[i];
-  dirty_.insert(key);
-}
-
-void PartitionProcessor::Bump(const BucketKey& key, Metric metric) {
-  ++At(buckets_[key], metric);
-  dirty_.insert(key);
+  ForEachBucketOf(accident.region_index, static_cast<int64_t>(accident.occurred_minute) * 60,
+                  [&delta, sign](MetricValues& values) {
+                    for (size_t i = 0; i < kMetricCount; ++i) values[i] += sign * delta[i];
+                  });
 }
 
 void PartitionProcessor::ForEachDirty(
     const std::function<void(const BucketKey&, const MetricValues&)>& fn) const {
-  for (const BucketKey& key : dirty_) fn(key, buckets_.at(key));
+  for (const BucketKey& key : dirty_) {
+    fn(key, key.width == BucketWidth::kDay ? buckets_.at(key) : fine_.at(key));
+  }
 }
 
 void PartitionProcessor::MarkAllDirty() {
   for (const auto& [key, values] : buckets_) dirty_.insert(key);
+  for (const auto& [key, values] : fine_) dirty_.insert(key);
 }
 
 }  // namespace roadpulse

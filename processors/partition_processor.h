@@ -1,16 +1,45 @@
 // The per-input-partition aggregation state of the worker: decode, validate,
 // deduplicate and apply amendments, and keep absolute bucket counts.
+//
+// Buckets (all by the event's occurred_at):
+//  - day buckets (local days of the region table's time zone), kept for as
+//    long as the processor lives: they are what the reports compare;
+//  - hour buckets (UTC-aligned hours, which are local hours in
+//    Asia/Shanghai) for the last `hour_buckets_for` before the partition's
+//    watermark, for exact rolling 7 d / 30 d windows;
+//  - minute buckets for the last `minute_buckets_for`, for exact rolling
+//    1 h / 24 h windows.
+// A fine (hour/minute) bucket whose start falls behind its horizon is evicted
+// and reported through ForEachTombstone, so the published record can be
+// deleted (a Kafka tombstone). An event older than a width's horizon does not
+// touch that width's buckets; the horizon only moves forward, so an evicted
+// bucket is never recreated.
+//
+// Dedup state (bounded by time): the 80-bit fingerprint of every id whose
+// occurred_at is inside the retention horizon (processors/internal/id_table.h).
+// An id is forgotten once its whole occurred day (violations) or minute
+// (accidents) is older than `watermark - retention_horizon`: any record that
+// carries the same occurred_at is refused as kTooLate from then on, so
+// forgetting can never count it twice. This covers exact duplicates and
+// amendments (a revision carries the accident's occurred_at). A record that
+// reuses a forgotten id with a *different*, newer occurred_at is a new event
+// to the processor (while the id is remembered it is a duplicate or moves the
+// accident).
 #ifndef ROADPULSE_PROCESSORS_PARTITION_PROCESSOR_H_
 #define ROADPULSE_PROCESSORS_PARTITION_PROCESSOR_H_
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
+#include "processors/internal/id_table.h"
 #include "processors/metrics.h"
 #include "processors/region_table.h"
 #include "processors/reject_reason.h"
@@ -22,30 +51,44 @@ namespace roadpulse {
 // Which schema the records of an input partition carry.
 enum class EventKind : uint8_t { kIncident, kViolation };
 
+// Width of a time bucket (the proto's BucketWidth, without UNSPECIFIED).
+enum class BucketWidth : uint8_t { kDay = 0, kHour = 1, kMinute = 2 };
+
 struct ProcessorOptions {
   // Events whose occurred_at is more than this before the newest occurred_at
-  // seen on the partition are refused as kTooLate.
+  // seen on the partition are refused as kTooLate; ids older than it are
+  // forgotten by the dedup state.
   absl::Duration retention_horizon = absl::Hours(24 * 400);
+  // Minute buckets are kept while their start is within this of the
+  // watermark's minute (rolling 1 h / 24 h windows). Zero: no minute buckets.
+  absl::Duration minute_buckets_for = absl::Hours(25);
+  // Hour buckets, likewise (rolling 7 d / 30 d windows). Zero: none.
+  absl::Duration hour_buckets_for = absl::Hours(24 * 31);
   // An instant more than this after the record's timestamp is kFutureTime.
   absl::Duration max_clock_skew = absl::Hours(1);
-  // Sanity bounds: above them a record is kAbsurdCount.
+  // Sanity bounds: above them a record is kAbsurdCount. Deaths and injuries
+  // are held in 16 bits: values above 65535 are clamped to it.
   int32_t max_deaths = 500;
   int32_t max_injuries = 5000;
   int64_t max_property_loss_yuan = 10'000'000'000;
   double max_blood_alcohol_mg_100ml = 1000.0;
 };
 
-// Key of one bucket: counting unit (RegionTable index) and local day start.
+// Key of one bucket: counting unit (RegionTable index), start and width.
 struct BucketKey {
   uint16_t region_index = 0;
-  int64_t day_start_unix_s = 0;  // local midnight in the region table's time zone
+  // Day: local midnight in the region table's time zone. Hour / minute: the
+  // UTC-aligned start, Unix seconds.
+  int64_t start_unix_s = 0;
+  BucketWidth width = BucketWidth::kDay;
 
   friend bool operator==(const BucketKey& a, const BucketKey& b) {
-    return a.region_index == b.region_index && a.day_start_unix_s == b.day_start_unix_s;
+    return a.region_index == b.region_index && a.start_unix_s == b.start_unix_s &&
+           a.width == b.width;
   }
   template <typename H>
   friend H AbslHashValue(H h, const BucketKey& k) {
-    return H::combine(std::move(h), k.region_index, k.day_start_unix_s);
+    return H::combine(std::move(h), k.region_index, k.start_unix_s, k.width);
   }
 };
 
@@ -83,42 +126,69 @@ class PartitionProcessor {
   // absl::InfinitePast() disables that check.
   ProcessResult Process(std::string_view payload, absl::Time record_time);
 
-  // Calls fn for every bucket changed since the last ClearDirty(), with its
-  // absolute values.
+  // Calls fn for every bucket (of any width) changed since the last
+  // ClearDirty(), with its absolute values.
   void ForEachDirty(const std::function<void(const BucketKey&, const MetricValues&)>& fn) const;
   void ClearDirty() { dirty_.clear(); }
   // Marks every bucket dirty (after a restore, to republish everything).
   void MarkAllDirty();
   size_t dirty_count() const { return dirty_.size(); }
 
-  // All buckets with their absolute values.
+  // Fine buckets evicted since the last ClearTombstones(): publish a
+  // tombstone for each. A key is listed once.
+  const std::vector<BucketKey>& tombstones() const { return tombstones_; }
+  void ClearTombstones() { tombstones_.clear(); }
+
+  // Day buckets with their absolute values.
   const absl::flat_hash_map<BucketKey, MetricValues>& buckets() const { return buckets_; }
+  // Hour and minute buckets inside their horizons.
+  const absl::flat_hash_map<BucketKey, MetricValues>& fine_buckets() const { return fine_; }
+  // Start of the oldest bucket of `width` that is still kept (and may still
+  // change); INT64_MIN before the first event. kDay: always INT64_MIN.
+  int64_t horizon_unix_s(BucketWidth width) const {
+    return horizon_[static_cast<size_t>(width)];
+  }
+  // Ids remembered by the dedup state, and its approximate heap size.
+  size_t remembered_ids() const { return accidents_.size() + violations_.size(); }
+  size_t dedup_memory_bytes() const {
+    return accidents_.memory_bytes() + violations_.memory_bytes();
+  }
+  absl::Time watermark() const { return watermark_; }
   const PartitionTally& tally() const { return tally_; }
   EventKind kind() const { return kind_; }
   const RegionTable& regions() const { return regions_; }
 
   // Local-midnight start of the day containing `t`, in the table's time zone.
-  int64_t DayStart(absl::Time t);
+  int64_t DayStart(absl::Time t) { return DayStartOf(absl::ToUnixSeconds(t)); }
+  int64_t DayStartOf(int64_t unix_s);
 
  private:
-  // What the counted revision of an accident contributed, compactly, so an
-  // amendment can take it back.
+  // What the counted revision of an accident contributed, compactly (24
+  // bytes), so an amendment can take it back.
   struct SeenAccident {
     uint32_t revision = 0;
+    int32_t occurred_minute = 0;  // floor(occurred_at Unix seconds / 60)
+    uint32_t loss_lo = 0;         // property_loss_yuan, low and high 32 bits
+    uint32_t loss_hi = 0;
+    uint16_t deaths = 0;
+    uint16_t injuries = 0;
     uint16_t region_index = 0;
     uint8_t flags = 0;  // kOrdinary | kVideo | kE3E4 | kAlcohol
-    int32_t deaths = 0;
-    int32_t injuries = 0;
-    int64_t day_start_unix_s = 0;
-    int64_t property_loss_yuan = 0;
   };
   static MetricValues Contribution(const SeenAccident& a);
 
   ProcessResult ProcessIncident(std::string_view payload, absl::Time record_time);
   ProcessResult ProcessViolation(std::string_view payload, absl::Time record_time);
   ProcessResult Reject(RejectReason reason, std::string detail);
+  // Moves the watermark; evicts fine buckets and forgets old ids as needed.
+  void Advance(absl::Time occurred);
+  void EvictFine();
+  void SweepIds();
+  // Calls fn(values&) for the day bucket and every kept fine bucket of
+  // `unit` at `occurred_s`.
+  template <typename Fn>
+  void ForEachBucketOf(uint16_t unit, int64_t occurred_s, Fn fn);
   void Apply(const SeenAccident& accident, int sign);
-  void Bump(const BucketKey& key, Metric metric);
 
   const EventKind kind_;
   const RegionTable& regions_;
@@ -130,11 +200,22 @@ class PartitionProcessor {
 
   v1::IncidentEvent incident_;  // reused parse targets
   v1::ViolationEvent violation_;
-  absl::flat_hash_map<BucketKey, MetricValues> buckets_;
+  absl::flat_hash_map<BucketKey, MetricValues> buckets_;  // day buckets
+  absl::flat_hash_map<BucketKey, MetricValues> fine_;     // hour and minute buckets
+  // The fine buckets by (width, start), for eviction in time order.
+  std::map<std::pair<BucketWidth, int64_t>, std::vector<uint16_t>> fine_index_;
+  int64_t horizon_[3];  // per BucketWidth: oldest start still kept
+  int64_t keep_s_[3];   // per BucketWidth: minute/hour_buckets_for in seconds (0: none)
   absl::flat_hash_set<BucketKey> dirty_;
-  absl::flat_hash_map<std::string, SeenAccident> accidents_;
-  absl::flat_hash_set<std::string> violations_;
+  std::vector<BucketKey> tombstones_;
+  processors_internal::IdTable<SeenAccident> accidents_;
+  // Value: occurred day, floor(s / 86400), clamped to [0, 65535] (1970-2149;
+  // clamping only forgets a pre-1970 id early, when it is too late anyway).
+  processors_internal::IdTable<uint16_t> violations_;
   absl::Time watermark_ = absl::InfinitePast();  // newest occurred_at seen
+  int64_t watermark_minute_ = INT64_MIN;          // floor(watermark / 60 s)
+  int64_t swept_at_s_ = INT64_MIN;  // retention horizon (Unix s) of the last id sweep
+  int64_t sweep_every_s_ = 0;
   PartitionTally tally_;
 };
 

@@ -137,6 +137,7 @@ absl::StatusOr<RegionTable> RegionTable::LoadString(std::string_view text,
     main_region.name_pinyin = "Zhuchengqu";
     main_region.name_en = "Main urban area";
   }
+  main_region.index = 1;
   table.regions_.push_back(std::move(main_region));
   table.by_code_[table.regions_[0].code] = 0;
   if (!table.by_code_.emplace(table.regions_[1].code, 1).second) {

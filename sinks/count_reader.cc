@@ -161,7 +161,17 @@ class CountReaderImpl {
       return false;
     }
     const std::string_view value(static_cast<const char*>(message.payload), message.len);
-    if (absl::Status s = store.ApplySerialized(value); s.ok()) {
+    absl::Status s;
+    if (message.payload == nullptr) {
+      // A tombstone: the worker evicted a minute/hour bucket.
+      s = store.ApplyTombstone(
+          message.key == nullptr
+              ? std::string_view()
+              : std::string_view(static_cast<const char*>(message.key), message.key_len));
+    } else {
+      s = store.ApplySerialized(value);
+    }
+    if (s.ok()) {
       ++stats_.records;
     } else {
       if (stats_.invalid < 10) {

@@ -28,6 +28,13 @@ absl::Status KafkaCountSink::Publish(const v1::CountRecord& record) {
   return s;
 }
 
+absl::Status KafkaCountSink::PublishTombstone(const v1::CountRecord& record) {
+  // A default string_view has a null data(): librdkafka sends a null value.
+  absl::Status s = producer_->Produce(topic_, CountRecordKey(record), std::string_view());
+  if (s.ok()) ++published_;
+  return s;
+}
+
 absl::Status KafkaCountSink::Flush(absl::Duration timeout) { return producer_->Flush(timeout); }
 
 }  // namespace roadpulse

@@ -28,6 +28,8 @@ class KafkaCountSink final : public CountSink {
 
   // Serializes and queues `record`; key = CountRecordKey(record).
   absl::Status Publish(const v1::CountRecord& record) override;
+  // A null-value message with key CountRecordKey(record).
+  absl::Status PublishTombstone(const v1::CountRecord& record) override;
   // Returns the first delivery error since the previous Flush, or
   // kDeadlineExceeded when records are still in flight after `timeout`.
   absl::Status Flush(absl::Duration timeout) override;

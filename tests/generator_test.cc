@@ -524,7 +524,7 @@ TEST_F(GeneratorTest, PartitionProcessorAgreesWithTheManifest) {
     for (const auto& [key, values] : p->buckets()) {
       const std::string unit = regions_->at(key.region_index).code;
       const std::string day =
-          absl::FormatCivilTime(absl::ToCivilDay(absl::FromUnixSeconds(key.day_start_unix_s), tz));
+          absl::FormatCivilTime(absl::ToCivilDay(absl::FromUnixSeconds(key.start_unix_s), tz));
       for (Metric metric : AllMetrics()) {
         if (At(values, metric) != 0)
           counts[unit][day][std::string(MetricName(metric))] += At(values, metric);

@@ -113,16 +113,22 @@ def import_pb2(pb2_dir):
 
 
 def counts_by_region_day(records, counts_pb2, tz):
-    """Newest CountRecord per key, summed over source partitions:
-    {region_code: {"YYYY-MM-DD": {metric: value}}} with non-zero values only."""
+    """Newest CountRecord per key (a null value deletes the key), day buckets
+    only, summed over source partitions:
+    {region_code: {"YYYY-MM-DD": {metric: value}}} with non-zero values only.
+    Returns it and the number of live keys of any width."""
     import datetime
     newest = {}
     for partition, offset, key, value, _ in records:
         newest[key] = value  # records are in offset order within each key's partition
     totals = {}
     for value in newest.values():
+        if value is None:
+            continue  # a tombstone: the worker evicted a minute/hour bucket
         rec = counts_pb2.CountRecord()
         rec.ParseFromString(value)
+        if rec.width != counts_pb2.BUCKET_WIDTH_DAY:
+            continue  # minute and hour buckets repeat the day buckets' counts
         day = datetime.datetime.fromtimestamp(rec.bucket_start_unix_s, tz).date().isoformat()
         metrics = totals.setdefault(rec.region_code, {}).setdefault(day, {})
         for mv in rec.values:
@@ -134,7 +140,7 @@ def counts_by_region_day(records, counts_pb2, tz):
             nz = {m: v for m, v in metrics.items() if v != 0}
             if nz:
                 clean.setdefault(region, {})[day] = nz
-    return clean, len(newest)
+    return clean, sum(1 for v in newest.values() if v is not None)
 
 
 def diff_counts(expected, actual, limit=20):

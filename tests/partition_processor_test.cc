@@ -103,7 +103,7 @@ TEST_F(PartitionProcessorTest, CountsAnOrdinaryAccident) {
   EXPECT_EQ(Value(incidents_, "371621", day, Metric::kAlcoholAccidents), 1);
   EXPECT_EQ(Value(incidents_, "371621", day, Metric::kE3E4Accidents), 0);
   EXPECT_EQ(Value(incidents_, "371621", day, Metric::kMinorAccidents), 0);
-  EXPECT_EQ(incidents_.dirty_count(), 1u);
+  EXPECT_EQ(incidents_.dirty_count(), 3u);  // its day, hour and minute buckets
 }
 
 TEST_F(PartitionProcessorTest, SubsetsE3E4VideoAndMinor) {
@@ -172,7 +172,8 @@ TEST_F(PartitionProcessorTest, AmendmentThatCorrectsTheRegionMovesTheBucket) {
   EXPECT_EQ(Value(incidents_, "371621", day, Metric::kInjuries), 0);
   EXPECT_EQ(Value(incidents_, "371622", day, Metric::kAccidents), 1);
   EXPECT_EQ(Value(incidents_, "371622", day, Metric::kInjuries), 1);
-  EXPECT_EQ(incidents_.dirty_count(), 2u);  // both buckets are republished
+  // Both regions' day, hour and minute buckets are republished.
+  EXPECT_EQ(incidents_.dirty_count(), 6u);
 }
 
 TEST_F(PartitionProcessorTest, ExactDuplicateCountsOnce) {
@@ -385,11 +386,11 @@ TEST_F(PartitionProcessorTest, DirtyTrackingAndRepublish) {
     EXPECT_EQ(At(v, Metric::kAccidents), 1);
     ++seen;
   });
-  EXPECT_EQ(seen, 2);
+  EXPECT_EQ(seen, 6);  // a day, an hour and a minute bucket each
   incidents_.ClearDirty();
   EXPECT_EQ(incidents_.dirty_count(), 0u);
   incidents_.MarkAllDirty();
-  EXPECT_EQ(incidents_.dirty_count(), 2u);
+  EXPECT_EQ(incidents_.dirty_count(), 6u);
 }
 
 }  // namespace

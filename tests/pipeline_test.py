@@ -46,6 +46,92 @@ def end_offsets_total(servers, topic):
         consumer.close()
 
 
+# The figures the Binzhou report of 5 September 2025 published for
+# 1 January - 31 August 2025 against the same period of 2024.
+REPORT_FIGURES = {
+    "accidents": "-11.29", "deaths": "-14.04", "injuries": "-17.78",  # 全市, two decimals
+    "e3e4_accidents": "-69.8", "e3e4_injuries": "-62.5",               # 主城区 电三电四, one
+}
+REPORT_SENTENCE_PARTS = ["下降11.29%、14.04%、17.78%", "下降69.8%、62.5%", "13.9万", "3万余"]
+
+
+def report_percent(value, last_year, decimals):
+    """(value - last_year) / last_year * 100, rounded half away from zero."""
+    from decimal import Decimal, ROUND_HALF_UP
+    exact = (Decimal(value) - Decimal(last_year)) / Decimal(last_year) * 100
+    return str(exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+
+
+def check_report(roadpulse, servers):
+    """`roadpulse report` for the report's period and the city, in text, JSON
+    and English: the published figures, exactly."""
+    failures = []
+    base = [roadpulse, "report", "--bootstrap-servers", servers, "--from", "2025-01-01",
+            "--to", "2025-09-01", "--region", "371600"]
+
+    def run(extra):
+        r = subprocess.run(base + extra, capture_output=True, text=True, timeout=300)
+        if r.returncode != 0:
+            failures.append("%s exited with %d: %s" % (" ".join(base[1:2] + extra), r.returncode,
+                                                        r.stderr[-2000:]))
+        return r.stdout
+
+    text = run([])
+    h.log("report (text):\n%s" % "\n".join(text.splitlines()[:6]))
+    for part in REPORT_SENTENCE_PARTS:
+        if part not in text:
+            failures.append("report text lacks %r" % part)
+
+    out = run(["--format", "json"])
+    try:
+        report = json.loads(out)
+    except ValueError as e:
+        failures.append("report --format json is not JSON (%s): %r" % (e, out[:300]))
+        return failures
+    sentences = "\n".join(report.get("sentences", []))
+    for part in REPORT_SENTENCE_PARTS:
+        if part not in sentences:
+            failures.append("report JSON sentences lack %r" % part)
+    # headline: accidents, deaths, injuries (city), 电三电四 accidents and
+    # injuries (main urban area), key violations, video-handled.
+    head = report.get("headline", [])
+    names = [f.get("metric") for f in head]
+    expected_names = ["accidents", "deaths", "injuries", "e3e4_accidents", "e3e4_injuries",
+                      "key_violations", "video_handled"]
+    if names != expected_names:
+        failures.append("report JSON headline metrics %s != %s" % (names, expected_names))
+        return failures
+    figs = {f["metric"]: f for f in head}
+    for metric, published in REPORT_FIGURES.items():
+        f = figs[metric]
+        decimals = len(published.split(".")[1])
+        got = report_percent(f["value"], f["last_year"], decimals)
+        if got != published:
+            failures.append("report JSON %s: %d vs %d is %s%%, the report says %s%%" %
+                            (metric, f["value"], f["last_year"], got, published))
+        if metric in ("accidents", "deaths", "injuries") and f["change_text"] != published:
+            failures.append("report JSON %s change_text %r != %r" %
+                            (metric, f["change_text"], published))
+    key = figs["key_violations"]["value"]
+    if "%.1f万" % (key / 10000) != "13.9万":  # one decimal of 万
+        failures.append("report JSON key_violations %d is not 13.9万" % key)
+    video = figs["video_handled"]["value"]
+    if not (video // 10000 == 3 and video % 10000 != 0):  # 3万余: more than 30,000
+        failures.append("report JSON video_handled %d is not 3万余" % video)
+
+    en = run(["--lang", "en"])
+    h.log("report (en):\n%s" % "\n".join(en.splitlines()[:4]))
+    for part in ["fell 11.29%, 14.04% and 17.78%", "fell 69.8% and 62.5%", "13.9万",
+                 "More than 30,000"]:
+        if part not in en:
+            failures.append("report --lang en lacks %r" % part)
+    if not failures:
+        h.log("OK: report figures -11.29%%, -14.04%%, -17.78%%; -69.8%%, -62.5%%; %d key "
+              "violations (13.9万); %d video-handled (3万余); JSON and English agree" %
+              (key, video))
+    return failures
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--roadpulse", required=True)
@@ -176,6 +262,9 @@ def main():
               "cells" % (len(records), keys, len(truth), cells))
         if n:
             failures.append("%d of %d count cells differ:\n  %s" % (n, cells, "\n  ".join(diffs)))
+
+        # The report (issue 3's acceptance), from roadpulse.counts.
+        failures += check_report(args.roadpulse, servers)
 
     if failures:
         h.fail("\n".join(failures))
