@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -11,6 +12,8 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "app/config_cli.h"
+#include "app/logging.h"
 #include "ingest/worker.h"
 #include "processors/region_table.h"
 #include "sinks/kafka_count_sink.h"
@@ -38,6 +41,7 @@ struct RunFlags {
   std::vector<std::string> properties;  // key=value
   std::string counts_topic = "roadpulse.counts";
   std::string log_level = "info";
+  Config config;     // effective configuration; the fields above are copied from it
 };
 
 // The region table file: --regions, else $ROADPULSE_REGIONS, else the
@@ -95,6 +99,12 @@ int RunWorker(const RunFlags& flags) {
   options.flush_interval = absl::Milliseconds(flags.flush_interval_ms);
   options.processor.retention_horizon = absl::Hours(24) * flags.retention_days;
   options.properties = properties;
+  options.incidents_topic = flags.config.GetString("topics.incidents");
+  options.violations_topic = flags.config.GetString("topics.violations");
+  options.dlq_topic = flags.config.GetString("topics.dlq");
+  options.session_timeout_ms = static_cast<int>(flags.config.GetInt("worker.session_timeout_ms"));
+  options.max_batch = static_cast<int>(flags.config.GetInt("worker.max_batch"));
+  options.log_interval = absl::Seconds(flags.config.GetInt("worker.log_interval_s"));
   absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Create(options, *regions, **sink);
   if (!worker.ok()) {
     spdlog::error("{}", worker.status().ToString());
@@ -128,40 +138,83 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
       "count per input partition, dead-letter bad records to roadpulse.dlq, and publish\n"
       "absolute counts to roadpulse.counts. Stops on SIGINT/SIGTERM (or at the end with\n"
       "--stop-at-end). Exit code 0 ok, 1 runtime failure, 2 bad configuration.");
-  cmd->add_option("--bootstrap-servers", flags->bootstrap_servers,
-                  "Kafka bootstrap servers, HOST:PORT[,...]")
-      ->required();
-  cmd->add_option("--regions", flags->regions,
+  auto cli = std::make_shared<ConfigCli>();
+  AddConfigOptions(cmd, cli.get());
+  cli->Bind(cmd->add_option("--bootstrap-servers", flags->bootstrap_servers,
+                            "Kafka bootstrap servers, HOST:PORT[,...] (required here or as "
+                            "kafka.\"bootstrap.servers\" in the configuration)"),
+            "kafka.bootstrap.servers");
+  cli->Bind(cmd->add_option("--regions", flags->regions,
                   "Region table (TOML). Default: $ROADPULSE_REGIONS, else "
                   "deploy/config/regions/binzhou.toml found from the working directory or "
-                  "the executable");
-  cmd->add_option("--group", flags->group, "Consumer group id")->capture_default_str();
+                  "the executable"), "regions.file");
+  cli->Bind(cmd->add_option("--group", flags->group, "Consumer group id")->capture_default_str(),
+            "worker.group");
   cmd->add_flag("--stop-at-end", flags->stop_at_end,
                 "Exit once every assigned partition is read to its end and published");
-  cmd->add_option("--flush-interval-ms", flags->flush_interval_ms,
-                  "How often changed counts are published, in milliseconds")
-      ->check(CLI::Range(1, 3600 * 1000))
-      ->capture_default_str();
+  cli->Bind(cmd->add_option("--flush-interval-ms", flags->flush_interval_ms,
+                            "How often changed counts are published, in milliseconds")
+                ->check(CLI::Range(1, 3600 * 1000))
+                ->capture_default_str(),
+            "worker.flush_interval_ms");
   cmd->add_option("--retention-days", flags->retention_days,
                   "Retention horizon in days: events whose occurred_at is older than this before "
                   "the newest event of their partition go to the DLQ as too_late, and their ids "
                   "are forgotten (keep it above 366 so last year's same period stays comparable)")
       ->check(CLI::Range(1, 36600))
       ->capture_default_str();
-  cmd->add_option("--counts-topic", flags->counts_topic, "Topic the counts are published to")
-      ->capture_default_str();
-  cmd->add_option("-X", flags->properties,
+  cli->Bind(cmd->get_option("--retention-days"), "worker.retention_days");
+  cli->Bind(cmd->add_option("--counts-topic", flags->counts_topic, "Topic the counts are published to")
+                ->capture_default_str(),
+            "topics.counts");
+  cli->BindProperties(cmd->add_option("-X", flags->properties,
                   "librdkafka property key=value for every client (repeatable), e.g. "
                   "-X security.protocol=SSL")
       ->check([](const std::string& kv) -> std::string {
         const size_t eq = kv.find('=');
         if (eq == std::string::npos || eq == 0) return "expected key=value, got '" + kv + "'";
         return {};
-      });
-  cmd->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
-      ->capture_default_str();
-  cmd->callback([flags, exit_code] { *exit_code = RunWorker(*flags); });
+      }));
+  cli->Bind(cmd->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error")
+                ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+                ->capture_default_str(),
+            "log.level");
+  cmd->callback([flags, cli, exit_code] {
+    // defaults < --config FILE < ROADPULSE_* < flags; the flags' fields then
+    // take the effective values.
+    absl::StatusOr<Config> config = cli->Load();
+    if (!config.ok()) {
+      std::fprintf(stderr, "roadpulse run: %s\n", std::string(config.status().message()).c_str());
+      *exit_code = 2;
+      return;
+    }
+    RunFlags& f = *flags;
+    f.config = *config;
+    f.bootstrap_servers = config->BootstrapServers();
+    f.regions = config->GetString("regions.file");
+    f.group = config->GetString("worker.group");
+    f.flush_interval_ms = static_cast<int>(config->GetInt("worker.flush_interval_ms"));
+    f.retention_days = static_cast<int>(config->GetInt("worker.retention_days"));
+    f.counts_topic = config->GetString("topics.counts");
+    f.log_level = config->GetString("log.level");
+    f.properties.clear();
+    for (const auto& [k, v] : config->ClientProperties()) f.properties.push_back(k + "=" + v);
+    if (f.bootstrap_servers.empty()) {
+      std::fprintf(stderr,
+                   "roadpulse run: --bootstrap-servers is required (or kafka.\"bootstrap.servers\" "
+                   "in --config FILE, or ROADPULSE_KAFKA_BOOTSTRAP_SERVERS)\n");
+      *exit_code = 2;
+      return;
+    }
+    if (absl::Status s = SetUpLogging(LogOptionsFromConfig(*config, "run")); !s.ok()) {
+      std::fprintf(stderr, "roadpulse run: %s\n", std::string(s.message()).c_str());
+      *exit_code = 2;
+      return;
+    }
+    spdlog::info("run: configuration (defaults < file < environment < flags; secrets masked):\n{}",
+                 config->ToToml());
+    *exit_code = RunWorker(*flags);
+  });
 }
 
 }  // namespace roadpulse

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   roadpulse::AddGenerateCommand(app, &exit_code);
   roadpulse::AddDemoCommand(app, &exit_code);
   roadpulse::AddReportCommand(app, &exit_code);
+  roadpulse::AddConfigCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -3,6 +3,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "ingest/kafka_properties.h"
+#include "spdlog/spdlog.h"
 
 namespace roadpulse::ingest_internal {
 namespace {
@@ -51,6 +53,21 @@ absl::StatusCode CodeOf(rd_kafka_resp_err_t err) {
   }
 }
 
+// librdkafka log callback (any thread): syslog levels to spdlog levels.
+void LogThroughSpdlog(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
+  spdlog::level::level_enum l = spdlog::level::debug;
+  if (level <= 2) {
+    l = spdlog::level::critical;
+  } else if (level == 3) {
+    l = spdlog::level::err;
+  } else if (level == 4) {
+    l = spdlog::level::warn;
+  } else if (level <= 6) {
+    l = spdlog::level::info;
+  }
+  spdlog::log(l, "librdkafka {} {}: {}", rd_kafka_name(rk), fac, buf);
+}
+
 }  // namespace
 
 absl::Status ToStatus(rd_kafka_resp_err_t err, std::string_view context) {
@@ -72,6 +89,15 @@ absl::Status SetProperty(rd_kafka_conf_t* conf, const std::string& name,
   char errstr[512];
   if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof(errstr)) !=
       RD_KAFKA_CONF_OK) {
+    // A secret's value is never echoed, not even through librdkafka's reason.
+    if (IsSecretPropertyName(name)) {
+      std::string reason = errstr;
+      for (size_t at; !value.empty() && (at = reason.find(value)) != std::string::npos;) {
+        reason.replace(at, value.size(), "********");
+      }
+      return absl::InvalidArgumentError(
+          absl::StrCat("Kafka property ", name, "=********: ", reason));
+    }
     return absl::InvalidArgumentError(
         absl::StrCat("Kafka property ", name, "=", value, ": ", errstr));
   }
@@ -87,6 +113,9 @@ absl::Status SetProperties(rd_kafka_conf_t* conf, const KafkaProperties& propert
 
 absl::StatusOr<KafkaHandle> NewClient(rd_kafka_type_t type, ConfHandle conf) {
   char errstr[512];
+  // librdkafka's own messages go through spdlog like everything else, so they
+  // follow --log-format (JSON lines stay parseable) and secret redaction.
+  rd_kafka_conf_set_log_cb(conf.get(), &LogThroughSpdlog);
   // rd_kafka_new takes ownership of conf only on success.
   rd_kafka_t* rk = rd_kafka_new(type, conf.get(), errstr, sizeof(errstr));
   if (rk == nullptr) {

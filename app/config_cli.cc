@@ -1,0 +1,51 @@
+#include "app/config_cli.h"
+
+namespace roadpulse {
+
+CLI::Option* ConfigCli::Bind(CLI::Option* option, std::string key) {
+  bound_.emplace_back(option, std::move(key));
+  return option;
+}
+
+CLI::Option* ConfigCli::BindProperties(CLI::Option* option) {
+  properties_ = option;
+  return option;
+}
+
+std::vector<FlagValue> ConfigCli::Given() const {
+  std::vector<FlagValue> out;
+  for (const auto& [option, key] : bound_) {
+    if (option->count() == 0) continue;
+    // The last occurrence wins, as CLI11 does for a single value.
+    const std::vector<std::string>& results = option->results();
+    const std::string value = results.empty() ? "" : results.back();
+    out.push_back({key, value, option->get_name()});
+  }
+  if (log_format_option_ != nullptr && log_format_option_->count() > 0) {
+    out.push_back({"log.format", log_format, "--log-format"});
+  }
+  if (properties_ != nullptr) {
+    for (const std::string& kv : properties_->results()) {
+      const size_t eq = kv.find('=');
+      if (eq == std::string::npos) continue;  // refused by the option's own check
+      out.push_back({"kafka." + kv.substr(0, eq), kv.substr(eq + 1), "-X " + kv.substr(0, eq)});
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<Config> ConfigCli::Load() const { return LoadConfig(file, Given()); }
+
+void AddConfigOptions(CLI::App* cmd, ConfigCli* cli) {
+  cmd->add_option("--config", cli->file,
+                  "Configuration file (TOML; deploy/config/roadpulse.toml documents every key). "
+                  "Default: $ROADPULSE_CONFIG. Precedence: file < ROADPULSE_<SECTION>_<KEY> "
+                  "environment variables < flags");
+  cli->log_format_option_ =
+      cmd->add_option("--log-format", cli->log_format,
+                      "Log format: text, or json (one JSON object per line, with worker id, "
+                      "topic, partition and offsets as fields) [default: log.format, text]")
+          ->check(CLI::IsMember({"text", "json"}));
+}
+
+}  // namespace roadpulse
