@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -102,7 +103,7 @@ def no_secrets(name, text):
     check("********" in text, "%s: secrets shown masked as ********" % name)
 
 
-def main():
+def main(tmp):
     ap = argparse.ArgumentParser()
     ap.add_argument("--roadpulse", required=True)
     args = ap.parse_args()
@@ -110,7 +111,6 @@ def main():
     top = subprocess.run([rp, "--help"], capture_output=True, text=True).stdout
     subcommands = re.findall(r"^  ([a-z][a-z-]+)\s{2,}", top.split("Subcommands:")[1], re.M)
 
-    tmp = tempfile.mkdtemp(prefix="roadpulse-ops-")
     config_path = os.path.join(tmp, "roadpulse.toml")
 
     # ---- config check ----
@@ -212,4 +212,8 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    TMP = tempfile.mkdtemp(prefix="roadpulse-ops-")
+    try:
+        sys.exit(main(TMP))
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
