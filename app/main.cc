@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
   roadpulse::AddRunCommand(app, &exit_code);
   roadpulse::AddGenerateCommand(app, &exit_code);
   roadpulse::AddDemoCommand(app, &exit_code);
+  roadpulse::AddReplayCommand(app, &exit_code);
+  roadpulse::AddExportCommand(app, &exit_code);
+  roadpulse::AddInspectCommand(app, &exit_code);
   roadpulse::AddReportCommand(app, &exit_code);
   roadpulse::AddConfigCommand(app, &exit_code);
   try {

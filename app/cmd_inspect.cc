@@ -1,0 +1,189 @@
+// `roadpulse inspect`: decodes records of event-log files, CSV files (with a
+// mapping), or a topic, and prints them as JSON Lines, like kcat for our
+// schema. Events are printed in the JSON Lines event-log format (so the
+// output can be replayed); roadpulse.counts records as CountRecord JSON.
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app/commands.h"
+#include "app/replay_support.h"
+#include "app/scenario.h"
+#include "fmt/format.h"
+#include "google/protobuf/util/json_util.h"
+#include "ingest/csv_mapping.h"
+#include "ingest/event_log_json.h"
+#include "ingest/topic_reader.h"
+#include "processors/region_table.h"
+#include "roadpulse/v1/counts.pb.h"
+
+namespace roadpulse {
+namespace {
+
+struct InspectFlags {
+  std::vector<std::string> inputs;
+  std::string mapping;
+  std::string input_format = "auto";
+  std::string regions;
+  std::string bootstrap_servers;
+  std::string topic;
+  std::string from;
+  std::string to;
+  bool counts = false;
+  int64_t limit = -1;
+  std::string incidents_topic = "roadpulse.incidents";
+  std::string violations_topic = "roadpulse.violations";
+  std::vector<std::string> properties;
+};
+
+int Fail(std::string_view message) {
+  fmt::print(stderr, "roadpulse inspect: {}\n", message);
+  return 2;
+}
+
+void PrintCount(const TopicRecord& r, std::string* line) {
+  line->clear();
+  v1::CountRecord record;
+  std::string json = "null";
+  if (!r.null_value) {
+    if (record.ParseFromArray(r.value.data(), static_cast<int>(r.value.size()))) {
+      json.clear();
+      (void)google::protobuf::util::MessageToJsonString(record, &json);
+    } else {
+      json = "\"(not a CountRecord)\"";
+    }
+  }
+  std::string key;
+  for (char c : r.key) {  // keys are ASCII; escape the JSON specials anyway
+    if (c == '"' || c == '\\') key.push_back('\\');
+    key.push_back(c);
+  }
+  *line = fmt::format(R"({{"topic":"{}","partition":{},"offset":{},"timestampUnixMs":{},"key":"{}","count":{}}})",
+                      r.topic, r.partition, r.offset, r.timestamp_unix_ms, key, json);
+}
+
+int RunInspect(const InspectFlags& f) {
+  const bool kafka = !f.bootstrap_servers.empty();
+  if (kafka == !f.inputs.empty()) return Fail("give input files, or --bootstrap-servers with --topic");
+  if (kafka && f.topic.empty()) return Fail("--topic is required with --bootstrap-servers");
+  absl::StatusOr<RegionTable> regions =
+      RegionTable::LoadFile(f.regions.empty() ? DefaultRegionTablePath() : f.regions);
+  if (!regions.ok()) return Fail(Msg(regions.status()));
+  absl::TimeZone tz;
+  absl::LoadTimeZone(regions->time_zone(), &tz);
+  std::string line;
+  int64_t n = 0;
+  auto done = [&] { return f.limit >= 0 && n >= f.limit; };
+  if (!kafka) {
+    std::optional<CsvMapping> mapping;
+    if (!f.mapping.empty()) {
+      absl::StatusOr<CsvMapping> m = CsvMapping::LoadFile(f.mapping, *regions);
+      if (!m.ok()) return Fail(Msg(m.status()));
+      mapping = *std::move(m);
+    }
+    EventLogFormat format = EventLogFormat::kAuto;
+    if (f.input_format == "delimited") format = EventLogFormat::kDelimited;
+    if (f.input_format == "jsonl") format = EventLogFormat::kJsonLines;
+    absl::StatusOr<std::unique_ptr<RejectFile>> rejects = RejectFile::Create("");
+    int exit_code = 0;
+    for (const std::string& path : f.inputs) {
+      absl::StatusOr<std::unique_ptr<RecordSource>> src =
+          OpenInput(path, mapping ? &*mapping : nullptr, format, rejects->get());
+      if (!src.ok()) {
+        fmt::print(stderr, "roadpulse inspect: {}\n", Msg(src.status()));
+        exit_code = 1;
+        continue;
+      }
+      SourceRecord rec;
+      while (!done()) {
+        absl::StatusOr<bool> more = (*src)->Next(&rec);
+        if (!more.ok()) {
+          fmt::print(stderr, "roadpulse inspect: {}\n", Msg(more.status()));
+          exit_code = 1;
+          break;
+        }
+        if (!*more) break;
+        line.clear();
+        AppendEventLogJson(rec.kind, rec.key, rec.value, rec.timestamp_unix_ms, std::nullopt, &line);
+        line.push_back('\n');
+        std::fwrite(line.data(), 1, line.size(), stdout);
+        ++n;
+      }
+    }
+    return exit_code;
+  }
+  TopicReaderOptions to;
+  to.bootstrap_servers = f.bootstrap_servers;
+  to.topics = {f.topic};
+  for (const std::string& p : f.properties) {
+    const size_t eq = p.find('=');
+    if (eq == std::string::npos || eq == 0) return Fail(fmt::format("-X {}: expected KEY=VALUE", p));
+    to.properties[p.substr(0, eq)] = p.substr(eq + 1);
+  }
+  if (!f.from.empty()) {
+    absl::StatusOr<absl::Time> t = ParseTimeFlag("--from", f.from, tz);
+    if (!t.ok()) return Fail(Msg(t.status()));
+    to.from = *t;
+  }
+  if (!f.to.empty()) {
+    absl::StatusOr<absl::Time> t = ParseTimeFlag("--to", f.to, tz);
+    if (!t.ok()) return Fail(Msg(t.status()));
+    to.to = *t;
+  }
+  absl::StatusOr<std::unique_ptr<TopicReader>> reader = TopicReader::Create(to);
+  if (!reader.ok()) return Fail(Msg(reader.status()));
+  const bool counts = f.counts || f.topic == "roadpulse.counts";
+  const v1::EventKind kind = f.topic == f.violations_topic  ? v1::EVENT_KIND_VIOLATION
+                             : f.topic == f.incidents_topic ? v1::EVENT_KIND_INCIDENT
+                                                            : v1::EVENT_KIND_UNSPECIFIED;
+  static const absl::Status kLimit = absl::CancelledError("limit");
+  absl::Status st = (*reader)->ReadAll([&](const TopicRecord& r) {
+    if (done()) return kLimit;
+    if (counts) {
+      PrintCount(r, &line);
+    } else {
+      line.clear();
+      AppendEventLogJson(kind, r.key, r.value, r.timestamp_unix_ms,
+                         KafkaPosition{std::string(r.topic), r.partition, r.offset}, &line);
+    }
+    line.push_back('\n');
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    ++n;
+    return absl::OkStatus();
+  });
+  if (!st.ok() && !absl::IsCancelled(st)) return Fail(Msg(st));
+  return 0;
+}
+
+}  // namespace
+
+void AddInspectCommand(CLI::App& app, int* exit_code) {
+  auto flags = std::make_shared<InspectFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "inspect",
+      "Print the records of event-log files, CSV files (with --mapping) or a topic as JSON\n"
+      "Lines, like kcat for roadpulse's schema. Events come out in the JSON Lines event-log\n"
+      "format (replayable); roadpulse.counts records (or --counts) as CountRecord JSON.");
+  cmd->add_option("INPUT", flags->inputs, "Event-log or CSV files");
+  cmd->add_option("--mapping", flags->mapping, "CSV mapping (TOML): every INPUT is a CSV file")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--input-format", flags->input_format, "auto, delimited, jsonl")
+      ->check(CLI::IsMember({"auto", "delimited", "jsonl"}))
+      ->capture_default_str();
+  cmd->add_option("--regions", flags->regions, "Region table file")->check(CLI::ExistingFile);
+  cmd->add_option("--bootstrap-servers", flags->bootstrap_servers, "Read a topic instead of files");
+  cmd->add_option("--topic", flags->topic, "Topic to read");
+  cmd->add_option("--from", flags->from, "Kafka: first record time (YYYY-MM-DD, RFC 3339, Unix ms)");
+  cmd->add_option("--to", flags->to, "Kafka: record time to stop before");
+  cmd->add_flag("--counts", flags->counts, "The topic holds CountRecords (implied for roadpulse.counts)");
+  cmd->add_option("--limit", flags->limit, "Print at most N records");
+  cmd->add_option("--incidents-topic", flags->incidents_topic, "Topic of accidents")
+      ->capture_default_str();
+  cmd->add_option("--violations-topic", flags->violations_topic, "Topic of violations")
+      ->capture_default_str();
+  cmd->add_option("-X", flags->properties, "Raw librdkafka consumer property KEY=VALUE");
+  cmd->callback([flags, exit_code] { *exit_code = RunInspect(*flags); });
+}
+
+}  // namespace roadpulse

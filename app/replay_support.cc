@@ -1,0 +1,117 @@
+#include "app/replay_support.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "fmt/format.h"
+
+namespace roadpulse {
+
+absl::StatusOr<std::unique_ptr<RejectFile>> RejectFile::Create(const std::string& path) {
+  std::unique_ptr<RejectFile> r(new RejectFile());
+  r->path_ = path;
+  if (!path.empty()) {
+    r->file_ = std::fopen(path.c_str(), "w");
+    if (r->file_ == nullptr) {
+      return absl::PermissionDeniedError(
+          fmt::format("--rejects {}: cannot open for writing: {}", path, std::strerror(errno)));
+    }
+  }
+  return r;
+}
+
+RejectFile::~RejectFile() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+void RejectFile::Reject(std::string_view source, std::string_view where, std::string_view reason) {
+  ++count_;
+  if (file_ != nullptr) {
+    fmt::print(file_, "{}:{}: {}\n", source, where, reason);
+  } else if (count_ <= 10) {
+    fmt::print(stderr, "reject: {}:{}: {}\n", source, where, reason);
+    if (count_ == 10) fmt::print(stderr, "reject: ... (more are only counted; see --rejects)\n");
+  }
+}
+
+absl::StatusOr<std::unique_ptr<RecordSource>> OpenInput(const std::string& path,
+                                                        const CsvMapping* mapping,
+                                                        EventLogFormat format,
+                                                        RejectSink* rejects) {
+  if (mapping != nullptr) {
+    absl::StatusOr<std::unique_ptr<CsvEventSource>> csv =
+        CsvEventSource::Open(path, *mapping, rejects);
+    if (!csv.ok()) return csv.status();
+    return std::unique_ptr<RecordSource>(*std::move(csv));
+  }
+  EventLogReaderOptions options;
+  options.format = format;
+  options.rejects = rejects;
+  absl::StatusOr<std::unique_ptr<EventLogReader>> log = EventLogReader::Open(path, options);
+  if (!log.ok()) return log.status();
+  return std::unique_ptr<RecordSource>(*std::move(log));
+}
+
+std::string_view KindName(v1::EventKind kind) {
+  switch (kind) {
+    case v1::EVENT_KIND_INCIDENT:
+      return "incident";
+    case v1::EVENT_KIND_VIOLATION:
+      return "violation";
+    default:
+      return "unspecified";
+  }
+}
+
+Progress::Progress(std::string label, uint64_t total_bytes, int64_t total_records)
+    : label_(std::move(label)),
+      total_bytes_(total_bytes),
+      total_records_(total_records),
+      tty_(isatty(STDERR_FILENO) == 1),
+      start_(std::chrono::steady_clock::now()),
+      last_draw_(start_) {}
+
+double Progress::elapsed_s() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+void Progress::Draw(int64_t records, uint64_t bytes_done, bool force) {
+  if (!tty_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (!force && now - last_draw_ < std::chrono::milliseconds(200)) return;
+  last_draw_ = now;
+  const double t = std::chrono::duration<double>(now - start_).count();
+  double fraction = -1;
+  if (total_records_ > 0) {
+    fraction = static_cast<double>(records) / static_cast<double>(total_records_);
+  } else if (total_bytes_ > 0) {
+    fraction = static_cast<double>(bytes_done) / static_cast<double>(total_bytes_);
+  }
+  const double rate = t > 0 ? static_cast<double>(records) / t : 0;
+  std::string bar;
+  std::string eta = "--:--";
+  if (fraction >= 0) {
+    fraction = std::min(fraction, 1.0);
+    const int width = 30;
+    const int filled = static_cast<int>(fraction * width);
+    bar = fmt::format("[{}{}] {:5.1f}% ", std::string(static_cast<size_t>(filled), '#'),
+                      std::string(static_cast<size_t>(width - filled), '.'), fraction * 100);
+    if (fraction > 0.001) {
+      const int left = static_cast<int>(t / fraction - t);
+      eta = fmt::format("{}:{:02d}", left / 60, left % 60);
+    }
+  }
+  fmt::print(stderr, "\r{}: {}{} events, {:.2f} M events/s, ETA {}   ", label_, bar, records,
+             rate / 1e6, eta);
+  std::fflush(stderr);
+}
+
+void Progress::Finish(int64_t records, uint64_t bytes_done) {
+  if (!tty_) return;
+  fmt::print(stderr, "\r{:80}\r", "");
+  std::fflush(stderr);
+}
+
+}  // namespace roadpulse

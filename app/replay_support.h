@@ -1,0 +1,85 @@
+// Shared by `roadpulse replay`, `export` and `inspect`: opening input files
+// (event logs, or CSV through a mapping), the reject file, and the progress
+// line on stderr.
+#ifndef ROADPULSE_APP_REPLAY_SUPPORT_H_
+#define ROADPULSE_APP_REPLAY_SUPPORT_H_
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "ingest/csv_mapping.h"
+#include "ingest/event_log_reader.h"
+#include "ingest/record_source.h"
+#include "roadpulse/v1/events.pb.h"
+
+namespace roadpulse {
+
+// Writes rejects as "FILE:WHERE: REASON" lines to a file (when given) and
+// counts them; without a file the first few go to stderr.
+class RejectFile final : public RejectSink {
+ public:
+  // Empty path: no file. kPermissionDenied names an unwritable path.
+  static absl::StatusOr<std::unique_ptr<RejectFile>> Create(const std::string& path);
+  ~RejectFile() override;
+  void Reject(std::string_view source, std::string_view where, std::string_view reason) override;
+  int64_t count() const { return count_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  RejectFile() = default;
+  std::string path_;
+  std::FILE* file_ = nullptr;
+  int64_t count_ = 0;
+};
+
+// Opens one input: a CSV file through `mapping` when it is non-null,
+// otherwise an event log (`format` kAuto detects delimited / JSON Lines).
+// `rejects` must outlive the source.
+absl::StatusOr<std::unique_ptr<RecordSource>> OpenInput(const std::string& path,
+                                                        const CsvMapping* mapping,
+                                                        EventLogFormat format,
+                                                        RejectSink* rejects);
+
+// The message of a status as a std::string (Debian's absl::string_view is
+// not std::string_view).
+inline std::string Msg(const absl::Status& s) { return std::string(s.message()); }
+
+// "incident" / "violation" / "unspecified".
+std::string_view KindName(v1::EventKind kind);
+
+// Progress on stderr: a bar with events/s and ETA, redrawn a few times a
+// second, when stderr is a terminal; nothing otherwise (callers print a
+// summary line at the end).
+class Progress {
+ public:
+  // `total_bytes`: the inputs' size, for the ETA (0 when unknown);
+  // `total_records`: when known instead (Kafka), else 0.
+  Progress(std::string label, uint64_t total_bytes, int64_t total_records);
+  // Cheap: checks the clock only every 4096 calls.
+  void Update(int64_t records, uint64_t bytes_done) {
+    if ((++calls_ & 4095) == 0) Draw(records, bytes_done, false);
+  }
+  // Clears the bar.
+  void Finish(int64_t records, uint64_t bytes_done);
+  double elapsed_s() const;
+  bool tty() const { return tty_; }
+
+ private:
+  void Draw(int64_t records, uint64_t bytes_done, bool force);
+  std::string label_;
+  uint64_t total_bytes_;
+  int64_t total_records_;
+  bool tty_;
+  uint64_t calls_ = 0;
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point last_draw_;
+};
+
+}  // namespace roadpulse
+
+#endif  // ROADPULSE_APP_REPLAY_SUPPORT_H_

@@ -1,0 +1,40 @@
+// The JSON Lines event-log format: one roadpulse.v1.EventLogLine per line in
+// protobuf's canonical JSON mapping (proto/roadpulse/v1/event_log.proto).
+// Conversion both ways between a record as on Kafka and such a line.
+#ifndef ROADPULSE_INGEST_EVENT_LOG_JSON_H_
+#define ROADPULSE_INGEST_EVENT_LOG_JSON_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "roadpulse/v1/events.pb.h"
+
+namespace roadpulse {
+
+// Where a record came from on Kafka (written into the line, ignored on read).
+struct KafkaPosition {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+};
+
+// Appends the JSON line of one record (no trailing newline) to *out. A value
+// that is exactly a valid serialization of its kind's message is written
+// decoded ("incident"/"violation"); any other bytes go to "rawValue", so the
+// record round-trips byte for byte.
+void AppendEventLogJson(v1::EventKind kind, std::string_view key, std::string_view value,
+                        int64_t timestamp_unix_ms, const std::optional<KafkaPosition>& position,
+                        std::string* out);
+
+// Parses one JSON line into a record: kind (given, or from the event),
+// key (given, or the event's id), value (the event re-serialized, or the raw
+// bytes) and timestamp. kInvalidArgument says what is wrong (the caller adds
+// the file and line).
+absl::Status ParseEventLogJson(std::string_view line, v1::LoggedRecord* record);
+
+}  // namespace roadpulse
+
+#endif  // ROADPULSE_INGEST_EVENT_LOG_JSON_H_

@@ -1,0 +1,92 @@
+// TopicReader: reads a time range of one or more Kafka topics, every
+// partition from the offset of the first record at or after `from` to the
+// first at or after `to` (Kafka's offsetsForTimes, i.e.
+// rd_kafka_offsets_for_times), or from the beginning / to the current end.
+// No consumer group: partitions are assigned directly and nothing is
+// committed. For `roadpulse replay --bootstrap-servers`, `export` and `inspect`.
+#ifndef ROADPULSE_INGEST_TOPIC_READER_H_
+#define ROADPULSE_INGEST_TOPIC_READER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "ingest/kafka_producer.h"
+
+namespace roadpulse {
+
+namespace ingest_internal {
+class TopicReaderImpl;
+}  // namespace ingest_internal
+
+struct TopicReaderOptions {
+  // "host:port,..." of the Kafka cluster (required).
+  std::string bootstrap_servers;
+  // Topics to read (required, each must exist).
+  std::vector<std::string> topics;
+  // Record-time range [from, to) by Kafka record timestamps; nullopt: from
+  // the beginning / to the end offsets as they are when reading starts.
+  std::optional<absl::Time> from;
+  std::optional<absl::Time> to;
+  // Metadata and offset lookups, and the whole read, must finish within this.
+  absl::Duration timeout = absl::Minutes(10);
+  // Raw librdkafka consumer properties, applied after roadpulse's defaults.
+  KafkaProperties properties;
+};
+
+// One record. Views are valid only during the callback.
+struct TopicRecord {
+  std::string_view topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string_view key;
+  std::string_view value;
+  bool null_value = false;  // a tombstone
+  int64_t timestamp_unix_ms = 0;  // -1 when the record has none
+};
+
+// The planned range of one partition.
+struct PartitionRange {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t start = 0;  // first offset to read
+  int64_t end = 0;    // one past the last
+};
+
+class TopicReader {
+ public:
+  // Looks up partitions and the offset range of each. kNotFound for a
+  // missing topic; kInvalidArgument for bad options.
+  static absl::StatusOr<std::unique_ptr<TopicReader>> Create(const TopicReaderOptions& options);
+  ~TopicReader();
+
+  const std::vector<PartitionRange>& ranges() const;
+  // Records in all ranges.
+  int64_t total() const;
+
+  // Calls `fn` for every record of the ranges, in offset order within each
+  // partition; stops at the first error `fn` returns, or a client error.
+  // REQUIRES: called once.
+  absl::Status ReadAll(const std::function<absl::Status(const TopicRecord&)>& fn);
+
+ private:
+  explicit TopicReader(std::unique_ptr<ingest_internal::TopicReaderImpl> impl);
+  std::unique_ptr<ingest_internal::TopicReaderImpl> impl_;
+};
+
+// Parses a time flag: "YYYY-MM-DD" (local midnight in `tz`), an RFC 3339
+// instant ("2025-01-01T08:00:00+08:00", "...Z"), or Unix milliseconds.
+// kInvalidArgument names the flag.
+absl::StatusOr<absl::Time> ParseTimeFlag(std::string_view flag, const std::string& text,
+                                         absl::TimeZone tz);
+
+}  // namespace roadpulse
+
+#endif  // ROADPULSE_INGEST_TOPIC_READER_H_

@@ -1,0 +1,452 @@
+// Event-log files, CSV mappings and the broker-less replay (issue 6).
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/time/civil_time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "ingest/csv_mapping.h"
+#include "ingest/csv_reader.h"
+#include "ingest/event_log_reader.h"
+#include "ingest/event_log_writer.h"
+#include "ingest/partitioner.h"
+#include "ingest/replayer.h"
+#include "processors/count_store.h"
+#include "processors/region_table.h"
+
+namespace roadpulse {
+namespace {
+
+using ::testing::HasSubstr;
+
+const char* kSource = ROADPULSE_SOURCE_DIR;
+
+std::string TempPath(const std::string& name) {
+  return ::testing::TempDir() + "/ingest_files_test_" + name;
+}
+
+void WriteFile(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+const RegionTable& Regions() {
+  static const RegionTable* table = [] {
+    absl::StatusOr<RegionTable> t =
+        RegionTable::LoadFile(std::string(kSource) + "/deploy/config/regions/binzhou.toml");
+    EXPECT_TRUE(t.ok()) << t.status();
+    return new RegionTable(*std::move(t));
+  }();
+  return *table;
+}
+
+// Collects rejects.
+struct Rejects : RejectSink {
+  std::vector<std::string> lines;
+  void Reject(std::string_view source, std::string_view where, std::string_view reason) override {
+    lines.push_back(std::string(where) + ": " + std::string(reason));
+  }
+};
+
+v1::IncidentEvent Incident(const std::string& id, int64_t occurred_s) {
+  v1::IncidentEvent e;
+  e.set_id(id);
+  e.set_revision(1);
+  e.mutable_occurred_at()->set_seconds(occurred_s);
+  e.mutable_reported_at()->set_seconds(occurred_s + 60);
+  e.mutable_location()->set_region_code("371602");
+  e.set_injuries(1);
+  e.set_severity(v1::SEVERITY_GENERAL);
+  e.set_handling(v1::HANDLING_ORDINARY_PROCEDURE);
+  return e;
+}
+
+// ---- partitioner ------------------------------------------------------
+
+TEST(PartitionerTest, MatchesKafkaJavaMurmur2) {
+  // Values from Kafka's UtilsTest.testMurmur2.
+  EXPECT_EQ(KafkaMurmur2("21"), -973932308);
+  EXPECT_EQ(KafkaMurmur2("foobar"), -790332482);
+  EXPECT_EQ(KafkaMurmur2("a-little-bit-long-string"), -985981536);
+  EXPECT_EQ(KafkaMurmur2("a-little-bit-longer-string"), -1486304829);
+  EXPECT_EQ(KafkaMurmur2("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"), -58897971);
+  EXPECT_EQ(KafkaMurmur2("abc"), 479470107);
+  EXPECT_EQ(KafkaPartitionForKey("foobar", 8), (-790332482 & 0x7fffffff) % 8);
+}
+
+// ---- event-log files --------------------------------------------------
+
+std::vector<v1::LoggedRecord> ReadAll(const std::string& path, absl::Status* error = nullptr) {
+  std::vector<v1::LoggedRecord> out;
+  absl::StatusOr<std::unique_ptr<EventLogReader>> r = EventLogReader::Open(path, {});
+  if (!r.ok()) {
+    if (error != nullptr) *error = r.status();
+    return out;
+  }
+  SourceRecord rec;
+  while (true) {
+    absl::StatusOr<bool> more = (*r)->Next(&rec);
+    if (!more.ok()) {
+      if (error != nullptr) *error = more.status();
+      break;
+    }
+    if (!*more) break;
+    v1::LoggedRecord l;
+    l.set_kind(rec.kind);
+    l.set_key(std::string(rec.key));
+    l.set_value(std::string(rec.value));
+    l.set_timestamp_unix_ms(rec.timestamp_unix_ms);
+    out.push_back(l);
+  }
+  return out;
+}
+
+class EventLogTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(EventLogTest, RoundTripsEveryFormatAndCompression) {
+  const std::string path = TempPath(std::string("roundtrip") + GetParam());
+  std::vector<v1::LoggedRecord> want;
+  {
+    absl::StatusOr<std::unique_ptr<EventLogWriter>> w = EventLogWriter::Create(path, {});
+    ASSERT_TRUE(w.ok()) << w.status();
+    for (int i = 0; i < 5000; ++i) {
+      v1::LoggedRecord l;
+      l.set_kind(v1::EVENT_KIND_INCIDENT);
+      l.set_key("A-" + std::to_string(i));
+      if (i % 100 == 7) {
+        l.set_value(std::string("\x0a\xff\x01garbage", 10));  // bad input is kept as it was
+      } else {
+        l.set_value(Incident(l.key(), 1735689600 + i).SerializeAsString());
+      }
+      l.set_timestamp_unix_ms(1735689600000 + i);
+      ASSERT_TRUE((*w)->Write(l.kind(), l.key(), l.value(), l.timestamp_unix_ms()).ok());
+      want.push_back(l);
+    }
+    ASSERT_TRUE((*w)->Close().ok());
+  }
+  absl::Status error;
+  std::vector<v1::LoggedRecord> got = ReadAll(path, &error);
+  EXPECT_TRUE(error.ok()) << error;
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].SerializeAsString(), want[i].SerializeAsString()) << "record " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, EventLogTest,
+                         ::testing::Values(".pb", ".pb.gz", ".pb.zst", ".jsonl", ".jsonl.gz",
+                                           ".jsonl.zst"));
+
+TEST(EventLogReaderTest, TruncatedStreamIsAnErrorWithTheOffsetAndEarlierRecordsCount) {
+  const std::string path = TempPath("truncated.pb");
+  {
+    absl::StatusOr<std::unique_ptr<EventLogWriter>> w = EventLogWriter::Create(path, {});
+    ASSERT_TRUE(w.ok());
+    for (int i = 0; i < 3; ++i) {
+      const std::string v = Incident("T" + std::to_string(i), 1735689600).SerializeAsString();
+      ASSERT_TRUE((*w)->Write(v1::EVENT_KIND_INCIDENT, "T" + std::to_string(i), v, 0).ok());
+    }
+    ASSERT_TRUE((*w)->Close().ok());
+  }
+  std::string bytes = ReadFile(path);
+  bytes.resize(bytes.size() - 5);  // cut inside the third record
+  WriteFile(path, bytes);
+  absl::Status error;
+  std::vector<v1::LoggedRecord> got = ReadAll(path, &error);
+  EXPECT_EQ(got.size(), 2u);
+  EXPECT_EQ(error.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(error.message()), HasSubstr(path));
+  EXPECT_THAT(std::string(error.message()), HasSubstr("truncated record"));
+  EXPECT_THAT(std::string(error.message()), HasSubstr("byte offset"));
+  EXPECT_THAT(std::string(error.message()), HasSubstr("the 2 records before it were read"));
+}
+
+TEST(EventLogReaderTest, TruncatedGzipIsAnError) {
+  const std::string path = TempPath("truncated.pb.gz");
+  {
+    absl::StatusOr<std::unique_ptr<EventLogWriter>> w = EventLogWriter::Create(path, {});
+    ASSERT_TRUE(w.ok());
+    for (int i = 0; i < 2000; ++i) {
+      ASSERT_TRUE((*w)->Write(v1::EVENT_KIND_INCIDENT, "k" + std::to_string(i),
+                              Incident("k" + std::to_string(i), 1735689600 + i).SerializeAsString(), 0)
+                      .ok());
+    }
+    ASSERT_TRUE((*w)->Close().ok());
+  }
+  std::string bytes = ReadFile(path);
+  bytes.resize(bytes.size() / 2);
+  WriteFile(path, bytes);
+  absl::Status error;
+  std::vector<v1::LoggedRecord> got = ReadAll(path, &error);
+  EXPECT_GT(got.size(), 0u);
+  EXPECT_LT(got.size(), 2000u);
+  EXPECT_EQ(error.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(error.message()), HasSubstr(path));
+}
+
+TEST(EventLogReaderTest, EmptyFileIsAnError) {
+  const std::string path = TempPath("empty.pb");
+  WriteFile(path, "");
+  absl::Status error;
+  ReadAll(path, &error);
+  EXPECT_EQ(error.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(error.message()), HasSubstr("empty file"));
+}
+
+TEST(EventLogReaderTest, BadJsonLineIsRejectedWithItsLineAndTheRestCounts) {
+  const std::string path = TempPath("bad.jsonl");
+  WriteFile(path,
+            "{\"incident\":{\"id\":\"J1\",\"revision\":1}}\n"
+            "{\"incident\":{\"id\":\"J2\",\"nonsense\":1}}\n"
+            "\n"
+            "{\"kind\":\"EVENT_KIND_VIOLATION\",\"violation\":{\"id\":\"V1\"}}\n");
+  Rejects rejects;
+  EventLogReaderOptions options;
+  options.rejects = &rejects;
+  absl::StatusOr<std::unique_ptr<EventLogReader>> r = EventLogReader::Open(path, options);
+  ASSERT_TRUE(r.ok());
+  SourceRecord rec;
+  std::vector<std::string> keys;
+  while (*(*r)->Next(&rec)) keys.push_back(std::string(rec.key));
+  EXPECT_THAT(keys, ::testing::ElementsAre("J1", "V1"));
+  ASSERT_EQ(rejects.lines.size(), 1u);
+  EXPECT_THAT(rejects.lines[0], HasSubstr("line 2"));
+}
+
+// ---- CSV parsing --------------------------------------------------------
+
+TEST(CsvReaderTest, QuotesEmbeddedDelimitersNewlinesAndCrlf) {
+  const std::string path = TempPath("quoted.csv");
+  WriteFile(path, "a,b,c\r\n1,\"x, y\",\"say \"\"hi\"\"\"\r\n\r\n2,\"two\nlines\",\r\n3,z,end");
+  absl::StatusOr<std::unique_ptr<CsvReader>> r = CsvReader::Open(path, {});
+  ASSERT_TRUE(r.ok());
+  CsvRow row;
+  std::vector<std::vector<std::string>> rows;
+  std::vector<int64_t> lines;
+  while (*(*r)->Next(&row)) {
+    rows.emplace_back(row.fields.begin(), row.fields.end());
+    lines.push_back(row.line);
+  }
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[1], (std::vector<std::string>{"1", "x, y", "say \"hi\""}));
+  EXPECT_EQ(rows[2], (std::vector<std::string>{"2", "two\nlines", ""}));
+  EXPECT_EQ(rows[3], (std::vector<std::string>{"3", "z", "end"}));
+  EXPECT_THAT(lines, ::testing::ElementsAre(1, 2, 4, 6));
+}
+
+// ---- mappings -----------------------------------------------------------
+
+struct Replayed {
+  std::unique_ptr<CountStore> store;
+  Rejects rejects;
+  int64_t records = 0;
+};
+
+void Replay(const std::string& mapping_path, const std::string& csv_path, Replayed* out,
+            absl::Status* open_error = nullptr) {
+  absl::StatusOr<CsvMapping> m = CsvMapping::LoadFile(mapping_path, Regions());
+  ASSERT_TRUE(m.ok()) << m.status();
+  absl::StatusOr<std::unique_ptr<CsvEventSource>> src =
+      CsvEventSource::Open(csv_path, *m, &out->rejects);
+  if (!src.ok()) {
+    ASSERT_NE(open_error, nullptr) << src.status();
+    *open_error = src.status();
+    return;
+  }
+  Replayer replay(Regions(), ReplayOptions{});
+  SourceRecord rec;
+  while (true) {
+    absl::StatusOr<bool> more = (*src)->Next(&rec);
+    ASSERT_TRUE(more.ok()) << more.status();
+    if (!*more) break;
+    ++out->records;
+    const ProcessResult& r = replay.Process(rec);
+    EXPECT_NE(r.outcome, Outcome::kRejected) << (*src)->Where() << ": " << r.detail;
+  }
+  out->store = std::make_unique<CountStore>(Regions());
+  ASSERT_TRUE(replay.PublishTo(*out->store).ok());
+}
+
+int64_t Sum2025(const CountStore& s, Metric m, const char* region) {
+  return s.Sum(m, region, absl::CivilDay(2025, 1, 1), absl::CivilDay(2025, 9, 1));
+}
+int64_t Sum2024(const CountStore& s, Metric m, const char* region) {
+  return s.Sum(m, region, absl::CivilDay(2024, 1, 1), absl::CivilDay(2024, 9, 1));
+}
+
+std::string Mappings() { return std::string(kSource) + "/deploy/config/mappings/"; }
+
+TEST(CsvMappingTest, CityAccidentsSampleMatchesHandCount) {
+  Replayed r;
+  Replay(Mappings() + "city-accidents.toml", Mappings() + "city-accidents.sample.csv", &r);
+  const CountStore& s = *r.store;
+  // Hand count of city-accidents.sample.csv (one accident per row):
+  //   2025  A001 371602 ordinary, injured 2, E3
+  //         A002 371602 ordinary, killed 1, BAC 85 (alcohol)
+  //         A003 371603 ordinary, injured 1, E4 (BAC blank: no alcohol)
+  //         A004 371621 video, nothing hurt          -> minor, video
+  //         A005 blank district -> 371602, injured 1, BAC 999 = unknown
+  //         A006 371625 ordinary, killed 2, injured 3, E3, BAC 120
+  //         A007 371681 simple, injured 1            -> minor
+  //   2024  A008 371602 ordinary, killed 1, injured 2, E3
+  //         A009 371603 ordinary, injured 3, BAC 30
+  //         A010 district 99 = unknown -> 371602, injured 1
+  //   rejected: A011 (month 13), A012 (阳光区 not mapped), A013 (killed "x"), no id.
+  // | 2025          | accidents | deaths | injuries | e3e4 acc | e3e4 inj | alcohol acc | video | minor |
+  // | 371602 滨城区 |     3     |   1    |    3     |    1     |    2     |     1       |   0   |   0   |
+  // | 371603 沾化区 |     1     |   0    |    1     |    1     |    1     |     0       |   0   |   0   |
+  // | 371621 惠民县 |     0     |   0    |    0     |    0     |    0     |     0       |   1   |   1   |
+  // | 371625 博兴县 |     1     |   2    |    3     |    1     |    3     |     1       |   0   |   0   |
+  // | 371681 邹平市 |     0     |   0    |    1     |    0     |    0     |     0       |   0   |   1   |
+  // | 371600 city   |     5     |   3    |    8     |    3     |    6     |     2       |   1   |   2   |
+  // | 2024 city     |     3     |   1    |    6     |    1     |    2     |     1       |   0   |   0   |
+  EXPECT_EQ(r.records, 10);
+  EXPECT_EQ(Sum2025(s, Metric::kAccidents, "371602"), 3);
+  EXPECT_EQ(Sum2025(s, Metric::kDeaths, "371602"), 1);
+  EXPECT_EQ(Sum2025(s, Metric::kInjuries, "371602"), 3);
+  EXPECT_EQ(Sum2025(s, Metric::kE3E4Accidents, "371602"), 1);
+  EXPECT_EQ(Sum2025(s, Metric::kAlcoholAccidents, "371602"), 1);
+  EXPECT_EQ(Sum2025(s, Metric::kAccidents, "371603"), 1);
+  EXPECT_EQ(Sum2025(s, Metric::kE3E4Injuries, "371603"), 1);
+  EXPECT_EQ(Sum2025(s, Metric::kVideoHandled, "371621"), 1);
+  EXPECT_EQ(Sum2025(s, Metric::kAccidents, "371621"), 0);
+  EXPECT_EQ(Sum2025(s, Metric::kDeaths, "371625"), 2);
+  EXPECT_EQ(Sum2025(s, Metric::kE3E4Injuries, "371625"), 3);
+  EXPECT_EQ(Sum2025(s, Metric::kInjuries, "371681"), 1);
+  EXPECT_EQ(Sum2025(s, Metric::kMinorAccidents, "371681"), 1);
+  EXPECT_EQ(Sum2025(s, Metric::kAccidents, "371600"), 5);
+  EXPECT_EQ(Sum2025(s, Metric::kDeaths, "371600"), 3);
+  EXPECT_EQ(Sum2025(s, Metric::kInjuries, "371600"), 8);
+  EXPECT_EQ(Sum2025(s, Metric::kE3E4Accidents, "371600"), 3);
+  EXPECT_EQ(Sum2025(s, Metric::kE3E4Injuries, "371600"), 6);
+  EXPECT_EQ(Sum2025(s, Metric::kAlcoholAccidents, "371600"), 2);
+  EXPECT_EQ(Sum2025(s, Metric::kVideoHandled, "371600"), 1);
+  EXPECT_EQ(Sum2025(s, Metric::kMinorAccidents, "371600"), 2);
+  EXPECT_EQ(Sum2024(s, Metric::kAccidents, "371600"), 3);
+  EXPECT_EQ(Sum2024(s, Metric::kDeaths, "371600"), 1);
+  EXPECT_EQ(Sum2024(s, Metric::kInjuries, "371600"), 6);
+  EXPECT_EQ(Sum2024(s, Metric::kE3E4Accidents, "371600"), 1);
+  EXPECT_EQ(Sum2024(s, Metric::kAlcoholAccidents, "371600"), 1);
+  EXPECT_EQ(Sum2024(s, Metric::kAccidents, "371602"), 2);
+  // The rejects, with their physical lines (A005 spans lines 6-7).
+  ASSERT_EQ(r.rejects.lines.size(), 4u);
+  EXPECT_THAT(r.rejects.lines[0], HasSubstr("line 13: occurred \"2025-13-01 08:00\" does not match"));
+  EXPECT_THAT(r.rejects.lines[1], HasSubstr("line 14: district \"阳光区\" is not in [region.map]"));
+  EXPECT_THAT(r.rejects.lines[2], HasSubstr("line 15: killed \"x\" is not a whole number"));
+  EXPECT_THAT(r.rejects.lines[3], HasSubstr("line 16: no accident id"));
+}
+
+TEST(CsvMappingTest, CasualtyRowsSampleMatchesHandCount) {
+  Replayed r;
+  Replay(Mappings() + "casualty-rows.toml", Mappings() + "casualty-rows.sample.csv", &r);
+  const CountStore& s = *r.store;
+  // Hand count of casualty-rows.sample.csv (one row per casualty; severity
+  // 1 = killed, 2/3 = injured, 9 = unknown; type 31 = E3, 32 = E4):
+  //   2025  B1 371602: 2 injured (one an E3 rider)         -> 1 accident, 2 injuries, E3
+  //         B2 371622: 1 killed + 1 injured, drink Y, hour 99 -> noon
+  //         B3 blank county -> 371621: 1 injured, E4
+  //         B4 371623: severity 9 = unknown -> an accident with nobody counted
+  //   2024  B5 371602: 2 injured + 1 killed;  B6 371681: 1 injured, E3
+  //   rejected: B7 (30 February), B8 (ragged), B1 again (not consecutive), B9 (hour 25).
+  // | 2025   | accidents | deaths | injuries | e3e4 acc | e3e4 inj | alcohol acc |
+  // | 371602 |     1     |   0    |    2     |    1     |    2     |     0       |
+  // | 371622 |     1     |   1    |    1     |    0     |    0     |     1       |
+  // | 371621 |     1     |   0    |    1     |    1     |    1     |     0       |
+  // | 371623 |     1     |   0    |    0     |    0     |    0     |     0       |
+  // | city   |     4     |   1    |    4     |    2     |    3     |     1       |
+  // | 2024   |     2     |   1    |    3     |    1     |    1     |     0       |
+  EXPECT_EQ(r.records, 6);
+  EXPECT_EQ(Sum2025(s, Metric::kAccidents, "371602"), 1);
+  EXPECT_EQ(Sum2025(s, Metric::kInjuries, "371602"), 2);
+  EXPECT_EQ(Sum2025(s, Metric::kE3E4Injuries, "371602"), 2);
+  EXPECT_EQ(Sum2025(s, Metric::kDeaths, "371622"), 1);
+  EXPECT_EQ(Sum2025(s, Metric::kInjuries, "371622"), 1);
+  EXPECT_EQ(Sum2025(s, Metric::kAlcoholAccidents, "371622"), 1);
+  EXPECT_EQ(Sum2025(s, Metric::kE3E4Accidents, "371621"), 1);
+  EXPECT_EQ(Sum2025(s, Metric::kAccidents, "371623"), 1);
+  EXPECT_EQ(Sum2025(s, Metric::kInjuries, "371623"), 0);
+  EXPECT_EQ(Sum2025(s, Metric::kAccidents, "371600"), 4);
+  EXPECT_EQ(Sum2025(s, Metric::kDeaths, "371600"), 1);
+  EXPECT_EQ(Sum2025(s, Metric::kInjuries, "371600"), 4);
+  EXPECT_EQ(Sum2025(s, Metric::kE3E4Accidents, "371600"), 2);
+  EXPECT_EQ(Sum2025(s, Metric::kE3E4Injuries, "371600"), 3);
+  EXPECT_EQ(Sum2025(s, Metric::kAlcoholAccidents, "371600"), 1);
+  EXPECT_EQ(Sum2024(s, Metric::kAccidents, "371600"), 2);
+  EXPECT_EQ(Sum2024(s, Metric::kDeaths, "371600"), 1);
+  EXPECT_EQ(Sum2024(s, Metric::kInjuries, "371600"), 3);
+  EXPECT_EQ(Sum2024(s, Metric::kE3E4Accidents, "371681"), 1);
+  ASSERT_EQ(r.rejects.lines.size(), 4u);
+  EXPECT_THAT(r.rejects.lines[0], HasSubstr("line 12: no such date or time: 2025-02-30"));
+  EXPECT_THAT(r.rejects.lines[1], HasSubstr("line 13: ragged row: 7 fields, the header has 9"));
+  EXPECT_THAT(r.rejects.lines[2], HasSubstr("line 14: accident B1 already ended"));
+  EXPECT_THAT(r.rejects.lines[3], HasSubstr("line 15: Hour \"25\" is not an hour 0-23"));
+}
+
+TEST(CsvMappingTest, MissingColumnIsAnErrorNamingKeyAndColumn) {
+  const std::string csv = TempPath("nocol.csv");
+  WriteFile(csv, "accident_no,occurred,district\nA1,2025-01-01 00:00,滨城区\n");
+  Replayed r;
+  absl::Status error;
+  Replay(Mappings() + "city-accidents.toml", csv, &r, &error);
+  EXPECT_EQ(error.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(error.message()), HasSubstr("[counts].deaths names column \"killed\""));
+  EXPECT_THAT(std::string(error.message()), HasSubstr("not in the header of"));
+}
+
+TEST(CsvMappingTest, BadFormatAndUnknownKeysAreErrors) {
+  auto load = [](const std::string& toml) {
+    return CsvMapping::LoadString(toml, "test.toml", Regions()).status();
+  };
+  const std::string base = "[id]\ncolumn = \"id\"\n[region]\ndefault = \"371602\"\n";
+  absl::Status s = load(base + "[time]\ncolumn = \"t\"\nformat = \"%d/%m %H:%M\"\n");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("must contain %Y, %m and %d"));
+  s = load(base + "[time]\ncolumn = \"t\"\nformat = \"%Y-%m-%d %I\"\n");
+  EXPECT_THAT(std::string(s.message()), HasSubstr("unsupported directive %I"));
+  s = load(base + "[time]\ncolumn = \"t\"\nformat = \"%Y-%m-%d\"\nzone = \"UTC\"\n");
+  EXPECT_THAT(std::string(s.message()), HasSubstr("unknown key \"zone\""));
+  s = load(base + "[time]\ncolumn = \"t\"\nformat = \"%Y-%m-%d\"\n[flags]\nalcohol = { column = \"a\", equal = \"1\" }\n");
+  EXPECT_THAT(std::string(s.message()), HasSubstr("[flags.alcohol]: unknown key \"equal\""));
+  s = load(base + "[time]\ncolumn = \"t\"\nformat = \"%Y-%m-%d\"\n[flags]\nscooter = { column = \"a\", equals = \"1\" }\n");
+  EXPECT_THAT(std::string(s.message()), HasSubstr("unknown key \"scooter\""));
+  EXPECT_TRUE(load(base + "[time]\ncolumn = \"t\"\nformat = \"%Y-%m-%d\"\n").ok());
+}
+
+TEST(CsvMappingTest, RowWithBadFormatInvalidUtf8OrRaggedIsRejectedAndTheRestCounts) {
+  const std::string csv = TempPath("mixed.csv");
+  WriteFile(csv,
+            "accident_no,occurred,district,killed,injured,procedure,vehicle1,vehicle2,bac_mg,notes\n"
+            "G1,2025-01-05 08:15,滨城区,0,1,一般,CAR,,0,\n"
+            "G2,05/01/2025 08:15,滨城区,0,1,一般,CAR,,0,\n"          // wrong date format
+            "G3,2025-01-05 08:15,滨城区,0,1,一般,CAR,,0,bad \xff\xfe\n"  // invalid UTF-8
+            "G4,2025-01-05 08:15,滨城区,0,1\n"                        // ragged
+            "G5,2025-01-06 09:00,沾化区,0,2,一般,CAR,,0,\n");
+  Replayed r;
+  Replay(Mappings() + "city-accidents.toml", csv, &r);
+  EXPECT_EQ(r.records, 2);
+  EXPECT_EQ(Sum2025(*r.store, Metric::kInjuries, "371600"), 3);
+  ASSERT_EQ(r.rejects.lines.size(), 3u);
+  EXPECT_THAT(r.rejects.lines[0], HasSubstr("line 3: occurred \"05/01/2025 08:15\" does not match"));
+  EXPECT_THAT(r.rejects.lines[1], HasSubstr("line 4: invalid UTF-8 in field 10"));
+  EXPECT_THAT(r.rejects.lines[2], HasSubstr("line 5: ragged row: 5 fields, the header has 10"));
+}
+
+TEST(CsvMappingTest, EmptyCsvIsAnError) {
+  const std::string csv = TempPath("empty.csv");
+  WriteFile(csv, "");
+  Replayed r;
+  absl::Status error;
+  Replay(Mappings() + "city-accidents.toml", csv, &r, &error);
+  EXPECT_EQ(error.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(error.message()), HasSubstr("empty file"));
+}
+
+}  // namespace
+}  // namespace roadpulse

@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+"""Replay test (issue 6's acceptance): the same binzhou-2025 events give
+byte-identical report output counted live and replayed.
+
+  live:    roadpulse broker --partitions 8
+           roadpulse generate --seed S --bootstrap-servers B
+           roadpulse run --stop-at-end
+           roadpulse report ...                      (several formats/periods)
+  replay:  roadpulse generate --seed S --output events.pb   (same records, to a file)
+           roadpulse replay events.pb ...            (same flags)
+  also:    roadpulse export (topics -> events.jsonl.zst), replay of that file,
+           and roadpulse replay --bootstrap-servers (the topics themselves).
+
+Every report output must be byte-identical to the live one.
+
+Usage: replay_test.py --roadpulse BIN [--seed N]
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import kafka_harness as h
+
+REPORTS = [
+    ["--from", "2025-01-01", "--to", "2025-09-01"],
+    ["--from", "2025-01-01", "--to", "2025-09-01", "--format", "json"],
+    ["--from", "2025-01-01", "--to", "2025-09-01", "--format", "md", "--lang", "en"],
+    ["--from", "2025-03-01", "--to", "2025-04-01", "--region", "371602", "--format", "csv"],
+    ["--format", "json"],  # the default period
+]
+
+
+def output(args, name):
+    proc = subprocess.run(args, capture_output=True, timeout=600)
+    if proc.returncode != 0:
+        h.fail("%s exited with %d: %s" % (name, proc.returncode, proc.stderr.decode()[-2000:]))
+    return proc.stdout, proc.stderr.decode()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--roadpulse", required=True)
+    ap.add_argument("--seed", type=int, default=2025)
+    ap.add_argument("--partitions", type=int, default=8)
+    args = ap.parse_args()
+    rp = args.roadpulse
+    failures = []
+    with tempfile.TemporaryDirectory(prefix="roadpulse-replay-") as tmp, \
+            h.broker(rp, partitions=args.partitions) as servers:
+        events = os.path.join(tmp, "events.pb")
+        if h.run_command([rp, "generate", "--scenario", "binzhou-2025", "--seed", str(args.seed),
+                          "--bootstrap-servers", servers], 900, "generate (kafka)") != 0:
+            h.fail("generate to Kafka failed")
+        if h.run_command([rp, "generate", "--scenario", "binzhou-2025", "--seed", str(args.seed),
+                          "--output", events], 900, "generate (file)") != 0:
+            h.fail("generate to a file failed")
+        t0 = time.monotonic()
+        if h.run_command([rp, "run", "--bootstrap-servers", servers, "--stop-at-end",
+                          "--group", "replay-test"], 900, "run") != 0:
+            h.fail("roadpulse run failed")
+        h.log("run took %.1f s" % (time.monotonic() - t0))
+
+        exported = os.path.join(tmp, "exported.jsonl.zst")
+        _, err = output([rp, "export", "--bootstrap-servers", servers, "--output", exported],
+                        "export")
+        h.log(err.strip())
+
+        for flags in REPORTS:
+            live, _ = output([rp, "report", "--bootstrap-servers", servers] + flags, "report")
+            variants = {
+                "replay of the generated file": [rp, "replay", events,
+                                                 "--partitions", str(args.partitions)],
+                "replay of the exported file": [rp, "replay", exported,
+                                                "--partitions", str(args.partitions)],
+                "replay of the topics": [rp, "replay", "--bootstrap-servers", servers],
+            }
+            for name, cmd in variants.items():
+                replayed, err = output(cmd + flags, name)
+                if replayed != live:
+                    failures.append("%s differs from the live report for %s" % (name, flags))
+                    h.log("--- live\n%s\n--- %s\n%s" % (live.decode()[:1500], name,
+                                                        replayed.decode()[:1500]))
+            h.log("%s: live and replayed reports identical (%d bytes)" % (" ".join(flags), len(live)))
+            if flags == REPORTS[0]:
+                text = live.decode()
+                for figure in ("11.29%", "14.04%", "17.78%", "69.8%", "62.5%", "13.9万", "3万余"):
+                    if figure not in text:
+                        failures.append("live report lacks %s" % figure)
+    if failures:
+        for f in failures:
+            h.log("FAIL: " + f)
+        return 1
+    h.log("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
