@@ -66,6 +66,9 @@ class WorkerImpl {
         {"auto.offset.reset", "earliest"},
         {"enable.partition.eof", "true"},
         {"session.timeout.ms", absl::StrCat(options_.session_timeout_ms)},
+        // Fetches return when data arrives or after this: librdkafka's 500 ms
+        // default dominated the latency from an event to its live count.
+        {"fetch.wait.max.ms", "100"},
     };
     if (absl::Status s = SetProperties(conf.get(), defaults); !s.ok()) return s;
     if (absl::Status s = SetProperties(conf.get(), options_.properties); !s.ok()) return s;
@@ -148,6 +151,7 @@ class WorkerImpl {
       const bool at_end = options_.stop_at_end && AllAtEnd();
       if (after >= next_flush || at_end) {
         result = PublishAndFlush(kFlushWait);
+        RecordPublish(after);
         CommitAsync();
         UpdateStats();
         next_flush = after + flush_interval;
@@ -363,6 +367,7 @@ class WorkerImpl {
                                                   message.key_len);
     const std::string_view value(static_cast<const char*>(message.payload), message.len);
     ++dead_lettered_;
+    ++dead_lettered_by_reason_[std::string(RejectReasonName(result.reason))];
     return dlq_->Produce(options_.dlq_topic, key, value, headers);
   }
 
@@ -452,6 +457,13 @@ class WorkerImpl {
       ps.next_offset = p.next_offset;
       ps.reached_end = p.reached_end;
       ps.tally = p.processor->tally();
+      int64_t low = 0;
+      int64_t high = -1;
+      if (rd_kafka_get_watermark_offsets(consumer_.get(), p.topic.c_str(), p.partition, &low,
+                                         &high) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        high = -1;
+      }
+      ps.high_watermark = high;
       stats.totals.read += ps.tally.read;
       stats.totals.counted += ps.tally.counted;
       stats.totals.amended += ps.tally.amended;
@@ -463,8 +475,22 @@ class WorkerImpl {
     stats.dead_lettered = dead_lettered_;
     stats.counts_published = counts_published_;
     stats.rebalances = rebalances_;
+    stats.dead_lettered_by_reason = dead_lettered_by_reason_;
+    stats.publish_flushes = publish_flushes_;
+    stats.publish_seconds_sum = publish_seconds_sum_;
+    stats.last_publish_seconds = last_publish_seconds_;
+    stats.last_publish_unix_ms = last_publish_unix_ms_;
     std::lock_guard<std::mutex> lock(stats_mu_);
     stats_ = std::move(stats);
+  }
+
+  // Publish latency, for /metrics: the flush that started at `started`.
+  void RecordPublish(Clock::time_point started) {
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    ++publish_flushes_;
+    publish_seconds_sum_ += seconds;
+    last_publish_seconds_ = seconds;
+    last_publish_unix_ms_ = NowUnixMs();
   }
 
   void LogProgress(Clock::time_point now) {
@@ -515,6 +541,11 @@ class WorkerImpl {
   int64_t dead_lettered_ = 0;
   int64_t counts_published_ = 0;
   int64_t rebalances_ = 0;
+  std::map<std::string, int64_t> dead_lettered_by_reason_;
+  int64_t publish_flushes_ = 0;
+  double publish_seconds_sum_ = 0;
+  double last_publish_seconds_ = 0;
+  int64_t last_publish_unix_ms_ = 0;
   Clock::time_point last_log_time_;
   int64_t last_log_consumed_ = 0;
 

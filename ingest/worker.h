@@ -23,6 +23,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -85,6 +86,9 @@ struct PartitionStats {
   int64_t next_offset = 0;  // next offset to process
   bool reached_end = false; // the partition's end was reached and nothing newer was read since
   PartitionTally tally;     // since the partition was (re)assigned
+  // The partition's high watermark as librdkafka last saw it (no broker
+  // round trip), -1 when not known yet; consumer lag = high_watermark - next_offset.
+  int64_t high_watermark = -1;
 };
 
 // A snapshot of the worker's progress (for logs and, later, /metrics).
@@ -95,6 +99,14 @@ struct WorkerStats {
   int64_t dead_lettered = 0;      // DLQ records produced since start
   int64_t counts_published = 0;   // CountRecords handed to the sink since start
   int64_t rebalances = 0;         // assignments received since start
+  // DLQ records produced since start, by reject reason name.
+  std::map<std::string, int64_t> dead_lettered_by_reason;
+  // Publishing counts: each flush publishes the dirty buckets and waits for
+  // their delivery; its duration is the publish latency.
+  int64_t publish_flushes = 0;            // flushes since start
+  double publish_seconds_sum = 0;         // their total duration
+  double last_publish_seconds = 0;        // the last one's duration
+  int64_t last_publish_unix_ms = 0;       // when the last one ended, 0 before the first
 };
 
 // Thread-compatible; Run() is called from one thread. stats() and
