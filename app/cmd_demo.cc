@@ -25,6 +25,9 @@
 #include "processors/region_table.h"
 #include "sinks/console_table.h"
 #include "sinks/count_reader.h"
+#include "sinks/count_view.h"
+#include "sinks/http_view.h"
+#include "sinks/worker_metrics.h"
 #include "sinks/kafka_count_sink.h"
 #include "spdlog/sinks/basic_file_sink.h"
 #include "spdlog/spdlog.h"
@@ -46,6 +49,8 @@ struct DemoFlags {
   int refresh_ms = 1000;
   double duration_s = 0;
   std::string log_file = "roadpulse-demo.log";
+  std::string http = "127.0.0.1:8080";  // the live view (dashboard, API)
+  std::string token;
 };
 
 // Runs `fn` on a thread; a failure is logged and stops the demo.
@@ -136,6 +141,7 @@ int RunDemo(const DemoFlags& flags) {
   absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Create(worker_options, *regions, **sink);
   CountReaderOptions reader_options;
   reader_options.bootstrap_servers = bootstrap;
+  SetLiveReaderDefaults(reader_options);
   absl::StatusOr<std::unique_ptr<CountReader>> reader = CountReader::Create(reader_options);
   if (!worker.ok() || !reader.ok()) {
     std::fprintf(stderr, "roadpulse demo: %s\n",
@@ -171,12 +177,38 @@ int RunDemo(const DemoFlags& flags) {
     table_text = std::move(text);
     rendered_at = table.now;
   };
-  CountStore store(*regions);
+  // The live view (as `roadpulse serve`) reads the counts; the table is
+  // rendered from its live store on the reader's thread.
+  CountView view(*regions);
+  HttpViewOptions http_options;
+  if (absl::Status s = ParseHostPort(flags.http, &http_options.host, &http_options.port);
+      !s.ok()) {
+    std::fprintf(stderr, "roadpulse demo: --http: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  http_options.token = flags.token;
+  Worker* worker_ptr = worker->get();
+  http_options.extra_metrics = [worker_ptr] {
+    return WorkerMetricsText(worker_ptr->stats(), absl::Now());
+  };
+  absl::StatusOr<std::unique_ptr<HttpView>> http = HttpView::Start(http_options, view);
+  if (!http.ok()) {
+    std::fprintf(stderr, "roadpulse demo: --http: %s\n",
+                 std::string(http.status().message()).c_str());
+    demo_stop.store(true);
+    gen_thread.join();
+    worker_thread.join();
+    return 1;
+  }
+  std::printf("%s %s\n", zh ? "roadpulse 演示: 实时看板" : "roadpulse demo: dashboard at",
+              (*http)->url().c_str());
+  std::fflush(stdout);
   std::thread reader_thread = Spawn("count reader", [&] {
-    return (*reader)->Follow(store, demo_stop, [&](const CountReadStats& stats) {
-      counts_read.store(stats.records);
-      if (absl::Now() - rendered_at >= absl::Milliseconds(200)) render(store);
-    });
+    return view.Run(**reader, demo_stop,
+                    [&](const CountStore& live, const CountReadStats& stats) {
+                      counts_read.store(stats.records);
+                      if (absl::Now() - rendered_at >= absl::Milliseconds(200)) render(live);
+                    });
   });
 
   const bool tty = isatty(STDOUT_FILENO) == 1;
@@ -198,8 +230,9 @@ int RunDemo(const DemoFlags& flags) {
         (*generator)->emitted(), ws.totals.read, ws.totals.counted, ws.totals.amended,
         ws.totals.duplicates, ws.totals.rejected, counts_read.load());
     text += fmt::format(
-        zh ? "Kafka: {} · 日志: {} · Ctrl-C 退出\n" : "Kafka: {} · log: {} · Ctrl-C to stop\n",
-        bootstrap, flags.log_file);
+        zh ? "Kafka: {} · 看板: {} · 日志: {} · Ctrl-C 退出\n"
+           : "Kafka: {} · dashboard: {} · log: {} · Ctrl-C to stop\n",
+        bootstrap, (*http)->url(), flags.log_file);
     std::fputs(tty ? "\x1b[H\x1b[2J" : "\n", stdout);
     std::fputs(text.c_str(), stdout);
     std::fflush(stdout);
@@ -208,6 +241,7 @@ int RunDemo(const DemoFlags& flags) {
   gen_thread.join();
   worker_thread.join();
   reader_thread.join();
+  (*http)->Stop();
   return 0;
 }
 
@@ -242,6 +276,10 @@ void AddDemoCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--duration", flags->duration_s, "Stop after this many seconds (0: Ctrl-C)")
       ->check(CLI::Range(0.0, 1e9))
       ->capture_default_str();
+  cmd->add_option("--http", flags->http,
+                  "Serve the live view (dashboard, API, /metrics) on HOST:PORT (port 0: any)")
+      ->capture_default_str();
+  cmd->add_option("--token", flags->token, "Bearer token for the live view (default: none)");
   cmd->add_option("--log-file", flags->log_file, "Where the demo's logs go")->capture_default_str();
   cmd->callback([flags, exit_code] { *exit_code = RunDemo(*flags); });
 }

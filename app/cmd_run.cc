@@ -11,12 +11,15 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "app/commands.h"
 #include "app/config_cli.h"
 #include "app/logging.h"
 #include "ingest/worker.h"
 #include "processors/region_table.h"
+#include "sinks/http_view.h"
 #include "sinks/kafka_count_sink.h"
+#include "sinks/worker_metrics.h"
 #include "spdlog/spdlog.h"
 
 #ifndef ROADPULSE_DEFAULT_REGIONS
@@ -42,6 +45,7 @@ struct RunFlags {
   std::string counts_topic = "roadpulse.counts";
   std::string log_level = "info";
   Config config;     // effective configuration; the fields above are copied from it
+  std::string http;  // HOST:PORT for /metrics and /healthz; empty: none
 };
 
 // The region table file: --regions, else $ROADPULSE_REGIONS, else the
@@ -109,6 +113,24 @@ int RunWorker(const RunFlags& flags) {
   if (!worker.ok()) {
     spdlog::error("{}", worker.status().ToString());
     return 2;
+  }
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (!flags.http.empty()) {
+    std::string host;
+    int port = 0;
+    if (absl::Status s = ParseHostPort(flags.http, &host, &port); !s.ok()) {
+      spdlog::error("--http: {}", s.ToString());
+      return 2;
+    }
+    Worker* w = worker->get();
+    absl::StatusOr<std::unique_ptr<MetricsServer>> started = MetricsServer::Start(
+        host, port, [w] { return WorkerMetricsText(w->stats(), absl::Now()); }, nullptr);
+    if (!started.ok()) {
+      spdlog::error("--http: {}", started.status().ToString());
+      return 2;
+    }
+    metrics_server = *std::move(started);
+    spdlog::info("run: /metrics and /healthz on http://{}:{}/", host, metrics_server->port());
   }
   spdlog::info("run: regions from {} ({} units, time zone {})", regions_path, regions->size(),
                regions->time_zone());
@@ -179,6 +201,8 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
                 ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
                 ->capture_default_str(),
             "log.level");
+  cmd->add_option("--http", flags->http,
+                  "Serve /metrics (Prometheus) and /healthz on HOST:PORT (port 0: any free port)");
   cmd->callback([flags, cli, exit_code] {
     // defaults < --config FILE < ROADPULSE_* < flags; the flags' fields then
     // take the effective values.

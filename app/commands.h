@@ -17,6 +17,8 @@ void AddExportCommand(CLI::App& app, int* exit_code);
 void AddInspectCommand(CLI::App& app, int* exit_code);
 void AddReportCommand(CLI::App& app, int* exit_code);
 void AddConfigCommand(CLI::App& app, int* exit_code);
+void AddServeCommand(CLI::App& app, int* exit_code);
+void AddBenchLatencyCommand(CLI::App& app, int* exit_code);
 
 }  // namespace roadpulse
 

@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   roadpulse::AddInspectCommand(app, &exit_code);
   roadpulse::AddReportCommand(app, &exit_code);
   roadpulse::AddConfigCommand(app, &exit_code);
+  roadpulse::AddServeCommand(app, &exit_code);
+  roadpulse::AddBenchLatencyCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -27,6 +27,9 @@ packages=(
   libcli11-dev libtomlplusplus-dev libcpp-httplib-dev nlohmann-json3-dev libzstd-dev zlib1g-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev kcat python3 python3-kafka python3-protobuf python3-yaml
+  # the live view's tests: Prometheus server + promtool, headless chromium, a CJK font for
+  # screenshots, clang for the libFuzzer targets
+  prometheus chromium fonts-wqy-zenhei clang-14
 )
 
 missing=()

@@ -1,0 +1,240 @@
+// roadpulse dashboard: renders /api/v1/summary and follows /api/v1/stream
+// (Server-Sent Events). No libraries: the duty room has no internet.
+'use strict';
+(function () {
+  const T = {
+    zh: {
+      title: '道路交通安全实时态势', latest: '最新数据', clock: '当前时间', live: '实时',
+      stale: '数据停滞', offline: '连接中断', loading: '加载中', lang: 'English',
+      today: '今日', ytd: '今年以来', yoy: '同比', region: '地区', total: '合计',
+      by_region: '各县市区 · 今年以来（同比）', chart: '事故起数 · 今年以来与去年同期',
+      this_year: '今年', last_year: '去年同期', spark: '近 24 小时事故起数（每小时）',
+      spark_note: '按事故发生时间 · 本小时至今', no_base: '去年同期为 0，无同比',
+      stale_msg: (s) => `⚠ 数据已停止更新：最近一次计数发布于 ${s} 前，请检查采集与计算服务。`,
+      offline_msg: '⚠ 与服务器的实时连接已中断，正在重连……',
+      subtitle: (d, tz) => `${d}（${tz}）· 与去年同期相比`,
+      footer: (v) => `roadpulse · 快照 ${v} · 数据来自 roadpulse.counts`,
+      secs: (n) => n < 120 ? `${n} 秒` : `${Math.round(n / 60)} 分钟`,
+    },
+    en: {
+      title: 'Road traffic safety, live', latest: 'Latest data', clock: 'Now', live: 'LIVE',
+      stale: 'STALE', offline: 'OFFLINE', loading: 'loading', lang: '中文',
+      today: 'Today', ytd: 'Year to date', yoy: 'YoY', region: 'Region', total: 'Total',
+      by_region: 'Counties, districts and zones · year to date (YoY)',
+      chart: 'Accidents · year to date vs same period last year',
+      this_year: 'This year', last_year: 'Last year', spark: 'Accidents in the last 24 h (per hour)',
+      spark_note: 'by time of the accident · this hour so far', no_base: 'last year was 0: no percentage',
+      stale_msg: (s) => `⚠ Data has stopped: the newest count was published ${s} ago. Check the workers.`,
+      offline_msg: '⚠ Lost the live connection to the server; reconnecting…',
+      subtitle: (d, tz) => `${d} (${tz}) · against the same period last year`,
+      footer: (v) => `roadpulse · snapshot ${v} · data from roadpulse.counts`,
+      secs: (n) => n < 120 ? `${n} s` : `${Math.round(n / 60)} min`,
+    },
+  };
+  const params = new URLSearchParams(location.search);
+  let lang = params.get('lang') === 'en' ? 'en' : 'zh';
+  const token = params.get('access_token');
+  let summary = null;
+  let lastMessage = 0;
+  let clockOffset = 0;  // server now - browser now
+  const $ = (id) => document.getElementById(id);
+  const app = $('app');
+  const SVG = 'http://www.w3.org/2000/svg';
+
+  function withToken(url) {
+    return token ? url + (url.includes('?') ? '&' : '?') + 'access_token=' + encodeURIComponent(token) : url;
+  }
+  function fmt(n) { return n === null || n === undefined ? '—' : Number(n).toLocaleString('en-US'); }
+  function name(r) { return lang === 'zh' ? r.name_zh : r.name_en; }
+  function pad(n) { return String(n).padStart(2, '0'); }
+  // Times are shown in the region table's zone (Asia/Shanghai), like the report.
+  function timeText(ms) {
+    const tz = summary ? summary.time_zone : undefined;
+    return new Date(ms).toLocaleString('sv-SE', { timeZone: tz, hour12: false });
+  }
+  function hourText(ms) {
+    const tz = summary ? summary.time_zone : undefined;
+    return new Date(ms).toLocaleTimeString('sv-SE', { timeZone: tz, hour: '2-digit', minute: '2-digit', hour12: false });
+  }
+  function el(tag, attrs, text) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  function svgEl(tag, attrs, text) {
+    const e = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  // A change against last year: ↓ green (fewer is better), ↑ red, — without base.
+  function change(fig, win) {
+    const t = T[lang];
+    const span = el('span', { class: 'chg' });
+    if (fig.change_percent === null) {
+      span.classList.add('none');
+      span.textContent = `${t.yoy} —`;
+      span.title = t.no_base;
+    } else {
+      const p = fig.change_percent;
+      span.classList.add(p < 0 ? 'down' : p > 0 ? 'up' : 'none');
+      span.textContent = `${t.yoy} ${p < 0 ? '↓' : p > 0 ? '↑' : ''}${Math.abs(p).toFixed(2)}%`;
+      span.title = `${fmt(fig.last_year)}`;
+    }
+    return span;
+  }
+  function number(cls, fig, metric, region, win) {
+    return el('span', { class: cls, 'data-metric': metric, 'data-region': region, 'data-window': win,
+      'data-value': String(fig.value) }, fmt(fig.value));
+  }
+
+  function renderCards(s) {
+    const t = T[lang];
+    const box = $('cards');
+    box.replaceChildren();
+    for (const m of s.metrics) {
+      const card = el('div', { class: 'card' });
+      card.appendChild(el('h3', {}, m[lang]));
+      for (const [win, cls] of [['today', 'big'], ['ytd', 'mid']]) {
+        const fig = s.city[win][m.id];
+        const row = el('div', { class: 'row' });
+        row.appendChild(el('span', { class: 'lbl' }, t[win]));
+        row.appendChild(number(cls, fig, m.id, s.city.code, win));
+        card.appendChild(row);
+        const row2 = el('div', { class: 'row' });
+        row2.appendChild(el('span', { class: 'lbl' }, ''));
+        row2.appendChild(change(fig, win));
+        card.appendChild(row2);
+      }
+      box.appendChild(card);
+    }
+  }
+
+  function renderTable(s) {
+    const t = T[lang];
+    const thead = $('regions').querySelector('thead');
+    const tbody = $('regions').querySelector('tbody');
+    const hr = el('tr');
+    hr.appendChild(el('th', {}, t.region));
+    for (const m of s.metrics) hr.appendChild(el('th', {}, m[lang]));
+    hr.appendChild(el('th', {}, `${t.today} · ${s.metrics[0][lang]}`));
+    thead.replaceChildren(hr);
+    tbody.replaceChildren();
+    const rows = s.regions.concat([Object.assign({}, s.city, { total: true })]);
+    for (const r of rows) {
+      const tr = el('tr', r.total ? { class: 'total' } : {});
+      tr.appendChild(el('td', {}, r.total ? `${name(r)}（${t.total}）` : name(r)));
+      for (const m of s.metrics) {
+        const td = el('td');
+        td.appendChild(number('', r.ytd[m.id], m.id, r.code, 'ytd'));
+        td.appendChild(change(r.ytd[m.id], 'ytd'));
+        tr.appendChild(td);
+      }
+      const td = el('td');
+      td.appendChild(number('', r.today[s.metrics[0].id], s.metrics[0].id, r.code, 'today'));
+      tr.appendChild(td);
+      tbody.appendChild(tr);
+    }
+  }
+
+  function renderBars(s) {
+    const svg = $('bars');
+    const W = svg.clientWidth || 560, H = svg.clientHeight || 330;
+    svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+    svg.replaceChildren();
+    const metric = s.metrics[0].id;
+    const rows = s.regions;
+    const max = Math.max(1, ...rows.map((r) => Math.max(r.ytd[metric].value, r.ytd[metric].last_year)));
+    const left = lang === 'zh' ? 150 : 190, right = 70;
+    const rowH = (H - 6) / rows.length, barH = Math.max(4, rowH / 2 - 3);
+    rows.forEach((r, i) => {
+      const y = 3 + i * rowH;
+      const label = name(r).replace(/^滨州/, '');
+      svg.appendChild(svgEl('text', { x: left - 8, y: y + rowH / 2 + 5, 'text-anchor': 'end' }, label));
+      const f = r.ytd[metric];
+      const w1 = (W - left - right) * f.value / max, w0 = (W - left - right) * f.last_year / max;
+      svg.appendChild(svgEl('rect', { x: left, y: y + 2, width: Math.max(0, w1), height: barH, fill: '#4fc3f7', rx: 2 }));
+      svg.appendChild(svgEl('rect', { x: left, y: y + 3 + barH, width: Math.max(0, w0), height: barH, fill: '#5c6f8a', rx: 2 }));
+      svg.appendChild(svgEl('text', { x: left + w1 + 6, y: y + 2 + barH - 1 }, fmt(f.value)));
+      svg.appendChild(svgEl('text', { x: left + w0 + 6, y: y + 3 + 2 * barH - 1, class: 'muted' }, fmt(f.last_year)));
+    });
+  }
+
+  function renderSpark(s) {
+    const svg = $('spark');
+    const W = svg.clientWidth || 560, H = svg.clientHeight || 120;
+    svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+    svg.replaceChildren();
+    const hours = s.last_24h.hours;
+    const vals = hours.map((h) => h.accidents);
+    const max = Math.max(1, ...vals.filter((v) => v !== null));
+    const x = (i) => 40 + (W - 60) * i / (hours.length - 1);
+    const y = (v) => H - 22 - (H - 40) * v / max;
+    svg.appendChild(svgEl('line', { x1: 40, y1: H - 22, x2: W - 20, y2: H - 22, stroke: '#23395a' }));
+    let d = '';
+    vals.forEach((v, i) => { if (v !== null) d += (d ? ' L' : 'M') + x(i).toFixed(1) + ' ' + y(v).toFixed(1); });
+    if (d) svg.appendChild(svgEl('path', { d, fill: 'none', stroke: '#4fc3f7', 'stroke-width': 2.5 }));
+    vals.forEach((v, i) => {
+      if (v !== null && i === vals.length - 1) svg.appendChild(svgEl('circle', { cx: x(i), cy: y(v), r: 4, fill: '#4fc3f7' }));
+    });
+    svg.appendChild(svgEl('text', { x: 34, y: 16, 'text-anchor': 'end', class: 'muted' }, fmt(max)));
+    svg.appendChild(svgEl('text', { x: 34, y: H - 18, 'text-anchor': 'end', class: 'muted' }, '0'));
+    for (const i of [0, 6, 12, 18, 23]) {
+      svg.appendChild(svgEl('text', { x: x(i), y: H - 4, 'text-anchor': 'middle', class: 'muted' }, hourText(hours[i].start_ms)));
+    }
+    const last = vals[vals.length - 1];
+    $('spark-note').textContent = `${T[lang].spark_note} · ${fmt(last)}`;
+  }
+
+  function renderStatus() {
+    if (!summary) return;
+    const t = T[lang];
+    const now = Date.now() + clockOffset;
+    $('clock').textContent = timeText(now);
+    const latest = summary.latest_publish_ms;
+    $('latest').textContent = latest ? timeText(latest) : '—';
+    const offline = now - lastMessage > 3 * 5000 + 2000 && lastMessage > 0;
+    const ageS = latest ? Math.max(0, Math.round((now - latest) / 1000)) : null;
+    const stale = !latest || ageS > summary.stale_after_s;
+    const badge = $('badge');
+    badge.className = 'badge ' + (offline || stale ? 'stale' : 'live');
+    badge.textContent = offline ? t.offline : stale ? t.stale : t.live;
+    const banner = $('stale');
+    banner.classList.toggle('hidden', !(offline || stale));
+    banner.textContent = offline ? t.offline_msg : stale ? t.stale_msg(ageS === null ? '—' : t.secs(ageS)) : '';
+    app.setAttribute('data-state', offline ? 'offline' : stale ? 'stale' : 'live');
+  }
+
+  function render() {
+    if (!summary) return;
+    const t = T[lang];
+    document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+    document.title = `roadpulse · ${t.title}`;
+    $('title').textContent = lang === 'zh' ? `${summary.city.name_zh}${t.title}` : `${summary.city.name_en}: ${t.title}`;
+    $('subtitle').textContent = t.subtitle(summary.today, summary.time_zone);
+    $('lang').textContent = t.lang;
+    for (const e of document.querySelectorAll('[data-i18n]')) e.textContent = t[e.getAttribute('data-i18n')];
+    renderCards(summary);
+    renderTable(summary);
+    renderBars(summary);
+    renderSpark(summary);
+    $('footer').textContent = t.footer(summary.snapshot_version);
+    app.setAttribute('data-version', String(summary.snapshot_version));
+    renderStatus();
+  }
+
+  function accept(s) {
+    summary = s;
+    lastMessage = Date.now();
+    clockOffset = s.now_ms - Date.now();
+    render();
+  }
+
+  $('lang').addEventListener('click', () => { lang = lang === 'zh' ? 'en' : 'zh'; render(); });
+  fetch(withToken('/api/v1/summary')).then((r) => r.json()).then(accept).catch(() => {});
+  const es = new EventSource(withToken('/api/v1/stream'));
+  es.addEventListener('summary', (ev) => accept(JSON.parse(ev.data)));
+  setInterval(renderStatus, 1000);
+  window.addEventListener('resize', render);
+})();

@@ -1,0 +1,68 @@
+#include "sinks/worker_metrics.h"
+
+#include "fmt/format.h"
+#include "processors/reject_reason.h"
+
+namespace roadpulse {
+
+std::string WorkerMetricsText(const WorkerStats& s, absl::Time now) {
+  std::string out;
+  auto metric = [&out](const char* name, const char* type, const char* help) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  };
+  metric("roadpulse_worker_records_consumed_total", "counter",
+         "Input records consumed since start, including re-reads after rebalances.");
+  out += fmt::format("roadpulse_worker_records_consumed_total {}\n", s.records_consumed);
+  metric("roadpulse_worker_assigned_records", "gauge",
+         "Records of the currently assigned partitions by outcome (read = counted + amended + "
+         "duplicate + rejected).");
+  for (const auto& [outcome, v] :
+       {std::pair<const char*, int64_t>{"read", s.totals.read}, {"counted", s.totals.counted},
+        {"amended", s.totals.amended}, {"duplicate", s.totals.duplicates},
+        {"rejected", s.totals.rejected}}) {
+    out += fmt::format("roadpulse_worker_assigned_records{{outcome=\"{}\"}} {}\n", outcome, v);
+  }
+  metric("roadpulse_worker_dead_lettered_total", "counter",
+         "Records sent to roadpulse.dlq since start, by reason.");
+  for (RejectReason r : AllRejectReasons()) {
+    const std::string name(RejectReasonName(r));
+    auto it = s.dead_lettered_by_reason.find(name);
+    out += fmt::format("roadpulse_worker_dead_lettered_total{{reason=\"{}\"}} {}\n", name,
+                       it == s.dead_lettered_by_reason.end() ? 0 : it->second);
+  }
+  metric("roadpulse_worker_counts_published_total", "counter",
+         "Count records published to roadpulse.counts since start.");
+  out += fmt::format("roadpulse_worker_counts_published_total {}\n", s.counts_published);
+  metric("roadpulse_worker_rebalances_total", "counter", "Partition assignments received.");
+  out += fmt::format("roadpulse_worker_rebalances_total {}\n", s.rebalances);
+  metric("roadpulse_worker_assigned_partitions", "gauge", "Input partitions assigned.");
+  out += fmt::format("roadpulse_worker_assigned_partitions {}\n", s.partitions.size());
+  metric("roadpulse_worker_consumer_lag", "gauge",
+         "High watermark minus the next offset to process, per assigned input partition.");
+  for (const PartitionStats& p : s.partitions) {
+    if (p.high_watermark < 0) continue;
+    out += fmt::format("roadpulse_worker_consumer_lag{{topic=\"{}\",partition=\"{}\"}} {}\n",
+                       p.topic, p.partition, std::max<int64_t>(0, p.high_watermark - p.next_offset));
+  }
+  metric("roadpulse_worker_next_offset", "gauge",
+         "Next offset to process, per assigned input partition.");
+  for (const PartitionStats& p : s.partitions) {
+    out += fmt::format("roadpulse_worker_next_offset{{topic=\"{}\",partition=\"{}\"}} {}\n",
+                       p.topic, p.partition, p.next_offset);
+  }
+  metric("roadpulse_worker_publish_seconds", "summary",
+         "Duration of publishing changed counts and waiting for their delivery.");
+  out += fmt::format("roadpulse_worker_publish_seconds_sum {:.6f}\n", s.publish_seconds_sum);
+  out += fmt::format("roadpulse_worker_publish_seconds_count {}\n", s.publish_flushes);
+  metric("roadpulse_worker_last_publish_seconds", "gauge", "Duration of the last publish.");
+  out += fmt::format("roadpulse_worker_last_publish_seconds {:.6f}\n", s.last_publish_seconds);
+  metric("roadpulse_worker_last_publish_age_seconds", "gauge",
+         "Time since the last publish ended (-1: none yet).");
+  out += fmt::format("roadpulse_worker_last_publish_age_seconds {:.3f}\n",
+                     s.last_publish_unix_ms == 0
+                         ? -1.0
+                         : absl::ToDoubleSeconds(now - absl::FromUnixMillis(s.last_publish_unix_ms)));
+  return out;
+}
+
+}  // namespace roadpulse

@@ -1,0 +1,108 @@
+#!/usr/bin/python3
+"""End-to-end browser test of the dashboard (issue 5).
+
+broker + generate (this year's history, then live events) + run + serve, then
+Debian's chromium, headless, driven over the DevTools protocol (standard
+library only): the page renders, receives a live update over /api/v1/stream
+without a reload, and every number it shows (cards and the county table)
+equals /api/v1/counts. Saves a screenshot and prints its path.
+
+Usage: dashboard_test.py --roadpulse BIN [--screenshot PATH]
+"""
+import argparse
+import base64
+import os
+import sys
+import tempfile
+import time
+
+import kafka_harness as h
+import view_harness as v
+
+PAGE_NUMBERS = """JSON.stringify({
+  version: Number(document.getElementById('app').getAttribute('data-version')),
+  state: document.getElementById('app').getAttribute('data-state'),
+  title: document.getElementById('title').textContent,
+  numbers: Array.from(document.querySelectorAll('[data-metric]')).map(e => ({
+    metric: e.dataset.metric, region: e.dataset.region, window: e.dataset.window,
+    text: e.textContent}))})"""
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--roadpulse", required=True)
+    ap.add_argument("--screenshot", default="")
+    args = ap.parse_args()
+    import json
+    with tempfile.TemporaryDirectory(prefix="roadpulse-dashboard-") as tmp, \
+            h.broker(args.roadpulse, partitions=4) as servers, v.Procs() as procs:
+        v.pipeline(procs, args.roadpulse, tmp, servers, live_rate=0.5)
+        base = v.serve(procs, args.roadpulse, tmp, servers, v.free_port(), "serve")
+        # Wait until this year's history is counted (the count stops moving
+        # fast; live events still trickle in).
+        def settled():
+            url = base + "/api/v1/counts?metric=accidents&window=ytd"
+            a = v.get_json(url)[1]["value"]
+            time.sleep(1.5)
+            return a > 0 and v.get_json(url)[1]["value"] - a <= 1
+        v.wait_for("this year's history to be counted", settled, 180)
+        with v.Chromium(base + "/", tmp) as cdp:
+            cdp.call("Emulation.setDeviceMetricsOverride", width=1600, height=1000,
+                     deviceScaleFactor=1, mobile=False)
+            first = v.wait_for("the page to render", lambda: (lambda p: p if p["version"] > 0
+                                and p["numbers"] else None)(json.loads(cdp.evaluate(PAGE_NUMBERS))),
+                               30)
+            h.log("page rendered: snapshot %d, %d numbers, title %r" %
+                  (first["version"], len(first["numbers"]), first["title"]))
+            if "滨州市" not in first["title"]:
+                h.fail("the page is not in Chinese by default: %r" % first["title"])
+            live = v.wait_for("a live update over the stream", lambda: (
+                lambda p: p if p["version"] > first["version"] else None)(
+                json.loads(cdp.evaluate(PAGE_NUMBERS))), 60)
+            h.log("live update without reload: snapshot %d -> %d" %
+                  (first["version"], live["version"]))
+            # Compare with the API; values move while events arrive, so retry.
+            mismatches = None
+            for attempt in range(40):
+                page = json.loads(cdp.evaluate(PAGE_NUMBERS))
+                cache = {}
+                mismatches = []
+                for n in page["numbers"]:
+                    key = (n["metric"], n["region"], n["window"])
+                    if key not in cache:
+                        status, body = v.get_json(
+                            base + "/api/v1/counts?metric=%s&region=%s&window=%s" % key)
+                        if status != 200:
+                            h.fail("/api/v1/counts %s: %d %s" % (key, status, body))
+                        cache[key] = body["value"]
+                    shown = int(n["text"].replace(",", ""))
+                    if shown != cache[key]:
+                        mismatches.append("%s shows %d, API says %d" % (key, shown, cache[key]))
+                if not mismatches:
+                    h.log("all %d numbers on the page equal /api/v1/counts (%d queries, "
+                          "attempt %d)" % (len(page["numbers"]), len(cache), attempt + 1))
+                    break
+                time.sleep(0.5)
+            if mismatches:
+                h.fail("page and API disagree:\n  " + "\n  ".join(mismatches[:10]))
+            state = page["state"]
+            if state != "live":
+                h.fail("the page says %r, expected live" % state)
+            shot = cdp.call("Page.captureScreenshot", format="png")
+            path = args.screenshot or os.path.join(tempfile.gettempdir(),
+                                                   "roadpulse-dashboard.png")
+            with open(path, "wb") as f:
+                f.write(base64.b64decode(shot["data"]))
+            h.log("screenshot: %s" % path)
+            # The English switch.
+            cdp.evaluate("document.getElementById('lang').click()")
+            title = json.loads(cdp.evaluate(PAGE_NUMBERS))["title"]
+            if "Binzhou" not in title:
+                h.fail("English switch did not work: %r" % title)
+            h.log("English switch: %r" % title)
+    h.log("OK")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

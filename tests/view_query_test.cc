@@ -1,0 +1,97 @@
+#include "sinks/view_query.h"
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace roadpulse {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ViewQueryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<RegionTable> t =
+        RegionTable::LoadFile(std::string(ROADPULSE_SOURCE_DIR) + "/deploy/config/regions/binzhou.toml");
+    ASSERT_TRUE(t.ok()) << t.status();
+    regions_ = std::make_unique<RegionTable>(*std::move(t));
+  }
+  absl::Status Counts(std::string_view query) {
+    absl::StatusOr<QueryParams> p = ParseQueryString(query);
+    if (!p.ok()) return p.status();
+    return ParseCountsQuery(*p, *regions_, today_).status();
+  }
+  absl::Status ReportQ(std::string_view query) {
+    absl::StatusOr<QueryParams> p = ParseQueryString(query);
+    if (!p.ok()) return p.status();
+    return ParseReportQuery(*p, *regions_, today_).status();
+  }
+  std::unique_ptr<RegionTable> regions_;
+  absl::CivilDay today_{2025, 9, 5};
+};
+
+TEST_F(ViewQueryTest, ParsesWindows) {
+  absl::StatusOr<QueryParams> p = ParseQueryString("metric=deaths&region=371602&window=ytd");
+  ASSERT_TRUE(p.ok());
+  absl::StatusOr<CountsQuery> q = ParseCountsQuery(*p, *regions_, today_);
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_EQ(q->metric, Metric::kDeaths);
+  EXPECT_EQ(q->region, "371602");
+  EXPECT_EQ(q->window.period.from, absl::CivilDay(2025, 1, 1));
+  EXPECT_EQ(q->window.period.to, absl::CivilDay(2025, 9, 6));
+  EXPECT_TRUE(ParseWindow("1h", today_)->rolling);
+  EXPECT_EQ(ParseWindow("month", today_)->period.from, absl::CivilDay(2025, 9, 1));
+  EXPECT_EQ(ParseWindow("2024-02-29..2024-03-01", today_)->period.to, absl::CivilDay(2024, 3, 1));
+  EXPECT_EQ(ParseQueryString("a=x%20y+z")->at("a"), "x y z");
+}
+
+TEST_F(ViewQueryTest, RefusesMalformedInputWithANamedReason) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"metric=bogus", "unknown metric"},
+      {"", "metric: required"},
+      {"metric=", "unknown metric"},
+      {"metric=accidents&region=1", "unknown region"},
+      {"metric=accidents&window=2025-02-29..2025-03-01", "not a valid date"},
+      {"metric=accidents&window=2025-1-01..2025-03-01", "YYYY-MM-DD"},
+      {"metric=accidents&window=2025-03-01..2025-01-01", "is after"},
+      {"metric=accidents&window=2025-03-01..2025-03-01", "empty"},
+      {"metric=accidents&window=1900-01-01..2025-03-01", "limit"},
+      {"metric=accidents&window=..", "YYYY-MM-DD"},
+      {"metric=accidents&window=2025-01-01..", "YYYY-MM-DD"},
+      {"metric=accidents&window=+2025-01-01..2025-02-01", "YYYY-MM-DD"},
+      {"metric=accidents&window=0000-01-01..2025-02-01", "not a valid date"},
+      {"metric=accidents&window=2h", "window"},
+      {"metric=accidents&metric=deaths", "twice"},
+      {"metric=accidents&=1", "without a name"},
+      {"metric=accidents&a=%", "truncated"},
+      {"metric=accidents&a=%4", "truncated"},
+      {"metric=accidents&a=%zz", "bad %-escape"},
+      {"metric=accidents&a=%00", "control character"},
+      {"metric=accidents&a=%0a", "control character"},
+      {"metric=accidents&color=red", "unknown query parameter"},
+      {"metric=accidents&x=" + std::string(300, 'a'), "longer than"},
+      {std::string(3000, '&'), "longer than"},
+  };
+  for (const auto& [query, reason] : cases) {
+    absl::Status s = Counts(query);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << query;
+    EXPECT_THAT(std::string(s.message()), HasSubstr(reason)) << query;
+  }
+  EXPECT_EQ(Counts("metric=accidents&&access_token=x&").code(), absl::StatusCode::kOk);
+}
+
+TEST_F(ViewQueryTest, ReportQueries) {
+  EXPECT_TRUE(ReportQ("from=2025-01-01&to=2025-09-01&lang=en&format=csv").ok());
+  EXPECT_TRUE(ReportQ("").ok());
+  EXPECT_THAT(std::string(ReportQ("from=2025-09-01&to=2025-01-01").message()), HasSubstr("is after"));
+  EXPECT_THAT(std::string(ReportQ("lang=de").message()), HasSubstr("lang"));
+  EXPECT_THAT(std::string(ReportQ("format=xml").message()), HasSubstr("format"));
+  EXPECT_THAT(std::string(ReportQ("from=2025-01-32").message()), HasSubstr("not a valid date"));
+  EXPECT_THAT(std::string(ReportQ("from=1000-01-01&to=2025-01-01").message()), HasSubstr("not a valid date"));
+}
+
+}  // namespace
+}  // namespace roadpulse
