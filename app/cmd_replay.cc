@@ -48,22 +48,6 @@ struct ReplayFlags {
   std::vector<std::string> properties;
 };
 
-absl::StatusOr<absl::CivilDay> ParseDay(const std::string& flag, const std::string& text) {
-  absl::CivilDay day;
-  if (!absl::ParseCivilTime(text, &day) || absl::FormatCivilTime(day) != text) {
-    return absl::InvalidArgumentError(
-        fmt::format("{}: \"{}\" is not a date of the form YYYY-MM-DD", flag, text));
-  }
-  return day;
-}
-
-ReportFormat ParseFormat(const std::string& f) {
-  if (f == "md") return ReportFormat::kMarkdown;
-  if (f == "csv") return ReportFormat::kCsv;
-  if (f == "json") return ReportFormat::kJson;
-  return ReportFormat::kText;
-}
-
 int Fail(std::string_view message) {
   fmt::print(stderr, "roadpulse replay: {}\n", message);
   return 2;
@@ -88,21 +72,9 @@ int RunReplay(const ReplayFlags& f) {
   absl::TimeZone tz;
   absl::LoadTimeZone(regions->time_zone(), &tz);
   const absl::CivilDay today = absl::ToCivilDay(absl::Now(), tz);
-  Period period{absl::CivilDay(today.year(), 1, 1), today + 1};
-  if (!f.from.empty()) {
-    absl::StatusOr<absl::CivilDay> d = ParseDay("--from", f.from);
-    if (!d.ok()) return Fail(Msg(d.status()));
-    period.from = *d;
-  }
-  if (!f.to.empty()) {
-    absl::StatusOr<absl::CivilDay> d = ParseDay("--to", f.to);
-    if (!d.ok()) return Fail(Msg(d.status()));
-    period.to = *d;
-  }
-  if (period.from >= period.to) {
-    return Fail(fmt::format("--from {} must be before --to {} (--to is exclusive)",
-                            absl::FormatCivilTime(period.from), absl::FormatCivilTime(period.to)));
-  }
+  absl::StatusOr<Period> parsed_period = PeriodFromFlags(f.from, f.to, today);
+  if (!parsed_period.ok()) return Fail(Msg(parsed_period.status()));
+  const Period period = *parsed_period;
   if (regions->Find(f.region) == nullptr) {
     return Fail(fmt::format("--region: \"{}\" is not in the region table", f.region));
   }
@@ -180,14 +152,16 @@ int RunReplay(const ReplayFlags& f) {
                                  : f.topics;
     for (const std::string& t : to.topics) {
       if (t != f.incidents_topic && t != f.violations_topic) {
-        return Fail(fmt::format("--topic {}: not an input topic (--incidents-topic {}, "
-                                "--violations-topic {})",
-                                t, f.incidents_topic, f.violations_topic));
+        return Fail(
+            fmt::format("--topic {}: not an input topic (--incidents-topic {}, "
+                        "--violations-topic {})",
+                        t, f.incidents_topic, f.violations_topic));
       }
     }
     for (const std::string& p : f.properties) {
       const size_t eq = p.find('=');
-      if (eq == std::string::npos || eq == 0) return Fail(fmt::format("-X {}: expected KEY=VALUE", p));
+      if (eq == std::string::npos || eq == 0)
+        return Fail(fmt::format("-X {}: expected KEY=VALUE", p));
       to.properties[p.substr(0, eq)] = p.substr(eq + 1);
     }
     if (!f.since.empty()) {
@@ -207,8 +181,9 @@ int RunReplay(const ReplayFlags& f) {
       ++records;
       const v1::EventKind kind =
           r.topic == f.violations_topic ? v1::EVENT_KIND_VIOLATION : v1::EVENT_KIND_INCIDENT;
-      const absl::Time record_time =
-          r.timestamp_unix_ms < 0 ? absl::InfinitePast() : absl::FromUnixMillis(r.timestamp_unix_ms);
+      const absl::Time record_time = r.timestamp_unix_ms < 0
+                                         ? absl::InfinitePast()
+                                         : absl::FromUnixMillis(r.timestamp_unix_ms);
       const ProcessResult& res = replay.ProcessAt(kind, r.partition, r.value, record_time);
       if (res.outcome == Outcome::kRejected) {
         (*rejects)->Reject(r.topic, fmt::format("partition {} offset {}", r.partition, r.offset),
@@ -231,7 +206,8 @@ int RunReplay(const ReplayFlags& f) {
   std::string reasons;
   for (RejectReason r : AllRejectReasons()) {
     const int64_t n = t.rejected_by_reason[static_cast<size_t>(r)];
-    if (n > 0) reasons += fmt::format("{}{} {}", reasons.empty() ? "" : ", ", RejectReasonName(r), n);
+    if (n > 0)
+      reasons += fmt::format("{}{} {}", reasons.empty() ? "" : ", ", RejectReasonName(r), n);
   }
   const int64_t input_rejects = (*rejects)->count() - t.totals.rejected;
   fmt::print(stderr,
@@ -245,7 +221,8 @@ int RunReplay(const ReplayFlags& f) {
   const Language lang = f.lang == "en" ? Language::kEn : Language::kZh;
   absl::StatusOr<Report> report = BuildReport(store, f.region, period, lang);
   if (!report.ok()) return Fail(Msg(report.status()));
-  const std::string text = RenderReport(*report, ParseFormat(f.format));
+  const std::string text =
+      RenderReport(*report, ReportFormatFromName(f.format).value_or(ReportFormat::kText));
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
   return exit_code;
@@ -271,10 +248,13 @@ void AddReplayCommand(CLI::App& app, int* exit_code) {
       ->check(CLI::IsMember({"auto", "delimited", "jsonl"}))
       ->capture_default_str();
   cmd->add_option("--regions", flags->regions, "Region table file")->check(CLI::ExistingFile);
-  cmd->add_option("--from", flags->from, "Report period: first day, YYYY-MM-DD (default: 1 January this year)");
-  cmd->add_option("--to", flags->to, "Report period: day after the last, YYYY-MM-DD (default: tomorrow)");
-  cmd->add_option("--region", flags->region,
-                  "Region code: the city, a county/district/zone, a township, or the main urban area")
+  cmd->add_option("--from", flags->from,
+                  "Report period: first day, YYYY-MM-DD (default: 1 January this year)");
+  cmd->add_option("--to", flags->to,
+                  "Report period: day after the last, YYYY-MM-DD (default: tomorrow)");
+  cmd->add_option(
+         "--region", flags->region,
+         "Region code: the city, a county/district/zone, a township, or the main urban area")
       ->capture_default_str();
   cmd->add_option("--lang", flags->lang, "zh or en")
       ->check(CLI::IsMember({"zh", "en"}))

@@ -28,23 +28,6 @@ struct ReportFlags {
   std::string format = "text";
 };
 
-// Parses YYYY-MM-DD; the error names the flag.
-absl::StatusOr<absl::CivilDay> ParseDay(const std::string& flag, const std::string& text) {
-  absl::CivilDay day;
-  if (!absl::ParseCivilTime(text, &day) || absl::FormatCivilTime(day) != text) {
-    return absl::InvalidArgumentError(
-        fmt::format("{}: \"{}\" is not a date of the form YYYY-MM-DD", flag, text));
-  }
-  return day;
-}
-
-ReportFormat ParseFormat(const std::string& f) {
-  if (f == "md") return ReportFormat::kMarkdown;
-  if (f == "csv") return ReportFormat::kCsv;
-  if (f == "json") return ReportFormat::kJson;
-  return ReportFormat::kText;
-}
-
 int RunReport(const ReportFlags& flags) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("report"));
   auto fail = [](const absl::Status& s) {
@@ -57,22 +40,8 @@ int RunReport(const ReportFlags& flags) {
   absl::TimeZone tz;
   absl::LoadTimeZone(regions->time_zone(), &tz);
   const absl::CivilDay today = absl::ToCivilDay(absl::Now(), tz);
-  Period period{absl::CivilDay(today.year(), 1, 1), today + 1};
-  if (!flags.from.empty()) {
-    absl::StatusOr<absl::CivilDay> d = ParseDay("--from", flags.from);
-    if (!d.ok()) return fail(d.status());
-    period.from = *d;
-  }
-  if (!flags.to.empty()) {
-    absl::StatusOr<absl::CivilDay> d = ParseDay("--to", flags.to);
-    if (!d.ok()) return fail(d.status());
-    period.to = *d;
-  }
-  if (period.from >= period.to) {
-    return fail(absl::InvalidArgumentError(
-        fmt::format("--from {} must be before --to {} (--to is exclusive)",
-                    absl::FormatCivilTime(period.from), absl::FormatCivilTime(period.to))));
-  }
+  absl::StatusOr<Period> period = PeriodFromFlags(flags.from, flags.to, today);
+  if (!period.ok()) return fail(period.status());
   if (regions->Find(flags.region) == nullptr) {
     return fail(absl::InvalidArgumentError(
         fmt::format("--region: \"{}\" is not in the region table", flags.region)));
@@ -91,9 +60,10 @@ int RunReport(const ReportFlags& flags) {
                  flags.topic);
   }
   const Language lang = flags.lang == "en" ? Language::kEn : Language::kZh;
-  absl::StatusOr<Report> report = BuildReport(store, flags.region, period, lang);
+  absl::StatusOr<Report> report = BuildReport(store, flags.region, *period, lang);
   if (!report.ok()) return fail(report.status());
-  const std::string text = RenderReport(*report, ParseFormat(flags.format));
+  const std::string text =
+      RenderReport(*report, ReportFormatFromName(flags.format).value_or(ReportFormat::kText));
   std::fwrite(text.data(), 1, text.size(), stdout);
   return 0;
 }

@@ -1,6 +1,8 @@
 #include "processors/period.h"
 
 #include <cmath>
+#include <string>
+#include <tuple>
 
 #include "fmt/format.h"
 
@@ -18,6 +20,37 @@ absl::CivilDay ShiftYears(absl::CivilDay day, int years) {
 
 Period SamePeriodLastYear(const Period& period) {
   return Period{ShiftYears(period.from, -1), ShiftYears(period.to, -1)};
+}
+
+absl::StatusOr<absl::CivilDay> ParseDay(std::string_view text) {
+  absl::CivilDay day;
+  const std::string s(text);
+  if (!absl::ParseCivilTime(s, &day) || absl::FormatCivilTime(day) != s) {
+    return absl::InvalidArgumentError(
+        fmt::format("\"{}\" is not a date of the form YYYY-MM-DD", text));
+  }
+  return day;
+}
+
+absl::StatusOr<Period> PeriodFromFlags(std::string_view from, std::string_view to,
+                                       absl::CivilDay today) {
+  Period period{absl::CivilDay(today.year(), 1, 1), today + 1};
+  for (auto [flag, text, day] :
+       {std::make_tuple("--from", from, &period.from), std::make_tuple("--to", to, &period.to)}) {
+    if (text.empty()) continue;
+    absl::StatusOr<absl::CivilDay> parsed = ParseDay(text);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(
+          fmt::format("{}: {}", flag, std::string(parsed.status().message())));
+    }
+    *day = *parsed;
+  }
+  if (period.from >= period.to) {
+    return absl::InvalidArgumentError(
+        fmt::format("--from {} must be before --to {} (--to is exclusive)",
+                    absl::FormatCivilTime(period.from), absl::FormatCivilTime(period.to)));
+  }
+  return period;
 }
 
 Change YearOverYear(int64_t current, int64_t previous) {

@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
+#include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
 
 namespace roadpulse {
@@ -31,6 +33,15 @@ Period SamePeriodLastYear(const Period& period);
 // Calendar day `day` shifted by `years`, with 29 February becoming 1 March
 // when the target year has none.
 absl::CivilDay ShiftYears(absl::CivilDay day, int years);
+
+// Parses a day written exactly as YYYY-MM-DD; kInvalidArgument names the text.
+absl::StatusOr<absl::CivilDay> ParseDay(std::string_view text);
+
+// The period of a report from the texts of --from and --to (either may be
+// empty): by default [1 January of `today`'s year, today + 1). --to is
+// exclusive. kInvalidArgument names the flag at fault.
+absl::StatusOr<Period> PeriodFromFlags(std::string_view from, std::string_view to,
+                                       absl::CivilDay today);
 
 // A value against its base.
 struct Change {

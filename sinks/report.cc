@@ -96,6 +96,14 @@ std::string DayText(absl::CivilDay d) { return absl::FormatCivilTime(d); }
 
 }  // namespace
 
+std::optional<ReportFormat> ReportFormatFromName(std::string_view name) {
+  if (name == "text") return ReportFormat::kText;
+  if (name == "md") return ReportFormat::kMarkdown;
+  if (name == "csv") return ReportFormat::kCsv;
+  if (name == "json") return ReportFormat::kJson;
+  return std::nullopt;
+}
+
 std::string FormatWan(int64_t value) {
   if (value < 10000) return std::to_string(value);
   // One decimal of 万, rounded half up: 139,000 -> 13.9万, 125,050 -> 12.5万.

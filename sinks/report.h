@@ -4,7 +4,9 @@
 #ifndef ROADPULSE_SINKS_REPORT_H_
 #define ROADPULSE_SINKS_REPORT_H_
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -16,6 +18,9 @@
 namespace roadpulse {
 
 enum class ReportFormat { kText, kMarkdown, kCsv, kJson };
+
+// "text", "md", "csv" or "json"; nullopt for anything else.
+std::optional<ReportFormat> ReportFormatFromName(std::string_view name);
 
 // One metric of one region: this period, last year's, and the change.
 struct ReportFigure {

@@ -53,3 +53,35 @@ TEST(PeriodTest, ZeroBaseHasNoPercentage) {
 
 }  // namespace
 }  // namespace roadpulse
+
+namespace roadpulse {
+namespace {
+
+TEST(PeriodTest, ParseDayIsStrict) {
+  EXPECT_EQ(*ParseDay("2025-03-01"), absl::CivilDay(2025, 3, 1));
+  for (const char* bad : {"2025-13-01", "2025-02-30", "2025-3-1", "20250301", "", "2025-03-01x"}) {
+    absl::StatusOr<absl::CivilDay> d = ParseDay(bad);
+    EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+TEST(PeriodTest, PeriodFromFlags) {
+  const absl::CivilDay today(2026, 11, 28);
+  absl::StatusOr<Period> p = PeriodFromFlags("", "", today);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->from, absl::CivilDay(2026, 1, 1));
+  EXPECT_EQ(p->to, absl::CivilDay(2026, 11, 29));
+  p = PeriodFromFlags("2025-01-01", "2025-09-01", today);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->to - p->from, 243);
+  absl::StatusOr<Period> bad = PeriodFromFlags("2025-13-01", "", today);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(bad.status().message()).find("--from"), std::string::npos);
+  bad = PeriodFromFlags("2025-05-01", "2025-05-01", today);
+  EXPECT_NE(std::string(bad.status().message()).find("must be before --to"), std::string::npos);
+  bad = PeriodFromFlags("", "2025-02-29", today);
+  EXPECT_NE(std::string(bad.status().message()).find("--to"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace roadpulse
