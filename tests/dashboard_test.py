@@ -1,16 +1,17 @@
 #!/usr/bin/python3
 """End-to-end browser test of the dashboard (issue 5).
 
-broker + generate (this year's history, then live events) + run + serve, then
-Debian's chromium, headless, driven over the DevTools protocol (standard
+`roadpulse demo` (the default; or, with --target pipeline, broker + generate
+(this year's history, then live events) + run + serve), then Debian's chromium, headless, driven over the DevTools protocol (standard
 library only): the page renders, receives a live update over /api/v1/stream
 without a reload, and every number it shows (cards and the county table)
 equals /api/v1/counts. Saves a screenshot and prints its path.
 
-Usage: dashboard_test.py --roadpulse BIN [--screenshot PATH]
+Usage: dashboard_test.py --roadpulse BIN [--target demo|pipeline] [--screenshot PATH]
 """
 import argparse
 import base64
+import contextlib
 import os
 import sys
 import tempfile
@@ -32,12 +33,25 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--roadpulse", required=True)
     ap.add_argument("--screenshot", default="")
+    ap.add_argument("--target", choices=["demo", "pipeline"], default="demo")
     args = ap.parse_args()
     import json
     with tempfile.TemporaryDirectory(prefix="roadpulse-dashboard-") as tmp, \
-            h.broker(args.roadpulse, partitions=4) as servers, v.Procs() as procs:
-        v.pipeline(procs, args.roadpulse, tmp, servers, live_rate=0.5)
-        base = v.serve(procs, args.roadpulse, tmp, servers, v.free_port(), "serve")
+            contextlib.ExitStack() as stack:
+        procs = stack.enter_context(v.Procs())
+        if args.target == "demo":
+            # As the README starts it, on a free port instead of 8080.
+            port = v.free_port()
+            procs.start([args.roadpulse, "demo", "--http", "127.0.0.1:%d" % port, "--log-file",
+                         os.path.join(tmp, "demo-internal.log")], "demo",
+                        os.path.join(tmp, "demo.log"))
+            base = "http://127.0.0.1:%d" % port
+            v.wait_for("demo /healthz", lambda: v.get(base + "/healthz")[0] == 200, 60)
+        else:
+            servers = stack.enter_context(h.broker(args.roadpulse, partitions=4))
+            v.pipeline(procs, args.roadpulse, tmp, servers, live_rate=0.5)
+            base = v.serve(procs, args.roadpulse, tmp, servers, v.free_port(), "serve")
+        h.log("target: %s at %s" % (args.target, base))
         # Wait until this year's history is counted (the count stops moving
         # fast; live events still trickle in).
         def settled():
