@@ -44,8 +44,8 @@ struct RunFlags {
   std::vector<std::string> properties;  // key=value
   std::string counts_topic = "roadpulse.counts";
   std::string log_level = "info";
-  Config config;     // effective configuration; the fields above are copied from it
   std::string http;  // HOST:PORT for /metrics and /healthz; empty: none
+  Config config;     // effective configuration; the fields above are copied from it
 };
 
 // The region table file: --regions, else $ROADPULSE_REGIONS, else the
@@ -203,6 +203,7 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
             "log.level");
   cmd->add_option("--http", flags->http,
                   "Serve /metrics (Prometheus) and /healthz on HOST:PORT (port 0: any free port)");
+  cli->Bind(cmd->get_option("--http"), "worker.http");
   cmd->callback([flags, cli, exit_code] {
     // defaults < --config FILE < ROADPULSE_* < flags; the flags' fields then
     // take the effective values.
@@ -217,6 +218,7 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
     f.bootstrap_servers = config->BootstrapServers();
     f.regions = config->GetString("regions.file");
     f.group = config->GetString("worker.group");
+    f.http = config->GetString("worker.http");
     f.flush_interval_ms = static_cast<int>(config->GetInt("worker.flush_interval_ms"));
     f.retention_days = static_cast<int>(config->GetInt("worker.retention_days"));
     f.counts_topic = config->GetString("topics.counts");
