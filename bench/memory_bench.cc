@@ -77,7 +77,7 @@ int Main(int argc, char** argv) {
           q->ClearTombstones();
           ids += q->remembered_ids();
           dedup += q->dedup_memory_bytes();
-          fine += q->fine_buckets().size();
+          fine += q->bucket_count(BucketWidth::kHour) + q->bucket_count(BucketWidth::kMinute);
         }
       }
       std::printf("%12llu %10.1f %12zu %14.1f %12zu\n", static_cast<unsigned long long>(i + 1),

@@ -133,6 +133,7 @@ class WorkerImpl {
       }
       for (ssize_t i = 0; i < n; ++i) {
         MessageHandle message(batch[static_cast<size_t>(i)]);
+        if (i + 1 < n) PrefetchFor(*batch[static_cast<size_t>(i + 1)]);
         if (result.ok()) result = HandleMessage(*message);
       }
       if (!result.ok()) break;
@@ -290,6 +291,15 @@ class WorkerImpl {
     last_rkt_ = message.rkt;
     last_partition_ = &it->second;
     return last_partition_;
+  }
+
+  // A cache hint for the record handled next (see PartitionProcessor::Prefetch).
+  void PrefetchFor(const rd_kafka_message_t& message) {
+    if (message.err != RD_KAFKA_RESP_ERR_NO_ERROR || message.payload == nullptr) return;
+    if (Partition* p = FindPartition(message); p != nullptr) {
+      p->processor->Prefetch(
+          std::string_view(static_cast<const char*>(message.payload), message.len));
+    }
   }
 
   absl::Status HandleMessage(const rd_kafka_message_t& message) {

@@ -89,6 +89,10 @@ ProcessorOptions Clamped(ProcessorOptions o) {
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
+int64_t UnitSeconds(BucketWidth width) {
+  return width == BucketWidth::kHour ? 3600 : width == BucketWidth::kMinute ? 60 : 86400;
+}
+
 }  // namespace
 
 PartitionProcessor::PartitionProcessor(EventKind kind, const RegionTable& regions,
@@ -104,7 +108,13 @@ PartitionProcessor::PartitionProcessor(EventKind kind, const RegionTable& region
   for (size_t w = 0; w < 3; ++w) {
     horizon_[w] = (w == 0 || keep_s_[w] > 0) ? std::numeric_limits<int64_t>::min()
                                              : std::numeric_limits<int64_t>::max();
+    // Kept starts lie in [horizon, watermark]: keep / unit + 1 of them.
+    if (w > 0 && keep_s_[w] > 0) {
+      ring_[w].resize(static_cast<size_t>(keep_s_[w] / UnitSeconds(static_cast<BucketWidth>(w))) +
+                      2);
+    }
   }
+  cursors_.resize(regions.size() * 3);
   // Forget old ids in steps of 1/32 of the horizon (at least a day): a sweep
   // scans the whole table, so this bounds its cost per event, and the table
   // holds at most ~3% more than the horizon's ids.
@@ -140,20 +150,105 @@ void PartitionProcessor::EvictFine() {
   for (BucketWidth width : {BucketWidth::kHour, BucketWidth::kMinute}) {
     const size_t w = static_cast<size_t>(width);
     if (keep_s_[w] <= 0) continue;
-    const int64_t unit = width == BucketWidth::kHour ? 3600 : 60;
+    const int64_t unit = UnitSeconds(width);
     const int64_t horizon = FloorDiv(w_s, unit) * unit - keep_s_[w];
-    if (horizon <= horizon_[w]) continue;
+    const int64_t old = horizon_[w];
+    if (horizon <= old) continue;
     horizon_[w] = horizon;
-    auto it = fine_index_.lower_bound({width, std::numeric_limits<int64_t>::min()});
-    while (it != fine_index_.end() && it->first.first == width && it->first.second < horizon) {
-      for (uint16_t region : it->second) {
-        const BucketKey key{region, it->first.second, width};
-        fine_.erase(key);
-        dirty_.erase(key);
-        tombstones_.push_back(key);
-      }
-      it = fine_index_.erase(it);
+    std::vector<RingSlot>& ring = ring_[w];
+    const int64_t n = static_cast<int64_t>(ring.size());
+    // Every kept start was >= old: visit the slots of [old, horizon), or the
+    // whole ring when that is shorter.
+    const int64_t steps = old == std::numeric_limits<int64_t>::min() || (horizon - old) / unit >= n
+                              ? n
+                              : (horizon - old) / unit;
+    const int64_t first = steps == n ? 0 : FloorDiv(old, unit);
+    for (int64_t i = 0; i < steps; ++i) {
+      RingSlot& slot = ring[static_cast<size_t>(((first + i) % n + n) % n)];
+      if (slot.start == std::numeric_limits<int64_t>::min() || slot.start >= horizon) continue;
+      for (const auto& [unit, index] : slot.buckets) Evict(index);
+      slot.buckets.clear();
+      slot.start = std::numeric_limits<int64_t>::min();
     }
+  }
+}
+
+void PartitionProcessor::Evict(uint32_t index) {
+  Bucket& b = pool_[index];
+  const size_t w = static_cast<size_t>(b.key.width);
+  Cursor& cursor = cursors_[b.key.region_index * 3 + w];
+  if (cursor.start == b.key.start_unix_s) cursor = Cursor{};
+  tombstones_.push_back(b.key);
+  if (b.dirty) {
+    b.dirty = false;
+    --dirty_count_;
+  }
+  b.live = false;
+  --bucket_count_[w];
+  // Reusable at once: if the slot is still listed in dirty_, the `listed`
+  // flag keeps its next bucket from being listed twice.
+  free_.push_back(index);
+}
+
+uint32_t PartitionProcessor::NewBucket(const BucketKey& key) {
+  uint32_t index;
+  if (!free_.empty()) {
+    index = free_.back();
+    free_.pop_back();
+  } else {
+    index = static_cast<uint32_t>(pool_.size());
+    pool_.emplace_back();
+  }
+  Bucket& b = pool_[index];
+  b.key = key;
+  b.values = MetricValues{};
+  b.dirty = false;  // `listed` is left as it is: see Evict()
+  b.live = true;
+  ++bucket_count_[static_cast<size_t>(key.width)];
+  return index;
+}
+
+size_t PartitionProcessor::SlotIndex(BucketWidth width, int64_t start) const {
+  const int64_t n = static_cast<int64_t>(ring_[static_cast<size_t>(width)].size());
+  return static_cast<size_t>((FloorDiv(start, UnitSeconds(width)) % n + n) % n);
+}
+
+uint32_t PartitionProcessor::BucketFor(const BucketKey& key) {
+  const size_t w = static_cast<size_t>(key.width);
+  Cursor& cursor = cursors_[key.region_index * 3 + w];
+  if (cursor.start == key.start_unix_s) return cursor.bucket;
+  uint32_t index;
+  if (key.width == BucketWidth::kDay) {
+    auto [it, inserted] = day_index_.try_emplace(key, 0);
+    if (inserted) it->second = NewBucket(key);
+    index = it->second;
+  } else {
+    // Fine buckets are found through their time slot: a short list.
+    RingSlot& slot = ring_[w][SlotIndex(key.width, key.start_unix_s)];
+    // A slot's previous start was evicted when the horizon passed it.
+    slot.start = key.start_unix_s;
+    auto found = std::find_if(slot.buckets.begin(), slot.buckets.end(),
+                              [&](const auto& e) { return e.first == key.region_index; });
+    if (found != slot.buckets.end()) {
+      index = found->second;
+    } else {
+      index = NewBucket(key);
+      slot.buckets.emplace_back(key.region_index, index);
+    }
+  }
+  cursor.start = key.start_unix_s;
+  cursor.bucket = index;
+  return index;
+}
+
+void PartitionProcessor::MarkDirty(uint32_t index) {
+  Bucket& b = pool_[index];
+  if (b.dirty) return;
+  b.dirty = true;
+  ++dirty_count_;
+  if (!b.listed) {
+    b.listed = true;
+    dirty_.push_back(index);
   }
 }
 
@@ -172,19 +267,43 @@ void PartitionProcessor::SweepIds() {
 
 template <typename Fn>
 void PartitionProcessor::ForEachBucketOf(uint16_t unit, int64_t occurred_s, Fn fn) {
-  const BucketKey day{unit, DayStartOf(occurred_s), BucketWidth::kDay};
-  fn(buckets_[day]);
-  dirty_.insert(day);
-  for (BucketWidth width : {BucketWidth::kHour, BucketWidth::kMinute}) {
+  for (BucketWidth width : {BucketWidth::kDay, BucketWidth::kHour, BucketWidth::kMinute}) {
     const size_t w = static_cast<size_t>(width);
-    const int64_t size = width == BucketWidth::kHour ? 3600 : 60;
-    const int64_t start = FloorDiv(occurred_s, size) * size;
-    if (start < horizon_[w]) continue;
-    const BucketKey key{unit, start, width};
-    auto [it, inserted] = fine_.try_emplace(key);
-    if (inserted) fine_index_[{width, start}].push_back(unit);
-    fn(it->second);
-    dirty_.insert(key);
+    int64_t start;
+    if (width == BucketWidth::kDay) {
+      start = DayStartOf(occurred_s);
+    } else {
+      const int64_t size = UnitSeconds(width);
+      start = FloorDiv(occurred_s, size) * size;
+      if (start < horizon_[w]) continue;
+    }
+    const uint32_t index = BucketFor(BucketKey{unit, start, width});
+    Bucket& b = pool_[index];
+    fn(b.values);
+    if (!b.dirty) MarkDirty(index);
+  }
+}
+
+void PartitionProcessor::Prefetch(std::string_view payload) const {
+  // Both events carry the id as field 1 (string): tag byte 0x0A, written
+  // first by every protobuf serializer we know of. Anything else: no hint.
+  if (payload.size() < 2 || static_cast<uint8_t>(payload[0]) != 0x0A) return;
+  size_t len = 0;
+  size_t pos = 1;
+  for (int shift = 0; pos < payload.size() && shift < 35; shift += 7) {
+    const uint8_t b = static_cast<uint8_t>(payload[pos++]);
+    len |= static_cast<size_t>(b & 0x7F) << shift;
+    if ((b & 0x80) == 0) {
+      if (len > payload.size() - pos) return;
+      const processors_internal::Fingerprint fp =
+          processors_internal::FingerprintOf(payload.substr(pos, len));
+      if (kind_ == EventKind::kIncident) {
+        accidents_.Prefetch(fp);
+      } else {
+        violations_.Prefetch(fp);
+      }
+      return;
+    }
   }
 }
 
@@ -339,9 +458,9 @@ ProcessResult PartitionProcessor::ProcessIncident(std::string_view payload,
   }
 
   const processors_internal::Fingerprint fp = processors_internal::FingerprintOf(e.id());
-  SeenAccident* seen = accidents_.Find(fp);
-  if (seen == nullptr) {
-    accidents_.Insert(fp, next);
+  bool inserted = false;
+  SeenAccident* seen = accidents_.FindOrInsert(fp, next, &inserted);
+  if (inserted) {
     Apply(next, +1);
     return ProcessResult{Outcome::kCounted, {}, {}};
   }
@@ -427,10 +546,12 @@ ProcessResult PartitionProcessor::ProcessViolation(std::string_view payload,
   }
   Advance(c.occurred);
   const processors_internal::Fingerprint fp = processors_internal::FingerprintOf(e.id());
-  if (violations_.Find(fp) != nullptr) return ProcessResult{Outcome::kDuplicate, {}, {}};
   const int64_t occurred_s = absl::ToUnixSeconds(c.occurred);
-  violations_.Insert(
-      fp, static_cast<uint16_t>(std::clamp<int64_t>(FloorDiv(occurred_s, 86400), 0, 65535)));
+  bool inserted = false;
+  violations_.FindOrInsert(
+      fp, static_cast<uint16_t>(std::clamp<int64_t>(FloorDiv(occurred_s, 86400), 0, 65535)),
+      &inserted);
+  if (!inserted) return ProcessResult{Outcome::kDuplicate, {}, {}};
   const bool key_violation = metric != Metric::kOtherViolations;
   ForEachBucketOf(c.unit->index, occurred_s, [metric, key_violation](MetricValues& values) {
     ++At(values, metric);
@@ -470,14 +591,47 @@ void PartitionProcessor::Apply(const SeenAccident& accident, int sign) {
 
 void PartitionProcessor::ForEachDirty(
     const std::function<void(const BucketKey&, const MetricValues&)>& fn) const {
-  for (const BucketKey& key : dirty_) {
-    fn(key, key.width == BucketWidth::kDay ? buckets_.at(key) : fine_.at(key));
+  for (uint32_t index : dirty_) {
+    const Bucket& b = pool_[index];
+    if (b.dirty) fn(b.key, b.values);
   }
 }
 
+void PartitionProcessor::ClearDirty() {
+  for (uint32_t index : dirty_) {
+    pool_[index].dirty = false;
+    pool_[index].listed = false;
+  }
+  dirty_.clear();
+  dirty_count_ = 0;
+}
+
 void PartitionProcessor::MarkAllDirty() {
-  for (const auto& [key, values] : buckets_) dirty_.insert(key);
-  for (const auto& [key, values] : fine_) dirty_.insert(key);
+  for (uint32_t index = 0; index < pool_.size(); ++index) {
+    if (pool_[index].live) MarkDirty(index);
+  }
+}
+
+const MetricValues* PartitionProcessor::FindBucket(const BucketKey& key) const {
+  if (key.width == BucketWidth::kDay) {
+    auto it = day_index_.find(key);
+    return it == day_index_.end() ? nullptr : &pool_[it->second].values;
+  }
+  const size_t w = static_cast<size_t>(key.width);
+  if (ring_[w].empty() || key.start_unix_s < horizon_[w]) return nullptr;
+  const RingSlot& slot = ring_[w][SlotIndex(key.width, key.start_unix_s)];
+  if (slot.start != key.start_unix_s) return nullptr;
+  for (const auto& [unit, index] : slot.buckets) {
+    if (unit == key.region_index) return &pool_[index].values;
+  }
+  return nullptr;
+}
+
+void PartitionProcessor::ForEachBucket(
+    const std::function<void(const BucketKey&, const MetricValues&)>& fn) const {
+  for (const Bucket& b : pool_) {
+    if (b.live) fn(b.key, b.values);
+  }
 }
 
 }  // namespace roadpulse

@@ -29,15 +29,15 @@
 #define ROADPULSE_PROCESSORS_PARTITION_PROCESSOR_H_
 
 #include <cstdint>
+#include <deque>
 #include <functional>
-#include <map>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "processors/internal/id_table.h"
 #include "processors/metrics.h"
@@ -126,23 +126,34 @@ class PartitionProcessor {
   // absl::InfinitePast() disables that check.
   ProcessResult Process(std::string_view payload, absl::Time record_time);
 
+  // A hint, for a record that Process() will see soon (the next one in the
+  // batch): peeks at its id without parsing it and starts loading the dedup
+  // state it will need into the cache. Never changes what Process() does.
+  void Prefetch(std::string_view payload) const;
+
   // Calls fn for every bucket (of any width) changed since the last
   // ClearDirty(), with its absolute values.
   void ForEachDirty(const std::function<void(const BucketKey&, const MetricValues&)>& fn) const;
-  void ClearDirty() { dirty_.clear(); }
+  void ClearDirty();
   // Marks every bucket dirty (after a restore, to republish everything).
   void MarkAllDirty();
-  size_t dirty_count() const { return dirty_.size(); }
+  size_t dirty_count() const { return dirty_count_; }
 
   // Fine buckets evicted since the last ClearTombstones(): publish a
   // tombstone for each. A key is listed once.
   const std::vector<BucketKey>& tombstones() const { return tombstones_; }
   void ClearTombstones() { tombstones_.clear(); }
 
-  // Day buckets with their absolute values.
-  const absl::flat_hash_map<BucketKey, MetricValues>& buckets() const { return buckets_; }
-  // Hour and minute buckets inside their horizons.
-  const absl::flat_hash_map<BucketKey, MetricValues>& fine_buckets() const { return fine_; }
+  // The absolute values of a kept bucket (day buckets are kept for the
+  // processor's life; hour and minute buckets inside their horizons), or
+  // nullptr. The pointer is valid until the next Process().
+  const MetricValues* FindBucket(const BucketKey& key) const;
+  // Calls fn for every kept bucket of every width, in no particular order.
+  void ForEachBucket(const std::function<void(const BucketKey&, const MetricValues&)>& fn) const;
+  // Kept buckets of `width`.
+  size_t bucket_count(BucketWidth width) const {
+    return bucket_count_[static_cast<size_t>(width)];
+  }
   // Start of the oldest bucket of `width` that is still kept (and may still
   // change); INT64_MIN before the first event. kDay: always INT64_MIN.
   int64_t horizon_unix_s(BucketWidth width) const {
@@ -200,13 +211,48 @@ class PartitionProcessor {
 
   v1::IncidentEvent incident_;  // reused parse targets
   v1::ViolationEvent violation_;
-  absl::flat_hash_map<BucketKey, MetricValues> buckets_;  // day buckets
-  absl::flat_hash_map<BucketKey, MetricValues> fine_;     // hour and minute buckets
-  // The fine buckets by (width, start), for eviction in time order.
-  std::map<std::pair<BucketWidth, int64_t>, std::vector<uint16_t>> fine_index_;
+
+  // Bucket storage. Buckets live in `pool_` (a deque: stable addresses) and
+  // are found through `day_index_` (days) or their time slot in `ring_`
+  // (hours, minutes); each counting unit keeps a cursor on its
+  // last bucket of each width, so events in time order (the usual case)
+  // find their buckets without hashing. Evicted fine buckets' slots are
+  // reused.
+  struct Bucket {
+    BucketKey key;
+    MetricValues values{};
+    bool dirty = false;
+    bool listed = false;  // the slot's index is in dirty_
+    bool live = false;    // false: evicted, the slot is free
+  };
+  struct Cursor {
+    int64_t start = std::numeric_limits<int64_t>::min();
+    uint32_t bucket = 0;
+  };
+  // The pool index of the bucket of `key`, created (zero) if needed.
+  // REQUIRES: a fine key's start is not behind its width's horizon.
+  uint32_t BucketFor(const BucketKey& key);
+  uint32_t NewBucket(const BucketKey& key);
+  void MarkDirty(uint32_t index);
+  void Evict(uint32_t index);
+  std::deque<Bucket> pool_;
+  absl::flat_hash_map<BucketKey, uint32_t> day_index_;  // day buckets only
+  std::vector<Cursor> cursors_;        // [unit * 3 + width]
+  std::vector<uint32_t> free_;         // free slots of pool_
+  std::vector<uint32_t> dirty_;        // pool indices, each once (`listed`)
+  size_t dirty_count_ = 0;             // live dirty buckets
+  size_t bucket_count_[3] = {0, 0, 0};
+  // Fine buckets by start, for eviction in time order: a ring per width with
+  // one slot per hour / minute inside the horizon (plus slack).
+  struct RingSlot {
+    int64_t start = std::numeric_limits<int64_t>::min();
+    std::vector<std::pair<uint16_t, uint32_t>> buckets;  // (unit, pool index)
+  };
+  // The ring_[width] slot of a bucket start. REQUIRES: the ring is not empty.
+  size_t SlotIndex(BucketWidth width, int64_t start) const;
+  std::vector<RingSlot> ring_[3];
   int64_t horizon_[3];  // per BucketWidth: oldest start still kept
   int64_t keep_s_[3];   // per BucketWidth: minute/hour_buckets_for in seconds (0: none)
-  absl::flat_hash_set<BucketKey> dirty_;
   std::vector<BucketKey> tombstones_;
   processors_internal::IdTable<SeenAccident> accidents_;
   // Value: occurred day, floor(s / 86400), clamped to [0, 65535] (1970-2149;

@@ -521,7 +521,8 @@ TEST_F(GeneratorTest, PartitionProcessorAgreesWithTheManifest) {
   std::map<std::string, std::map<std::string, std::map<std::string, int64_t>>> counts;
   const absl::TimeZone tz = absl::FixedTimeZone(8 * 3600);
   for (const PartitionProcessor* p : {&incidents, &violations}) {
-    for (const auto& [key, values] : p->buckets()) {
+    p->ForEachBucket([&](const BucketKey& key, const MetricValues& values) {
+      if (key.width != BucketWidth::kDay) return;
       const std::string unit = regions_->at(key.region_index).code;
       const std::string day =
           absl::FormatCivilTime(absl::ToCivilDay(absl::FromUnixSeconds(key.start_unix_s), tz));
@@ -529,7 +530,7 @@ TEST_F(GeneratorTest, PartitionProcessorAgreesWithTheManifest) {
         if (At(values, metric) != 0)
           counts[unit][day][std::string(MetricName(metric))] += At(values, metric);
       }
-    }
+    });
   }
   int64_t mismatches = 0;
   for (const auto& [unit, days] : m["counts"].items()) {

@@ -1,7 +1,12 @@
 #include "processors/partition_processor.h"
 
+#include <map>
+#include <random>
 #include <string>
+#include <tuple>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "gtest/gtest.h"
 
@@ -75,12 +80,14 @@ class PartitionProcessorTest : public ::testing::Test {
                        Metric metric) {
     const BucketKey key{Binzhou().Find(region)->index,
                         absl::ToUnixSeconds(absl::FromCivil(day, Shanghai()))};
-    auto it = p.buckets().find(key);
-    return it == p.buckets().end() ? 0 : At(it->second, metric);
+    const MetricValues* values = p.FindBucket(key);
+    return values == nullptr ? 0 : At(*values, metric);
   }
   static int64_t Total(const PartitionProcessor& p, Metric metric) {
     int64_t sum = 0;
-    for (const auto& [key, values] : p.buckets()) sum += At(values, metric);
+    p.ForEachBucket([&](const BucketKey& key, const MetricValues& values) {
+      if (key.width == BucketWidth::kDay) sum += At(values, metric);
+    });
     return sum;
   }
 
@@ -242,7 +249,9 @@ TEST_P(IncidentRejectTest, RejectsWithReasonAndMovesNothing) {
   EXPECT_EQ(r.outcome, Outcome::kRejected);
   EXPECT_EQ(RejectReasonName(r.reason), RejectReasonName(c.reason)) << r.detail;
   EXPECT_FALSE(r.detail.empty());
-  EXPECT_TRUE(p.buckets().empty());
+  for (BucketWidth w : {BucketWidth::kDay, BucketWidth::kHour, BucketWidth::kMinute}) {
+    EXPECT_EQ(p.bucket_count(w), 0u);
+  }
   EXPECT_EQ(p.dirty_count(), 0u);
   EXPECT_EQ(p.tally().rejected, 1);
   EXPECT_TRUE(p.tally().Balanced());
@@ -391,6 +400,104 @@ TEST_F(PartitionProcessorTest, DirtyTrackingAndRepublish) {
   EXPECT_EQ(incidents_.dirty_count(), 0u);
   incidents_.MarkAllDirty();
   EXPECT_EQ(incidents_.dirty_count(), 6u);
+}
+
+}  // namespace
+}  // namespace roadpulse
+
+namespace roadpulse {
+namespace {
+
+// The bucket store against a plain std::map model, over random event times
+// with jitter, gaps longer than a fine horizon, and publishes in between:
+// every kept bucket, every tombstone and every published value must match.
+TEST(BucketStoreTest, MatchesAMapModelOverRandomTimes) {
+  ProcessorOptions options;
+  options.minute_buckets_for = absl::Minutes(30);
+  options.hour_buckets_for = absl::Hours(5);
+  PartitionProcessor p(EventKind::kViolation, Binzhou(), options);
+  std::vector<const Region*> counties;
+  for (size_t i = 0; i < Binzhou().size(); ++i) {
+    const Region& r = Binzhou().at(static_cast<uint16_t>(i));
+    if (r.parent == Binzhou().city().code && !r.main_urban && counties.size() < 4) {
+      counties.push_back(&r);
+    }
+  }
+  ASSERT_GE(counties.size(), 2u);
+  using Key = std::tuple<int, uint16_t, int64_t>;  // width, unit, start
+  std::map<Key, int64_t> model;                    // kept buckets: speeding count
+  std::map<Key, int64_t> published;                // as a compacted topic would hold
+  int64_t horizon[3] = {INT64_MIN, INT64_MIN, INT64_MIN};
+  const int64_t keep[3] = {0, 5 * 3600, 30 * 60};
+  const int64_t unit_s[3] = {86400, 3600, 60};
+  std::mt19937_64 rng(7);
+  absl::Time t = kMorning;
+  absl::Time watermark = absl::InfinitePast();
+  for (int i = 0; i < 20000; ++i) {
+    const uint64_t step = rng() % 1000;
+    if (step == 0) {
+      t += absl::Hours(7);  // longer than both fine horizons
+    } else if (step < 5) {
+      t += absl::Minutes(45);
+    } else {
+      t += absl::Seconds(static_cast<int64_t>(rng() % 40));
+    }
+    // Up to 2 h late: sometimes behind the minute horizon.
+    const absl::Time occurred = t - absl::Seconds(static_cast<int64_t>(rng() % 7200));
+    const Region& region = *counties[rng() % counties.size()];
+    v1::ViolationEvent e = Violation(absl::StrCat("v", i), v1::VIOLATION_TYPE_SPEEDING, occurred);
+    e.mutable_location()->set_region_code(region.code);
+    ASSERT_EQ(p.Process(e.SerializeAsString(), kNow).outcome, Outcome::kCounted);
+
+    // The model: move the watermark, drop fine buckets behind the horizon,
+    // count in every kept bucket.
+    if (occurred > watermark) {
+      watermark = occurred;
+      const int64_t w_minute_s = absl::ToUnixSeconds(watermark) / 60 * 60;
+      for (int w = 1; w < 3; ++w) {
+        horizon[w] = std::max(horizon[w], w_minute_s / unit_s[w] * unit_s[w] - keep[w]);
+        for (auto it = model.begin(); it != model.end();) {
+          const auto [width, unit, start] = it->first;
+          it = width == w && start < horizon[w] ? model.erase(it) : std::next(it);
+        }
+      }
+    }
+    const int64_t s = absl::ToUnixSeconds(occurred);
+    ++model[Key{0, region.index, p.DayStartOf(s)}];
+    for (int w = 1; w < 3; ++w) {
+      const int64_t start = s / unit_s[w] * unit_s[w];
+      if (start >= horizon[w]) ++model[Key{w, region.index, start}];
+    }
+
+    if (rng() % 50 == 0 || i == 19999) {  // publish
+      for (const BucketKey& k : p.tombstones()) {
+        published.erase(Key{static_cast<int>(k.width), k.region_index, k.start_unix_s});
+      }
+      p.ClearTombstones();
+      p.ForEachDirty([&](const BucketKey& k, const MetricValues& v) {
+        published[Key{static_cast<int>(k.width), k.region_index, k.start_unix_s}] =
+            At(v, Metric::kSpeeding);
+      });
+      p.ClearDirty();
+      ASSERT_EQ(p.dirty_count(), 0u);
+      std::map<Key, int64_t> kept;
+      p.ForEachBucket([&](const BucketKey& k, const MetricValues& v) {
+        kept[Key{static_cast<int>(k.width), k.region_index, k.start_unix_s}] =
+            At(v, Metric::kSpeeding);
+      });
+      ASSERT_EQ(kept, model) << "after event " << i;
+      ASSERT_EQ(published, model) << "after event " << i;
+      for (const auto& [key, value] : model) {
+        const auto [width, unit, start] = key;
+        const MetricValues* v =
+            p.FindBucket(BucketKey{unit, start, static_cast<BucketWidth>(width)});
+        ASSERT_NE(v, nullptr);
+        ASSERT_EQ(At(*v, Metric::kSpeeding), value);
+      }
+    }
+  }
+  EXPECT_EQ(p.horizon_unix_s(BucketWidth::kMinute), horizon[2]);
+  EXPECT_EQ(p.horizon_unix_s(BucketWidth::kHour), horizon[1]);
 }
 
 }  // namespace

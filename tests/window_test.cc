@@ -246,9 +246,9 @@ TEST_F(WindowTest, EvictedFineBucketsAreTombstonedAndDaySumsStay) {
   // A late event older than the minute horizon counts in its day and hour
   // buckets only, and never recreates the evicted minute bucket.
   Feed("late", t0 + absl::Seconds(10));
-  EXPECT_TRUE(p_.fine_buckets().find(BucketKey{Binzhou().Find("371621")->index,
-                                               absl::ToUnixSeconds(t0), BucketWidth::kMinute}) ==
-              p_.fine_buckets().end());
+  EXPECT_EQ(p_.FindBucket(BucketKey{Binzhou().Find("371621")->index, absl::ToUnixSeconds(t0),
+                                    BucketWidth::kMinute}),
+            nullptr);
   Publish(p_, store_);
   EXPECT_EQ(store_.Sum(Metric::kSpeeding, "371621", absl::CivilDay(2025, 5, 1),
                        absl::CivilDay(2025, 5, 2)),
@@ -296,9 +296,9 @@ TEST(WindowProcessorTest, LateEventAndAmendmentChangeTheRightBucketsOnce) {
   const CountStore::Range week = store.WindowRange(Window::kLast7Days, day5);
   EXPECT_EQ(At(store.SumInstants("371600", week.from, week.to), Metric::kDeaths), 1);
   EXPECT_EQ(store.WindowSum(Metric::kDeaths, "371600", Window::kLast24Hours, day5), 0);
-  for (const auto& [key, values] : p.fine_buckets()) {
+  p.ForEachBucket([](const BucketKey&, const MetricValues& values) {
     for (int64_t v : values) EXPECT_GE(v, 0);
-  }
+  });
   EXPECT_TRUE(p.tally().Balanced());
 }
 

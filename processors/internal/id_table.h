@@ -1,9 +1,11 @@
 // IdTable: the compact dedup state of a PartitionProcessor. Maps the 80-bit
 // fingerprint of an event id to a small value, in a bucketized cuckoo hash
-// table (2 candidate buckets of 4 slots each) kept between 73% and 92% full,
-// so an id costs about (10 + sizeof(Value)) / 0.82 bytes: ~15 bytes for a
-// violation (value: its day, 2 bytes), ~44 for an accident (value: what it
-// contributed, 24 bytes).
+// table (2 candidate buckets of 4 slots each). Once past 1 Mi slots it is
+// kept between 73% and 92% full, so an id costs about
+// (10 + sizeof(Value)) / 0.82 bytes: ~15 bytes for a violation (value: its
+// day, 2 bytes), ~44 for an accident (value: what it contributed, 24 bytes).
+// Smaller tables double when full. The slots live in ZeroedPages (huge
+// pages for big tables).
 //
 // Why fingerprints and not the id strings: the table holds every id inside the
 // retention horizon (millions), and a string costs 32+ bytes plus a heap block.
@@ -18,8 +20,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
 #include <utility>
-#include <vector>
+
+#include "processors/internal/zeroed_pages.h"
 
 namespace roadpulse {
 namespace processors_internal {
@@ -52,20 +56,58 @@ class IdTable {
     return nullptr;
   }
 
+  // Starts loading the two candidate buckets of `fp` into the cache, so that
+  // a Find or FindOrInsert a little later does not wait for memory.
+  void Prefetch(const Fingerprint& fp) const {
+    const auto [b1, b2] = Buckets(fp);
+    for (size_t b : {b1, b2}) {
+      const char* p = reinterpret_cast<const char*>(&buckets()[b]);
+      __builtin_prefetch(p);
+      __builtin_prefetch(p + sizeof(Bucket) - 1);
+    }
+  }
+
   // Inserts `fp` (REQUIRES: not present).
   void Insert(const Fingerprint& fp, const Value& value) {
-    if (size_ + 1 > MaxSize()) Resize(buckets_.size() + buckets_.size() / 4 + 1);
+    bool inserted = false;
+    FindOrInsert(fp, value, &inserted);
+  }
+
+  // The value held for `fp`; if there is none, `value` is inserted first and
+  // *inserted set to true. The pointer is valid until the next Insert,
+  // FindOrInsert or EraseIf. One pass over the two candidate buckets does
+  // both the lookup and, usually, the insertion.
+  Value* FindOrInsert(const Fingerprint& fp, const Value& value, bool* inserted) {
+    const auto [b1, b2] = Buckets(fp);
+    Slot* free_slot = nullptr;
+    for (size_t b : {b1, b2}) {
+      for (Slot& s : buckets()[b].slots) {
+        if (s.Is(fp)) {
+          *inserted = false;
+          return &s.value;
+        }
+        if (free_slot == nullptr && s.empty()) free_slot = &s;
+      }
+    }
+    *inserted = true;
+    if (free_slot != nullptr && size_ + 1 <= MaxSize()) {
+      *free_slot = Slot{fp.w0, fp.w1, fp.w2, value};
+      ++size_;
+      return &free_slot->value;
+    }
+    if (size_ + 1 > MaxSize()) Grow();
     Slot slot{fp.w0, fp.w1, fp.w2, value};
-    while (!Place(slot)) Resize(buckets_.size() + buckets_.size() / 4 + 1);
+    while (!Place(slot)) Grow();
     ++size_;
+    return Find(fp);
   }
 
   // Removes every entry for which pred(value) is true; returns how many.
   template <typename Pred>
   size_t EraseIf(Pred pred) {
     size_t erased = 0;
-    for (Bucket& b : buckets_) {
-      for (Slot& s : b.slots) {
+    for (size_t i = 0; i < n_buckets_; ++i) {
+      for (Slot& s : buckets()[i].slots) {
         if (!s.empty() && pred(s.value)) {
           s = Slot{};
           ++erased;
@@ -77,13 +119,15 @@ class IdTable {
   }
 
   size_t size() const { return size_; }
-  size_t capacity() const { return buckets_.size() * kSlots; }
-  size_t memory_bytes() const { return buckets_.capacity() * sizeof(Bucket); }
+  size_t capacity() const { return n_buckets_ * kSlots; }
+  size_t memory_bytes() const { return memory_.size(); }
 
  private:
   static constexpr int kSlots = 4;
   static constexpr size_t kMinBuckets = 64;
   static constexpr int kMaxKicks = 500;
+  // 256 Ki buckets = 1 Mi slots.
+  static constexpr size_t kDoubleBelowBuckets = size_t{1} << 18;
 
   // 12 bytes with a 2-byte value, 36 with a 24-byte one.
   struct Slot {
@@ -102,6 +146,14 @@ class IdTable {
   // Grow before 92% full: 2-choice 4-way cuckoo tables fill to ~97%.
   size_t MaxSize() const { return capacity() / 100 * 92; }
 
+  // Doubles a small table (cheap, and a fresh table grows through many
+  // sizes); grows a large one by a quarter, so that memory stays close to
+  // what the ids need (a steady-state table stops growing altogether).
+  void Grow() {
+    const size_t n = n_buckets_;
+    Resize(n < kDoubleBelowBuckets ? 2 * n : n + n / 4 + 1);
+  }
+
   static uint64_t Mix(uint64_t x) {
     x ^= x >> 33;
     x *= 0xff51afd7ed558ccdULL;
@@ -116,19 +168,19 @@ class IdTable {
   }
   std::pair<size_t, size_t> Buckets(const Fingerprint& fp) const {
     const uint64_t lo = (static_cast<uint64_t>(fp.w1) << 32) | fp.w0;
-    const size_t n = buckets_.size();
+    const size_t n = n_buckets_;
     return {Range(lo, n), Range(Mix(lo ^ (static_cast<uint64_t>(fp.w2) << 17)), n)};
   }
 
   Slot* FindIn(size_t bucket, const Fingerprint& fp) {
-    for (Slot& s : buckets_[bucket].slots) {
+    for (Slot& s : buckets()[bucket].slots) {
       if (s.Is(fp)) return &s;
     }
     return nullptr;
   }
 
   bool PutIn(size_t bucket, const Slot& slot) {
-    for (Slot& s : buckets_[bucket].slots) {
+    for (Slot& s : buckets()[bucket].slots) {
       if (s.empty()) {
         s = slot;
         return true;
@@ -145,7 +197,7 @@ class IdTable {
     size_t bucket = (rng_ & 1) ? b1 : b2;
     for (int kick = 0; kick < kMaxKicks; ++kick) {
       rng_ = rng_ * 6364136223846793005ULL + 1442695040888963407ULL;
-      Slot& victim = buckets_[bucket].slots[(rng_ >> 33) % kSlots];
+      Slot& victim = buckets()[bucket].slots[(rng_ >> 33) % kSlots];
       std::swap(victim, slot);
       const auto [v1, v2] = Buckets(slot.fp());
       bucket = bucket == v1 ? v2 : v1;
@@ -154,23 +206,24 @@ class IdTable {
     return false;
   }
 
+  Bucket* buckets() const { return static_cast<Bucket*>(memory_.data()); }
+
   void Resize(size_t n_buckets) {
-    std::vector<Slot> entries;
-    entries.reserve(size_);
-    for (const Bucket& b : buckets_) {
-      for (const Slot& s : b.slots) {
-        if (!s.empty()) entries.push_back(s);
-      }
-    }
+    ZeroedPages old = std::move(memory_);
+    const size_t old_n = n_buckets_;
     while (true) {
-      std::vector<Bucket>().swap(buckets_);  // free before allocating the new table
-      buckets_.assign(n_buckets, Bucket{});
+      memory_ = ZeroedPages(n_buckets * sizeof(Bucket));  // all slots empty
+      n_buckets_ = n_buckets;
       bool placed_all = true;
-      for (const Slot& s : entries) {
-        Slot moving = s;
-        if (!Place(moving)) {  // practically impossible at <= 92% / 1.25 load
-          placed_all = false;
-          break;
+      const Bucket* from = static_cast<const Bucket*>(old.data());
+      for (size_t i = 0; i < old_n && placed_all; ++i) {
+        for (const Slot& s : from[i].slots) {
+          if (s.empty()) continue;
+          Slot moving = s;
+          if (!Place(moving)) {  // practically impossible at <= 92% / 1.25 load
+            placed_all = false;
+            break;
+          }
         }
       }
       if (placed_all) return;
@@ -178,7 +231,10 @@ class IdTable {
     }
   }
 
-  std::vector<Bucket> buckets_;
+  // Zero bytes are empty slots: the memory needs no constructor.
+  static_assert(std::is_trivially_copyable_v<Value>);
+  ZeroedPages memory_;
+  size_t n_buckets_ = 0;
   size_t size_ = 0;
   uint64_t rng_ = 0x9E3779B97F4A7C15ULL;
 };
