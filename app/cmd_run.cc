@@ -45,6 +45,9 @@ struct RunFlags {
   std::string counts_topic = "roadpulse.counts";
   std::string log_level = "info";
   std::string http;  // HOST:PORT for /metrics and /healthz; empty: none
+  int checkpoint_interval_ms = 10000;
+  std::string offset_reset_policy = "stop";
+  std::string instance_id;
   Config config;     // effective configuration; the fields above are copied from it
 };
 
@@ -108,6 +111,14 @@ int RunWorker(const RunFlags& flags) {
   options.dlq_topic = flags.config.GetString("topics.dlq");
   options.session_timeout_ms = static_cast<int>(flags.config.GetInt("worker.session_timeout_ms"));
   options.max_batch = static_cast<int>(flags.config.GetInt("worker.max_batch"));
+  options.checkpoint_topic = flags.config.GetString("topics.checkpoints");
+  options.checkpoint_interval =
+      absl::Milliseconds(flags.config.GetInt("worker.checkpoint_interval_ms"));
+  // The configuration checked the value against stop|earliest.
+  options.offset_reset_policy =
+      OffsetResetPolicyFromName(flags.config.GetString("worker.offset_reset_policy"))
+          .value_or(WorkerOptions::OffsetResetPolicy::kStop);
+  options.instance_id = flags.config.GetString("worker.instance_id");
   options.log_interval = absl::Seconds(flags.config.GetInt("worker.log_interval_s"));
   absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Create(options, *regions, **sink);
   if (!worker.ok()) {
@@ -201,6 +212,23 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
                 ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
                 ->capture_default_str(),
             "log.level");
+  cli->Bind(cmd->add_option("--checkpoint-interval-ms", flags->checkpoint_interval_ms,
+                            "How often each changed partition's state is checkpointed to "
+                            "topics.checkpoints, ms; 0: no checkpoints (assignments re-read "
+                            "their partitions from offset 0)")
+                ->check(CLI::Range(0, 86400000))
+                ->capture_default_str(),
+            "worker.checkpoint_interval_ms");
+  cli->Bind(cmd->add_option("--offset-reset-policy", flags->offset_reset_policy,
+                            "A checkpointed offset deleted by retention is data loss: 'stop', or "
+                            "'earliest' to resume from the earliest offset and mark the partition")
+                ->check(CLI::IsMember({"stop", "earliest"}))
+                ->capture_default_str(),
+            "worker.offset_reset_policy");
+  cli->Bind(cmd->add_option("--instance-id", flags->instance_id,
+                            "Static group membership id (group.instance.id): unique per worker and "
+                            "stable across its restarts, so a quick restart keeps its partitions"),
+            "worker.instance_id");
   cmd->add_option("--http", flags->http,
                   "Serve /metrics (Prometheus) and /healthz on HOST:PORT (port 0: any free port)");
   cli->Bind(cmd->get_option("--http"), "worker.http");

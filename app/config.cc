@@ -59,6 +59,17 @@ const std::vector<KeySpec>& Specs() {
        1000, 3600000},
       {"worker.max_batch", Type::kInt, "10000", "Most records taken from the consumer queue at once", 1, 1000000},
       {"worker.log_interval_s", Type::kInt, "5", "How often progress is logged, seconds", 1, 86400},
+      {"worker.checkpoint_interval_ms", Type::kInt, "10000",
+       "How often each changed partition's state is checkpointed, ms; 0: no checkpoints (every "
+       "assignment re-reads its partitions from offset 0)",
+       0, 86400000},
+      {"worker.offset_reset_policy", Type::kString, "stop",
+       "When a checkpointed offset was deleted by retention (data loss): stop, or resume from the "
+       "earliest offset and mark the partition",
+       0, 0, "stop|earliest"},
+      {"worker.instance_id", Type::kString, "",
+       "Static group membership id (group.instance.id), unique per worker, stable across restarts; "
+       "empty: dynamic membership"},
       {"view.http", Type::kString, "127.0.0.1:8080", "Listen on HOST:PORT (port 0: any free port)", 0, 0,
        nullptr, true},
       {"view.token", Type::kString, "",

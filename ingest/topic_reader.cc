@@ -55,7 +55,15 @@ class TopicReaderImpl {
     for (const std::string& topic : options_.topics) {
       absl::StatusOr<int> n = PartitionCount(consumer_.get(), topic, std::min(timeout_ms, 30000));
       if (!n.ok()) return n.status();
-      for (int p = 0; p < *n; ++p) {
+      std::vector<int32_t> wanted = options_.partitions;
+      if (wanted.empty()) {
+        for (int p = 0; p < *n; ++p) wanted.push_back(p);
+      }
+      for (int32_t p : wanted) {
+        if (p < 0 || p >= *n) {
+          return absl::InvalidArgumentError(
+              fmt::format("topic reader: {} has no partition {} (it has {})", topic, p, *n));
+        }
         int64_t low = 0, high = 0;
         if (absl::Status s = ToStatus(
                 rd_kafka_query_watermark_offsets(consumer_.get(), topic.c_str(), p, &low, &high,

@@ -35,6 +35,8 @@ struct TopicReaderOptions {
   // the beginning / to the end offsets as they are when reading starts.
   std::optional<absl::Time> from;
   std::optional<absl::Time> to;
+  // Only these partitions of every topic (each must exist); empty: all.
+  std::vector<int32_t> partitions;
   // Metadata and offset lookups, and the whole read, must finish within this.
   absl::Duration timeout = absl::Minutes(10);
   // Raw librdkafka consumer properties, applied after roadpulse's defaults.

@@ -9,10 +9,12 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "ingest/checkpoint_store.h"
 #include "ingest/internal/rdkafka_handles.h"
 #include "processors/count_record.h"
 #include "processors/reject_reason.h"
@@ -31,6 +33,10 @@ constexpr absl::Duration kFlushWait = absl::Seconds(10);
 constexpr absl::Duration kFinalFlushWait = absl::Seconds(60);
 
 int64_t NowUnixMs() { return absl::ToUnixMillis(absl::Now()); }
+
+double SecondsSince(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 }  // namespace
 
@@ -54,6 +60,10 @@ class WorkerImpl {
       return absl::InvalidArgumentError("worker: flush_interval must be positive");
     }
     if (options_.max_batch < 1) return absl::InvalidArgumentError("worker: max_batch must be >= 1");
+    if (options_.checkpoint_interval < absl::ZeroDuration()) {
+      return absl::InvalidArgumentError("worker: checkpoint_interval must not be negative");
+    }
+    const bool checkpoints = options_.checkpoint_interval > absl::ZeroDuration();
 
     ConfHandle conf(rd_kafka_conf_new());
     const KafkaProperties defaults = {
@@ -63,7 +73,12 @@ class WorkerImpl {
         // Offsets are committed by hand, for lag monitoring only.
         {"enable.auto.commit", "false"},
         {"enable.auto.offset.store", "false"},
-        {"auto.offset.reset", "earliest"},
+        // With checkpoints, an offset that is no longer in the log is data
+        // loss and must surface (HandleOffsetReset), not be skipped over.
+        {"auto.offset.reset", checkpoints ? "error" : "earliest"},
+        // Incremental rebalances: a member joining or leaving moves only
+        // the partitions that change owner; the others keep counting.
+        {"partition.assignment.strategy", "cooperative-sticky"},
         {"enable.partition.eof", "true"},
         {"session.timeout.ms", absl::StrCat(options_.session_timeout_ms)},
         // Fetches return when data arrives or after this: librdkafka's 500 ms
@@ -71,6 +86,13 @@ class WorkerImpl {
         {"fetch.wait.max.ms", "100"},
     };
     if (absl::Status s = SetProperties(conf.get(), defaults); !s.ok()) return s;
+    if (!options_.instance_id.empty()) {
+      if (absl::Status s =
+              SetProperties(conf.get(), {{"group.instance.id", options_.instance_id}});
+          !s.ok()) {
+        return s;
+      }
+    }
     if (absl::Status s = SetProperties(conf.get(), options_.properties); !s.ok()) return s;
     rd_kafka_conf_set_opaque(conf.get(), this);
     rd_kafka_conf_set_rebalance_cb(conf.get(), &WorkerImpl::OnRebalance);
@@ -92,6 +114,21 @@ class WorkerImpl {
     absl::StatusOr<std::unique_ptr<KafkaProducer>> dlq = KafkaProducer::Create(producer_options);
     if (!dlq.ok()) return dlq.status();
     dlq_ = *std::move(dlq);
+
+    if (checkpoints) {
+      CheckpointStoreOptions store_options;
+      store_options.bootstrap_servers = options_.bootstrap_servers;
+      store_options.topic = options_.checkpoint_topic;
+      store_options.properties = options_.properties;
+      absl::StatusOr<std::unique_ptr<CheckpointStore>> store =
+          CheckpointStore::Create(store_options);
+      if (!store.ok()) {
+        return absl::Status(store.status().code(),
+                            absl::StrCat("worker: checkpoint topic ", options_.checkpoint_topic,
+                                         ": ", store.status().message()));
+      }
+      checkpoints_ = *std::move(store);
+    }
     return absl::OkStatus();
   }
 
@@ -115,6 +152,8 @@ class WorkerImpl {
     const auto start = Clock::now();
     auto next_flush = start + flush_interval;
     auto next_log = start + log_interval;
+    const auto checkpoint_interval = absl::ToChronoMilliseconds(options_.checkpoint_interval);
+    auto next_checkpoint = start + checkpoint_interval;
     last_log_time_ = start;
     std::vector<rd_kafka_message_t*> batch(static_cast<size_t>(options_.max_batch));
     absl::Status result;
@@ -151,8 +190,15 @@ class WorkerImpl {
       const auto after = Clock::now();
       const bool at_end = options_.stop_at_end && AllAtEnd();
       if (after >= next_flush || at_end) {
-        result = PublishAndFlush(kFlushWait);
+        bool delivered_all = false;
+        result = PublishAndFlush(kFlushWait, &delivered_all);
         RecordPublish(after);
+        // A checkpoint only once everything before its offset is delivered.
+        if (result.ok() && checkpoints_ != nullptr && delivered_all &&
+            (after >= next_checkpoint || at_end)) {
+          result = CheckpointAll(/*only_changed=*/true);
+          next_checkpoint = Clock::now() + checkpoint_interval;
+        }
         CommitAsync();
         UpdateStats();
         next_flush = after + flush_interval;
@@ -169,8 +215,12 @@ class WorkerImpl {
 
     // Publish what is left, then leave the group (the revoke callback runs
     // inside rd_kafka_consumer_close and publishes again: harmless).
-    absl::Status final_flush = PublishAndFlush(kFinalFlushWait);
+    bool delivered_all = false;
+    absl::Status final_flush = PublishAndFlush(kFinalFlushWait, &delivered_all);
     if (result.ok()) result = final_flush;
+    if (result.ok() && checkpoints_ != nullptr && delivered_all) {
+      result = CheckpointAll(/*only_changed=*/true);
+    }
     CommitSync();
     LogProgress(Clock::now());
     // Keep the last snapshot: leaving the group revokes (and forgets) every
@@ -199,6 +249,10 @@ class WorkerImpl {
     int64_t next_offset = 0;
     bool reached_end = false;
     bool seen_first = false;
+    bool restored = false;
+    bool data_loss = false;
+    int64_t checkpointed_offset = -1;  // next offset of the last checkpoint, -1: none
+    uint64_t checkpoint_id = 0;        // id of the last checkpoint written or restored
   };
   using PartitionKey = std::pair<std::string, int32_t>;
 
@@ -220,19 +274,10 @@ class WorkerImpl {
                        rd_kafka_topic_partition_list_t* list) {
     const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-      for (int i = 0; i < list->cnt; ++i) {
-        rd_kafka_topic_partition_t& tp = list->elems[i];
-        const std::string topic = tp.topic;
-        // No checkpoints yet: rebuild the state from the start of the log.
-        tp.offset = RD_KAFKA_OFFSET_BEGINNING;
-        Partition state;
-        state.topic = topic;
-        state.partition = tp.partition;
-        state.processor = std::make_unique<PartitionProcessor>(
-            topic == options_.violations_topic ? EventKind::kViolation : EventKind::kIncident,
-            regions_, options_.processor);
-        partitions_[{topic, tp.partition}] = std::move(state);
-        spdlog::info("worker: assigned {}[{}], reading from the beginning", topic, tp.partition);
+      absl::Status restored = Restore(list);
+      if (!restored.ok()) {
+        spdlog::error("{}", restored.ToString());
+        if (callback_error_.ok()) callback_error_ = restored;
       }
       last_partition_ = nullptr;
       ++rebalances_;
@@ -256,7 +301,16 @@ class WorkerImpl {
           auto it = partitions_.find({list->elems[i].topic, list->elems[i].partition});
           if (it != partitions_.end() && s.ok()) s = PublishDirty(it->second, now_ms);
         }
-        if (s.ok()) s = FlushAll(kFinalFlushWait);
+        bool delivered_all = false;
+        if (s.ok()) s = FlushAll(kFinalFlushWait, &delivered_all);
+        if (s.ok() && checkpoints_ != nullptr && delivered_all) {
+          std::vector<Partition*> revoked;
+          for (int i = 0; i < list->cnt; ++i) {
+            auto it = partitions_.find({list->elems[i].topic, list->elems[i].partition});
+            if (it != partitions_.end()) revoked.push_back(&it->second);
+          }
+          s = Checkpoint(revoked, /*only_changed=*/true);
+        }
         if (!s.ok()) {
           spdlog::error("worker: publishing revoked partitions failed: {}", s.ToString());
           if (callback_error_.ok()) callback_error_ = s;
@@ -311,6 +365,7 @@ class WorkerImpl {
       }
       return absl::OkStatus();
     }
+    if (message.err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) return HandleOffsetReset(message);
     if (message.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       // Consumer errors are informational (librdkafka recovers by itself);
       // fatal ones are checked after the batch.
@@ -404,25 +459,178 @@ class WorkerImpl {
 
   // Waits for the DLQ and count records. A flush that merely timed out is not
   // an error (the records stay queued); a failed delivery is.
-  absl::Status FlushAll(absl::Duration wait) {
+  absl::Status FlushAll(absl::Duration wait, bool* delivered_all) {
     absl::Status dlq = dlq_->Flush(wait);
     absl::Status counts = sink_.Flush(wait);
+    *delivered_all = true;
     for (absl::Status* s : {&dlq, &counts}) {
       if (absl::IsDeadlineExceeded(*s)) {
         spdlog::warn("worker: {} (still queued, will retry)", s->ToString());
         *s = absl::OkStatus();
+        *delivered_all = false;
       }
     }
     if (!dlq.ok()) return dlq;
     return counts;
   }
 
-  absl::Status PublishAndFlush(absl::Duration wait) {
+  absl::Status PublishAndFlush(absl::Duration wait, bool* delivered_all) {
     const int64_t now_ms = NowUnixMs();
     for (auto& [key, p] : partitions_) {
       if (absl::Status s = PublishDirty(p, now_ms); !s.ok()) return s;
     }
-    return FlushAll(wait);
+    return FlushAll(wait, delivered_all);
+  }
+
+  // Restores the partitions of an assignment from their checkpoints (or
+  // creates them empty, read from offset 0), setting each list element's
+  // start offset.
+  absl::Status Restore(rd_kafka_topic_partition_list_t* list) {
+    const auto started = Clock::now();
+    std::vector<InputPartition> inputs;
+    for (int i = 0; i < list->cnt; ++i) inputs.emplace_back(list->elems[i].topic, list->elems[i].partition);
+    std::map<InputPartition, roadpulse::Checkpoint> latest;
+    if (checkpoints_ != nullptr && !inputs.empty()) {
+      // The checkpoint topic may be briefly unavailable (a broker down):
+      // retry for a while rather than start from offset 0 or give up.
+      absl::StatusOr<std::map<InputPartition, roadpulse::Checkpoint>> read;
+      for (int attempt = 1;; ++attempt) {
+        read = checkpoints_->ReadLatest(inputs);
+        if (read.ok() || attempt == kRestoreAttempts) break;
+        spdlog::warn("worker: reading checkpoints failed (attempt {} of {}): {}", attempt,
+                     kRestoreAttempts, read.status().ToString());
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+      }
+      if (!read.ok()) {
+        return absl::Status(read.status().code(),
+                            absl::StrCat("worker: cannot read checkpoints: ", read.status().message()));
+      }
+      latest = *std::move(read);
+    }
+    absl::Status status;
+    int restored = 0;
+    for (int i = 0; i < list->cnt; ++i) {
+      rd_kafka_topic_partition_t& tp = list->elems[i];
+      const InputPartition input{tp.topic, tp.partition};
+      const EventKind kind =
+          input.first == options_.violations_topic ? EventKind::kViolation : EventKind::kIncident;
+      Partition state;
+      state.topic = input.first;
+      state.partition = input.second;
+      auto cp = latest.find(input);
+      if (cp != latest.end()) {
+        absl::StatusOr<std::unique_ptr<PartitionProcessor>> processor =
+            PartitionProcessor::Restore(kind, regions_, options_.processor, cp->second.state);
+        if (!processor.ok()) {
+          if (status.ok()) {
+            status = absl::InvalidArgumentError(absl::StrCat(
+                "worker: checkpoint ", cp->second.checkpoint_id, " of ", input.first, "[",
+                input.second, "] cannot be restored: ", processor.status().message()));
+          }
+          tp.offset = RD_KAFKA_OFFSET_END;  // not consumed: the worker stops
+          continue;
+        }
+        state.processor = *std::move(processor);
+        // Republish every restored bucket: absolute values, so harmless,
+        // and it rebuilds a counts topic that lost records.
+        state.processor->MarkAllDirty();
+        state.next_offset = cp->second.next_offset;
+        state.restored = true;
+        state.seen_first = true;  // the checkpoint covers what came before
+        state.checkpointed_offset = cp->second.next_offset;
+        state.checkpoint_id = cp->second.checkpoint_id;
+        tp.offset = cp->second.next_offset;
+        ++restored;
+        ++restores_;
+        spdlog::info(
+            "worker: assigned {}[{}], restored checkpoint {} ({} bytes in {} chunks, {} records "
+            "read so far), resuming at offset {}",
+            input.first, input.second, cp->second.checkpoint_id, cp->second.state_bytes,
+            cp->second.chunks, cp->second.state.tally().read(), cp->second.next_offset);
+      } else {
+        state.processor = std::make_unique<PartitionProcessor>(kind, regions_, options_.processor);
+        tp.offset = RD_KAFKA_OFFSET_BEGINNING;
+        spdlog::info("worker: assigned {}[{}], {}; reading from the beginning", input.first,
+                     input.second, checkpoints_ != nullptr ? "no checkpoint" : "checkpoints off");
+      }
+      partitions_[input] = std::move(state);
+    }
+    last_restore_seconds_ = SecondsSince(started);
+    if (!inputs.empty()) {
+      spdlog::info("worker: assignment of {} partitions ready in {:.3f} s ({} from checkpoints)",
+                   inputs.size(), last_restore_seconds_, restored);
+    }
+    return status;
+  }
+
+  // Checkpoints every partition (only those whose offset moved since their
+  // last checkpoint, with only_changed) and waits for them. REQUIRES: every
+  // record before each partition's next_offset was delivered.
+  absl::Status CheckpointAll(bool only_changed) {
+    std::vector<Partition*> all;
+    for (auto& [key, p] : partitions_) all.push_back(&p);
+    return Checkpoint(all, only_changed);
+  }
+
+  absl::Status Checkpoint(const std::vector<Partition*>& partitions, bool only_changed) {
+    const auto started = Clock::now();
+    std::vector<std::pair<Partition*, int64_t>> written;
+    for (Partition* p : partitions) {
+      if (only_changed && p->checkpointed_offset == p->next_offset) continue;
+      const v1::PartitionState state = p->processor->SaveState();
+      const uint64_t id = p->checkpoint_id + 1;
+      if (absl::Status s = checkpoints_->Write({p->topic, p->partition}, p->next_offset, id, state);
+          !s.ok()) {
+        return s;
+      }
+      checkpoint_bytes_ += static_cast<int64_t>(state.ByteSizeLong());
+      written.emplace_back(p, p->next_offset);
+      p->checkpoint_id = id;
+    }
+    if (written.empty()) return absl::OkStatus();
+    absl::Status flushed = checkpoints_->Flush(kFinalFlushWait);
+    if (!flushed.ok()) {
+      // Not fatal: the previous checkpoint stays valid; retried next round.
+      spdlog::warn("worker: checkpoints not confirmed: {}", flushed.ToString());
+      return absl::IsDeadlineExceeded(flushed) ? absl::OkStatus() : flushed;
+    }
+    for (auto& [p, offset] : written) p->checkpointed_offset = offset;
+    checkpoints_written_ += static_cast<int64_t>(written.size());
+    last_checkpoint_seconds_ = SecondsSince(started);
+    spdlog::debug("worker: checkpointed {} partitions in {:.3f} s", written.size(),
+                  last_checkpoint_seconds_);
+    return absl::OkStatus();
+  }
+
+  // The checkpointed offset of a partition is no longer in the log.
+  absl::Status HandleOffsetReset(const rd_kafka_message_t& message) {
+    ++offset_resets_;
+    Partition* p = message.rkt != nullptr ? FindPartition(message) : nullptr;
+    const std::string where =
+        p != nullptr ? absl::StrCat(p->topic, "[", p->partition, "] at offset ", p->next_offset)
+                     : std::string("a partition");
+    spdlog::error(
+        "worker: DATA LOSS: {} is out of range: the broker deleted records (retention) that "
+        "were never counted. {}",
+        where, rd_kafka_message_errstr(&message));
+    if (options_.offset_reset_policy == WorkerOptions::OffsetResetPolicy::kStop || p == nullptr) {
+      return absl::DataLossError(absl::StrCat(
+          "worker: ", where,
+          " is out of range (records deleted before they were counted); stopping, as "
+          "offset_reset_policy=stop asks. Use offset_reset_policy=earliest to resume from the "
+          "earliest offset and mark the partition"));
+    }
+    p->data_loss = true;
+    PartitionListHandle seek(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(seek.get(), p->topic.c_str(), p->partition)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+    ErrorHandle error(rd_kafka_seek_partitions(consumer_.get(), seek.get(), 10000));
+    if (error != nullptr) {
+      return ToStatus(error.get(), absl::StrCat("worker: seek ", where, " to the earliest offset"));
+    }
+    spdlog::error("worker: {}[{}] resumes at its earliest offset; marked as missing records",
+                  p->topic, p->partition);
+    return absl::OkStatus();
   }
 
   bool AllAtEnd() const {
@@ -474,6 +682,9 @@ class WorkerImpl {
         high = -1;
       }
       ps.high_watermark = high;
+      ps.restored = p.restored;
+      ps.data_loss = p.data_loss;
+      ps.checkpointed_offset = p.checkpointed_offset;
       stats.totals.read += ps.tally.read;
       stats.totals.counted += ps.tally.counted;
       stats.totals.amended += ps.tally.amended;
@@ -490,6 +701,12 @@ class WorkerImpl {
     stats.publish_seconds_sum = publish_seconds_sum_;
     stats.last_publish_seconds = last_publish_seconds_;
     stats.last_publish_unix_ms = last_publish_unix_ms_;
+    stats.checkpoints_written = checkpoints_written_;
+    stats.checkpoint_bytes = checkpoint_bytes_;
+    stats.last_checkpoint_seconds = last_checkpoint_seconds_;
+    stats.restores = restores_;
+    stats.last_restore_seconds = last_restore_seconds_;
+    stats.offset_resets = offset_resets_;
     std::lock_guard<std::mutex> lock(stats_mu_);
     stats_ = std::move(stats);
   }
@@ -539,6 +756,8 @@ class WorkerImpl {
   const RegionTable& regions_;
   CountSink& sink_;
   std::unique_ptr<KafkaProducer> dlq_;
+  std::unique_ptr<CheckpointStore> checkpoints_;  // null: checkpoints off
+  static constexpr int kRestoreAttempts = 30;
 
   std::map<PartitionKey, Partition> partitions_;
   Partition* last_partition_ = nullptr;  // cache for FindPartition
@@ -556,6 +775,12 @@ class WorkerImpl {
   double publish_seconds_sum_ = 0;
   double last_publish_seconds_ = 0;
   int64_t last_publish_unix_ms_ = 0;
+  int64_t checkpoints_written_ = 0;
+  int64_t checkpoint_bytes_ = 0;
+  double last_checkpoint_seconds_ = 0;
+  int64_t restores_ = 0;
+  double last_restore_seconds_ = 0;
+  int64_t offset_resets_ = 0;
   Clock::time_point last_log_time_;
   int64_t last_log_consumed_ = 0;
 
@@ -568,6 +793,12 @@ class WorkerImpl {
 };
 
 }  // namespace ingest_internal
+
+std::optional<WorkerOptions::OffsetResetPolicy> OffsetResetPolicyFromName(std::string_view name) {
+  if (name == "stop") return WorkerOptions::OffsetResetPolicy::kStop;
+  if (name == "earliest") return WorkerOptions::OffsetResetPolicy::kEarliest;
+  return std::nullopt;
+}
 
 absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const WorkerOptions& options,
                                                        const RegionTable& regions,

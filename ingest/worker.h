@@ -8,13 +8,18 @@
 // partition has reached its end with everything published, or on a fatal
 // error.
 //
-// State: no checkpoints yet (issue 4). On every assignment a partition's state
-// is rebuilt by reading it from offset 0, which is correct (counts are
-// absolute values, republishing changes nothing) but slow for long topics. On
-// revocation the partition's dirty buckets are published and flushed, then its
-// state is dropped. Consequence: a record dead-lettered before a rebalance is
-// dead-lettered again by the partition's next owner; DLQ readers identify a
-// record by its roadpulse.source.{topic,partition,offset} headers.
+// State: on assignment a partition's state is restored from its latest
+// checkpoint (WorkerOptions::checkpoint_*), every restored bucket is
+// republished (counts are absolute values: publishing again changes nothing
+// that is not already behind), and consumption resumes at the checkpoint's
+// offset; a partition without a checkpoint is read from offset 0. A
+// checkpoint is written only after everything before its offset (counts and
+// DLQ records) was delivered, so a crash loses nothing and, since the state
+// and the offset travel together, counts nothing twice. On revocation the
+// partition's dirty buckets are published, it is checkpointed, then its state
+// is dropped. Records between a checkpoint and a crash are processed again
+// by the next owner: a bad one among them is dead-lettered again; DLQ readers
+// identify a record by its roadpulse.source.{topic,partition,offset} headers.
 //
 // Group offset commits (async) are made only for lag monitoring; they are
 // never read back.
@@ -25,6 +30,8 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -77,7 +84,31 @@ struct WorkerOptions {
   // Raw librdkafka properties applied to the consumer and the DLQ producer
   // after roadpulse's defaults (e.g. "security.protocol").
   KafkaProperties properties;
+
+  // Checkpoints (ingest/checkpoint_store.h): every `checkpoint_interval`
+  // (after a publish that delivered everything), on revocation and on
+  // shutdown, each changed partition's state and next offset go to
+  // `checkpoint_topic`; on assignment a partition is restored from its latest
+  // checkpoint and consumption resumes at its offset. Zero interval: no
+  // checkpoints at all; every assignment re-reads the partition from offset 0.
+  std::string checkpoint_topic = "roadpulse.checkpoints";
+  absl::Duration checkpoint_interval = absl::Seconds(10);
+  // What to do when a checkpointed offset is no longer in the log (retention
+  // deleted records the worker never counted): that is data loss, always
+  // logged as an error and counted in WorkerStats::offset_resets.
+  enum class OffsetResetPolicy {
+    kStop,      // Run() returns kDataLoss
+    kEarliest,  // resume at the earliest offset; the partition is marked
+  };
+  OffsetResetPolicy offset_reset_policy = OffsetResetPolicy::kStop;
+  // Static group membership (group.instance.id): a restarted worker with the
+  // same id gets its partitions back without a rebalance, if it returns
+  // within the session timeout. Empty: dynamic membership.
+  std::string instance_id;
 };
+
+// "stop" / "earliest" <-> the policy; nullopt for anything else.
+std::optional<WorkerOptions::OffsetResetPolicy> OffsetResetPolicyFromName(std::string_view name);
 
 // Counters of one assigned input partition.
 struct PartitionStats {
@@ -89,6 +120,13 @@ struct PartitionStats {
   // The partition's high watermark as librdkafka last saw it (no broker
   // round trip), -1 when not known yet; consumer lag = high_watermark - next_offset.
   int64_t high_watermark = -1;
+  // Restored from a checkpoint on assignment (else re-read from offset 0).
+  bool restored = false;
+  // Records between the checkpoint and the log were deleted by retention
+  // (offset_reset_policy kEarliest): the counts of this partition miss them.
+  bool data_loss = false;
+  // Next offset of the last checkpoint written or restored, -1: none.
+  int64_t checkpointed_offset = -1;
 };
 
 // A snapshot of the worker's progress (for logs and, later, /metrics).
@@ -107,6 +145,13 @@ struct WorkerStats {
   double publish_seconds_sum = 0;         // their total duration
   double last_publish_seconds = 0;        // the last one's duration
   int64_t last_publish_unix_ms = 0;       // when the last one ended, 0 before the first
+  // Checkpoints.
+  int64_t checkpoints_written = 0;        // partition checkpoints since start
+  int64_t checkpoint_bytes = 0;           // their serialized state, in all
+  double last_checkpoint_seconds = 0;     // duration of the last round (serialize + flush)
+  int64_t restores = 0;                   // partitions restored from a checkpoint
+  double last_restore_seconds = 0;        // duration of the last assignment's restore
+  int64_t offset_resets = 0;              // checkpointed offsets found out of range (data loss)
 };
 
 // Thread-compatible; Run() is called from one thread. stats() and

@@ -32,12 +32,14 @@
 #include <deque>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "processors/internal/id_table.h"
 #include "processors/metrics.h"
@@ -130,6 +132,18 @@ class PartitionProcessor {
   // batch): peeks at its id without parsing it and starts loading the dedup
   // state it will need into the cache. Never changes what Process() does.
   void Prefetch(std::string_view payload) const;
+
+  // The whole state (tally, watermark, horizons, every kept bucket, the
+  // dedup table) for a checkpoint. Dirty flags and pending tombstones are
+  // not part of it: publish them first.
+  v1::PartitionState SaveState() const;
+  // A processor holding `state` (from SaveState, possibly in another
+  // process). kInvalidArgument, naming the problem, for a state of the other
+  // kind, a region code or metric this build or region table does not know,
+  // or malformed id records.
+  static absl::StatusOr<std::unique_ptr<PartitionProcessor>> Restore(
+      EventKind kind, const RegionTable& regions, ProcessorOptions options,
+      const v1::PartitionState& state);
 
   // Calls fn for every bucket (of any width) changed since the last
   // ClearDirty(), with its absolute values.

@@ -62,6 +62,31 @@ std::string WorkerMetricsText(const WorkerStats& s, absl::Time now) {
                      s.last_publish_unix_ms == 0
                          ? -1.0
                          : absl::ToDoubleSeconds(now - absl::FromUnixMillis(s.last_publish_unix_ms)));
+  metric("roadpulse_worker_checkpoints_total", "counter",
+         "Partition checkpoints written to the checkpoint topic since start.");
+  out += fmt::format("roadpulse_worker_checkpoints_total {}\n", s.checkpoints_written);
+  metric("roadpulse_worker_checkpoint_bytes_total", "counter",
+         "Serialized partition state written in checkpoints since start.");
+  out += fmt::format("roadpulse_worker_checkpoint_bytes_total {}\n", s.checkpoint_bytes);
+  metric("roadpulse_worker_last_checkpoint_seconds", "gauge",
+         "Duration of the last checkpoint round (serialize, write, confirm).");
+  out += fmt::format("roadpulse_worker_last_checkpoint_seconds {:.6f}\n",
+                     s.last_checkpoint_seconds);
+  metric("roadpulse_worker_restores_total", "counter",
+         "Assigned partitions restored from a checkpoint since start.");
+  out += fmt::format("roadpulse_worker_restores_total {}\n", s.restores);
+  metric("roadpulse_worker_last_restore_seconds", "gauge",
+         "Time the last assignment took to read its checkpoints and restore.");
+  out += fmt::format("roadpulse_worker_last_restore_seconds {:.6f}\n", s.last_restore_seconds);
+  metric("roadpulse_worker_offset_resets_total", "counter",
+         "Checkpointed offsets found deleted by retention: DATA LOSS, alert on any increase.");
+  out += fmt::format("roadpulse_worker_offset_resets_total {}\n", s.offset_resets);
+  metric("roadpulse_worker_partition_data_loss", "gauge",
+         "1: the partition resumed past records deleted before they were counted.");
+  for (const PartitionStats& p : s.partitions) {
+    out += fmt::format("roadpulse_worker_partition_data_loss{{topic=\"{}\",partition=\"{}\"}} {}\n",
+                       p.topic, p.partition, p.data_loss ? 1 : 0);
+  }
   return out;
 }
 

@@ -118,6 +118,23 @@ class IdTable {
     return erased;
   }
 
+  // Calls fn(fingerprint, value) for every entry, in table order.
+  template <typename Fn>
+  void ForEach(Fn fn) const {
+    for (size_t i = 0; i < n_buckets_; ++i) {
+      for (const Slot& s : buckets()[i].slots) {
+        if (!s.empty()) fn(s.fp(), s.value);
+      }
+    }
+  }
+
+  // Makes room for `n` entries in all (before restoring a saved table).
+  void Reserve(size_t n) {
+    size_t buckets = n_buckets_;
+    while (buckets * kSlots / 100 * 92 < n) buckets *= 2;
+    if (buckets != n_buckets_) Resize(buckets);
+  }
+
   size_t size() const { return size_; }
   size_t capacity() const { return n_buckets_ * kSlots; }
   size_t memory_bytes() const { return memory_.size(); }
