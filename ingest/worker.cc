@@ -190,12 +190,17 @@ class WorkerImpl {
       const auto after = Clock::now();
       const bool at_end = options_.stop_at_end && AllAtEnd();
       if (after >= next_flush || at_end) {
+        // Publishing hands the dirty counts to the producer and goes on
+        // consuming; it waits for their delivery only before a checkpoint,
+        // which may be written only once everything before its offset is
+        // delivered.
+        const bool checkpoint_due =
+            checkpoints_ != nullptr && (after >= next_checkpoint || at_end);
         bool delivered_all = false;
-        result = PublishAndFlush(kFlushWait, &delivered_all);
+        result = PublishAndFlush(checkpoint_due || at_end ? kFlushWait : absl::ZeroDuration(),
+                                 &delivered_all);
         RecordPublish(after);
-        // A checkpoint only once everything before its offset is delivered.
-        if (result.ok() && checkpoints_ != nullptr && delivered_all &&
-            (after >= next_checkpoint || at_end)) {
+        if (result.ok() && checkpoint_due && delivered_all) {
           result = CheckpointAll(/*only_changed=*/true);
           next_checkpoint = Clock::now() + checkpoint_interval;
         }
@@ -465,7 +470,9 @@ class WorkerImpl {
     *delivered_all = true;
     for (absl::Status* s : {&dlq, &counts}) {
       if (absl::IsDeadlineExceeded(*s)) {
-        spdlog::warn("worker: {} (still queued, will retry)", s->ToString());
+        if (wait > absl::ZeroDuration()) {
+          spdlog::warn("worker: {} (still queued, will retry)", s->ToString());
+        }
         *s = absl::OkStatus();
         *delivered_all = false;
       }

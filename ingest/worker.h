@@ -139,8 +139,9 @@ struct WorkerStats {
   int64_t rebalances = 0;         // assignments received since start
   // DLQ records produced since start, by reject reason name.
   std::map<std::string, int64_t> dead_lettered_by_reason;
-  // Publishing counts: each flush publishes the dirty buckets and waits for
-  // their delivery; its duration is the publish latency.
+  // Publishing counts: every flush interval the dirty buckets are handed to
+  // the producer (which delivers them in the background); before a
+  // checkpoint the worker also waits for their delivery.
   int64_t publish_flushes = 0;            // flushes since start
   double publish_seconds_sum = 0;         // their total duration
   double last_publish_seconds = 0;        // the last one's duration

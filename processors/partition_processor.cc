@@ -178,7 +178,10 @@ void PartitionProcessor::Evict(uint32_t index) {
   const size_t w = static_cast<size_t>(b.key.width);
   Cursor& cursor = cursors_[b.key.region_index * 3 + w];
   if (cursor.start == b.key.start_unix_s) cursor = Cursor{};
-  tombstones_.push_back(b.key);
+  // A bucket born and evicted between two publishes was never published:
+  // there is nothing to delete (this saves most minute-bucket traffic while
+  // a worker catches up on history).
+  if (b.published) tombstones_.push_back(b.key);
   if (b.dirty) {
     b.dirty = false;
     --dirty_count_;
@@ -203,6 +206,7 @@ uint32_t PartitionProcessor::NewBucket(const BucketKey& key) {
   b.key = key;
   b.values = MetricValues{};
   b.dirty = false;  // `listed` is left as it is: see Evict()
+  b.published = false;
   b.live = true;
   ++bucket_count_[static_cast<size_t>(key.width)];
   return index;
@@ -599,8 +603,10 @@ void PartitionProcessor::ForEachDirty(
 
 void PartitionProcessor::ClearDirty() {
   for (uint32_t index : dirty_) {
-    pool_[index].dirty = false;
-    pool_[index].listed = false;
+    Bucket& b = pool_[index];
+    if (b.dirty) b.published = true;  // ForEachDirty reported it
+    b.dirty = false;
+    b.listed = false;
   }
   dirty_.clear();
   dirty_count_ = 0;

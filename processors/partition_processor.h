@@ -148,12 +148,14 @@ class PartitionProcessor {
   // Calls fn for every bucket (of any width) changed since the last
   // ClearDirty(), with its absolute values.
   void ForEachDirty(const std::function<void(const BucketKey&, const MetricValues&)>& fn) const;
+  // The caller has published what ForEachDirty reported.
   void ClearDirty();
   // Marks every bucket dirty (after a restore, to republish everything).
   void MarkAllDirty();
   size_t dirty_count() const { return dirty_count_; }
 
-  // Fine buckets evicted since the last ClearTombstones(): publish a
+  // Fine buckets evicted since the last ClearTombstones() that were
+  // published before (reported by ForEachDirty, then ClearDirty): publish a
   // tombstone for each. A key is listed once.
   const std::vector<BucketKey>& tombstones() const { return tombstones_; }
   void ClearTombstones() { tombstones_.clear(); }
@@ -236,7 +238,8 @@ class PartitionProcessor {
     BucketKey key;
     MetricValues values{};
     bool dirty = false;
-    bool listed = false;  // the slot's index is in dirty_
+    bool listed = false;     // the slot's index is in dirty_
+    bool published = false;  // reported by ForEachDirty before a ClearDirty
     bool live = false;    // false: evicted, the slot is free
   };
   struct Cursor {

@@ -213,6 +213,8 @@ absl::StatusOr<std::unique_ptr<PartitionProcessor>> PartitionProcessor::Restore(
     }
     const uint32_t index = p->BucketFor(key);
     p->pool_[index].values = values;
+    // Its record may be in the counts topic: evicting it needs a tombstone.
+    p->pool_[index].published = true;
   }
   if (value_at != state.bucket_values_size()) {
     return absl::InvalidArgumentError("checkpoint state: more bucket values than masks name");
