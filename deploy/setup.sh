@@ -26,7 +26,7 @@ packages=(
   librdkafka-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev libabsl-dev
   libcli11-dev libtomlplusplus-dev libcpp-httplib-dev nlohmann-json3-dev libzstd-dev zlib1g-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev kcat python3 python3-kafka python3-protobuf python3-yaml
+  libgtest-dev libgmock-dev libbenchmark-dev kcat python3 python3-kafka python3-protobuf python3-yaml python3-confluent-kafka
   # the live view's tests: Prometheus server + promtool, headless chromium, a CJK font for
   # screenshots, clang for the libFuzzer targets
   prometheus chromium fonts-wqy-zenhei clang-14

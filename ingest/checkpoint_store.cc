@@ -28,8 +28,8 @@ uint32_t Crc32(std::string_view bytes) {
   return static_cast<uint32_t>(crc);
 }
 
-std::string InputKey(const InputPartition& input) {
-  return fmt::format("{}/{}", input.first, input.second);
+std::string InputKey(const std::string& group, const InputPartition& input) {
+  return fmt::format("{}/{}/{}", group, input.first, input.second);
 }
 
 uint64_t RandomWriterId() {
@@ -44,6 +44,7 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointStore::Create(
   if (options.bootstrap_servers.empty()) {
     return absl::InvalidArgumentError("checkpoints: bootstrap servers are required");
   }
+  if (options.group.empty()) return absl::InvalidArgumentError("checkpoints: group is required");
   if (options.max_chunk_bytes < 1024) {
     return absl::InvalidArgumentError("checkpoints: max_chunk_bytes must be at least 1024");
   }
@@ -82,7 +83,7 @@ CheckpointStore::CheckpointStore(const CheckpointStoreOptions& options, int32_t 
       producer_(std::move(producer)) {}
 
 int32_t CheckpointStore::PartitionFor(const InputPartition& input) const {
-  return KafkaPartitionForKey(InputKey(input), partitions_);
+  return KafkaPartitionForKey(InputKey(options_.group, input), partitions_);
 }
 
 absl::Status CheckpointStore::Write(const InputPartition& input, int64_t next_offset,
@@ -96,6 +97,7 @@ absl::Status CheckpointStore::Write(const InputPartition& input, int64_t next_of
   const int64_t now_ms = absl::ToUnixMillis(absl::Now());
   for (int32_t i = 0; i < count; ++i) {
     v1::PartitionCheckpoint record;
+    record.set_group(options_.group);
     record.set_topic(input.first);
     record.set_partition(input.second);
     record.set_next_offset(next_offset);
@@ -109,7 +111,7 @@ absl::Status CheckpointStore::Write(const InputPartition& input, int64_t next_of
     const size_t from = static_cast<size_t>(i) * chunk;
     record.set_state_chunk(bytes.substr(from, std::min(chunk, bytes.size() - from)));
     record.set_written_at_unix_ms(now_ms);
-    const std::string key = fmt::format("{}/{}/{}", InputKey(input), slot, i);
+    const std::string key = fmt::format("{}/{}/{}", InputKey(options_.group, input), slot, i);
     if (absl::Status s =
             producer_->Produce(options_.topic, key, record.SerializeAsString(), {}, partition);
         !s.ok()) {
@@ -157,7 +159,7 @@ absl::StatusOr<std::map<InputPartition, Checkpoint>> CheckpointStore::ReadLatest
       return absl::OkStatus();
     }
     const InputPartition input{record.topic(), record.partition()};
-    if (wanted.count(input) == 0) return absl::OkStatus();
+    if (record.group() != options_.group || wanted.count(input) == 0) return absl::OkStatus();
     Candidate& c = candidates[{input, record.writer(), record.checkpoint_id()}];
     if (c.chunks.empty()) {
       c.next_offset = record.next_offset();

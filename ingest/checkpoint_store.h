@@ -5,11 +5,14 @@
 // A checkpoint is one input partition's PartitionState together with the
 // offset it is exact up to. Its serialized state is split into chunks of at
 // most `max_chunk_bytes` (Kafka's default message limit is 1 MB), keyed
-// "<topic>/<partition>/<slot>/<chunk>", where the slot alternates a/b with
+// "<group>/<topic>/<partition>/<slot>/<chunk>", where the slot alternates a/b with
 // the checkpoint id: a crash halfway through writing checkpoint n leaves
 // checkpoint n-1 whole under the other slot. All chunks of one input
-// partition go to one checkpoint partition (murmur2 of "<topic>/<partition>"),
-// so a restore reads only the checkpoint partitions of its assignment.
+// partition go to one checkpoint partition (murmur2 of
+// "<group>/<topic>/<partition>"),
+// so a restore reads only the checkpoint partitions of its assignment. The
+// consumer group is part of the key: two groups (say production and a
+// staging deployment with other settings) never share a checkpoint.
 //
 // Any complete checkpoint is a consistent (state, offset) pair, whoever wrote
 // it: the reader picks, per input partition, the complete one with the
@@ -43,6 +46,8 @@ namespace roadpulse {
 struct CheckpointStoreOptions {
   std::string bootstrap_servers;  // required
   std::string topic = "roadpulse.checkpoints";
+  // Consumer group whose checkpoints these are (required).
+  std::string group;
   // Largest state_chunk per record; with the other fields a record stays
   // under Kafka's default 1 MB message.max.bytes.
   size_t max_chunk_bytes = 900 * 1024;

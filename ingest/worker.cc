@@ -119,6 +119,7 @@ class WorkerImpl {
       CheckpointStoreOptions store_options;
       store_options.bootstrap_servers = options_.bootstrap_servers;
       store_options.topic = options_.checkpoint_topic;
+      store_options.group = options_.group_id;
       store_options.properties = options_.properties;
       absl::StatusOr<std::unique_ptr<CheckpointStore>> store =
           CheckpointStore::Create(store_options);

@@ -145,6 +145,7 @@ class CheckpointStoreTest : public ::testing::Test {
     broker_ = *std::move(broker);
     options_.bootstrap_servers = broker_->bootstrap_servers();
     options_.max_chunk_bytes = 4096;  // many chunks per checkpoint
+    options_.group = "checkpoint-test";
   }
 
   v1::PartitionState StateAfter(size_t n) {
@@ -200,6 +201,7 @@ TEST_F(CheckpointStoreTest, ACheckpointCutShortOrCorruptIsSkipped) {
   ASSERT_TRUE(producer.ok());
   const int32_t partition = (*store)->PartitionFor(a);
   v1::PartitionCheckpoint cut;
+  cut.set_group("checkpoint-test");
   cut.set_topic(a.first);
   cut.set_partition(a.second);
   cut.set_next_offset(900);
@@ -210,7 +212,7 @@ TEST_F(CheckpointStoreTest, ACheckpointCutShortOrCorruptIsSkipped) {
   cut.set_state_size(3 * 10);
   cut.set_state_chunk(std::string(10, 'x'));
   ASSERT_TRUE((*producer)
-                  ->Produce("roadpulse.checkpoints", "roadpulse.violations/2/a/0",
+                  ->Produce("roadpulse.checkpoints", "checkpoint-test/roadpulse.violations/2/a/0",
                             cut.SerializeAsString(), {}, partition)
                   .ok());
   v1::PartitionCheckpoint corrupt = cut;
@@ -220,7 +222,7 @@ TEST_F(CheckpointStoreTest, ACheckpointCutShortOrCorruptIsSkipped) {
   corrupt.set_state_size(10);
   corrupt.set_state_crc32(12345);
   ASSERT_TRUE((*producer)
-                  ->Produce("roadpulse.checkpoints", "roadpulse.violations/2/b/0",
+                  ->Produce("roadpulse.checkpoints", "checkpoint-test/roadpulse.violations/2/b/0",
                             corrupt.SerializeAsString(), {}, partition)
                   .ok());
   ASSERT_TRUE((*producer)->Flush(absl::Seconds(10)).ok());
