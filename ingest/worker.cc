@@ -149,6 +149,9 @@ class WorkerImpl {
                  options_.bootstrap_servers);
 
     const auto flush_interval = absl::ToChronoMilliseconds(options_.flush_interval);
+    const auto catchup_interval = std::max(
+        flush_interval, absl::ToChronoMilliseconds(options_.catchup_flush_interval));
+    bool catching_up = false;
     const auto log_interval = absl::ToChronoMilliseconds(options_.log_interval);
     const auto start = Clock::now();
     auto next_flush = start + flush_interval;
@@ -170,6 +173,16 @@ class WorkerImpl {
       if (n < 0) {
         result = ToStatus(rd_kafka_last_error(), "worker: consume");
         break;
+      }
+      // A full batch means a backlog: publish less often until it is read
+      // (each publish repeats every bucket changed since the last one).
+      const bool backlog = static_cast<size_t>(n) == batch.size();
+      if (backlog && !catching_up) {
+        catching_up = true;
+        next_flush = std::max(next_flush, Clock::now() + catchup_interval - flush_interval);
+      } else if (!backlog && catching_up) {
+        catching_up = false;
+        next_flush = std::min(next_flush, Clock::now() + flush_interval);
       }
       for (ssize_t i = 0; i < n; ++i) {
         MessageHandle message(batch[static_cast<size_t>(i)]);
@@ -207,7 +220,7 @@ class WorkerImpl {
         }
         CommitAsync();
         UpdateStats();
-        next_flush = after + flush_interval;
+        next_flush = after + (catching_up ? catchup_interval : flush_interval);
       }
       if (after >= next_log) {
         LogProgress(after);

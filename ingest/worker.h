@@ -71,6 +71,10 @@ struct WorkerOptions {
   ProcessorOptions processor;
   // How often dirty buckets are published (and group offsets committed).
   absl::Duration flush_interval = absl::Milliseconds(250);
+  // The same while reading a backlog (a consume returned a full batch):
+  // every publish repeats each bucket changed since the last one, so a
+  // worker catching up on history publishes less often.
+  absl::Duration catchup_flush_interval = absl::Seconds(2);
   // How often progress is logged through spdlog.
   absl::Duration log_interval = absl::Seconds(5);
   // Consumer group session timeout. The mock broker's rebalance waits about
