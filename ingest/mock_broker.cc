@@ -4,9 +4,13 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "ingest/internal/rdkafka_handles.h"
 
 namespace roadpulse {
@@ -52,7 +56,67 @@ rd_kafka_resp_err_t ToRdKafka(MockError error) {
   return RD_KAFKA_RESP_ERR_UNKNOWN;
 }
 
+constexpr std::pair<KafkaApi, std::string_view> kApiNames[] = {
+    {KafkaApi::kProduce, "Produce"},
+    {KafkaApi::kFetch, "Fetch"},
+    {KafkaApi::kListOffsets, "ListOffsets"},
+    {KafkaApi::kMetadata, "Metadata"},
+    {KafkaApi::kOffsetCommit, "OffsetCommit"},
+    {KafkaApi::kOffsetFetch, "OffsetFetch"},
+    {KafkaApi::kFindCoordinator, "FindCoordinator"},
+    {KafkaApi::kJoinGroup, "JoinGroup"},
+    {KafkaApi::kHeartbeat, "Heartbeat"},
+    {KafkaApi::kLeaveGroup, "LeaveGroup"},
+    {KafkaApi::kSyncGroup, "SyncGroup"},
+    {KafkaApi::kInitProducerId, "InitProducerId"},
+};
+
+constexpr MockError kAllMockErrors[] = {
+    MockError::kTransport,           MockError::kRequestTimedOut,
+    MockError::kNotLeaderForPartition, MockError::kLeaderNotAvailable,
+    MockError::kNotEnoughReplicas,   MockError::kCoordinatorNotAvailable,
+    MockError::kNotCoordinator,      MockError::kRebalanceInProgress,
+    MockError::kUnknownTopicOrPartition,
+};
+
+// Debian's abseil has its own string_view type, not std::string_view.
+absl::string_view Absl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
 }  // namespace
+
+absl::StatusOr<KafkaApi> KafkaApiFromName(std::string_view std_name) {
+  const absl::string_view name = Absl(std_name);
+  std::vector<absl::string_view> known;
+  for (const auto& [api, api_name] : kApiNames) {
+    if (absl::EqualsIgnoreCase(name, Absl(api_name))) return api;
+    known.push_back(Absl(api_name));
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown Kafka API '", name, "' (known: ",
+                                                 absl::StrJoin(known, ", "), ")"));
+}
+
+std::string KafkaApiName(KafkaApi api) {
+  for (const auto& [a, api_name] : kApiNames) {
+    if (a == api) return std::string(api_name);
+  }
+  return "?";
+}
+
+std::string MockErrorName(MockError error) { return rd_kafka_err2name(ToRdKafka(error)); }
+
+absl::StatusOr<MockError> MockErrorFromName(std::string_view std_name) {
+  const absl::string_view name = Absl(std_name);
+  // librdkafka names its local errors with a leading '_' (_TRANSPORT).
+  const absl::string_view bare = absl::StripPrefix(name, "_");
+  std::vector<std::string> known;
+  for (MockError e : kAllMockErrors) {
+    const std::string full = MockErrorName(e);
+    if (absl::EqualsIgnoreCase(bare, absl::StripPrefix(full, "_"))) return e;
+    known.push_back(full);
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown or unsupported error '", name,
+                                                 "' (known: ", absl::StrJoin(known, ", "), ")"));
+}
 
 using ingest_internal::ToStatus;
 
@@ -97,9 +161,14 @@ absl::Status MockBroker::CreateTopic(const TopicSpec& topic) {
         "mock broker: bad topic '", topic.name, "' (partitions ", topic.partitions,
         ", replication factor ", topic.replication_factor, ", brokers ", broker_count_, ")"));
   }
-  return ToStatus(rd_kafka_mock_topic_create(state_->cluster.get(), topic.name.c_str(),
-                                             topic.partitions, topic.replication_factor),
-                  absl::StrCat("mock broker: create topic ", topic.name));
+  absl::Status s = ToStatus(rd_kafka_mock_topic_create(state_->cluster.get(), topic.name.c_str(),
+                                                       topic.partitions, topic.replication_factor),
+                            absl::StrCat("mock broker: create topic ", topic.name));
+  if (s.ok()) {
+    std::lock_guard<std::mutex> lock(topics_mu_);
+    topics_[topic.name] = topic.partitions;
+  }
+  return s;
 }
 
 absl::Status MockBroker::SetBrokerDown(int32_t broker_id) {
@@ -138,6 +207,14 @@ absl::Status MockBroker::SetGroupCoordinator(const std::string& group_id, int32_
 
 absl::Status MockBroker::SetPartitionLeader(const std::string& topic, int32_t partition,
                                             int32_t broker_id) {
+  {
+    std::lock_guard<std::mutex> lock(topics_mu_);
+    auto it = topics_.find(topic);
+    if (it == topics_.end() || partition < 0 || partition >= it->second) {
+      return absl::NotFoundError(absl::StrCat("mock broker: no partition ", topic, "[", partition,
+                                              "] (created topics only)"));
+    }
+  }
   return ToStatus(rd_kafka_mock_partition_set_leader(state_->cluster.get(), topic.c_str(),
                                                      partition, broker_id),
                   absl::StrCat("mock broker: set leader of ", topic, "[", partition, "]"));

@@ -19,8 +19,11 @@
 #define ROADPULSE_INGEST_MOCK_BROKER_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -68,6 +71,18 @@ enum class MockError {
   kUnknownTopicOrPartition,  // UNKNOWN_TOPIC_OR_PART
 };
 
+// Names for fault injection from text (`roadpulse broker --control`).
+// A Kafka API by its protocol name, case-insensitive: "Produce", "Fetch",
+// "OffsetCommit", "JoinGroup", ... kInvalidArgument listing the known names.
+absl::StatusOr<KafkaApi> KafkaApiFromName(std::string_view name);
+std::string KafkaApiName(KafkaApi api);
+// A MockError by the librdkafka name of its error code (rd_kafka_err2name:
+// "NOT_LEADER_FOR_PARTITION", "REQUEST_TIMED_OUT", "_TRANSPORT", ...),
+// case-insensitive, the leading '_' optional. kInvalidArgument listing the
+// known names.
+absl::StatusOr<MockError> MockErrorFromName(std::string_view name);
+std::string MockErrorName(MockError error);
+
 // Thread-safe: every method may be called from any thread while clients use
 // the cluster. Destroying the object stops the brokers (clients see them go).
 class MockBroker {
@@ -99,6 +114,8 @@ class MockBroker {
   // Makes `broker_id` the coordinator of consumer group `group_id`.
   absl::Status SetGroupCoordinator(const std::string& group_id, int32_t broker_id);
   // Makes `broker_id` the leader of one partition (-1: leader-less).
+  // kNotFound unless the topic was created through this object with that
+  // partition (the mock would silently create a mistyped topic).
   absl::Status SetPartitionLeader(const std::string& topic, int32_t partition,
                                   int32_t broker_id);
 
@@ -108,6 +125,8 @@ class MockBroker {
   std::unique_ptr<ingest_internal::MockClusterState> state_;
   std::string bootstrap_servers_;
   int broker_count_ = 0;
+  mutable std::mutex topics_mu_;
+  std::map<std::string, int> topics_;  // created topics -> partitions; guarded by topics_mu_
 };
 
 }  // namespace roadpulse

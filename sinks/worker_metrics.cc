@@ -50,6 +50,21 @@ std::string WorkerMetricsText(const WorkerStats& s, absl::Time now) {
     out += fmt::format("roadpulse_worker_next_offset{{topic=\"{}\",partition=\"{}\"}} {}\n",
                        p.topic, p.partition, p.next_offset);
   }
+  metric("roadpulse_worker_partition_records", "gauge",
+         "Records of each assigned input partition by outcome, over the partition's whole "
+         "history as this worker holds it (read = counted + amended + duplicate + rejected; "
+         "read equals the partition's end offset once it is caught up).");
+  for (const PartitionStats& p : s.partitions) {
+    for (const auto& [outcome, v] :
+         {std::pair<const char*, int64_t>{"read", p.tally.read}, {"counted", p.tally.counted},
+          {"amended", p.tally.amended}, {"duplicate", p.tally.duplicates},
+          {"rejected", p.tally.rejected}}) {
+      out += fmt::format(
+          "roadpulse_worker_partition_records{{topic=\"{}\",partition=\"{}\",outcome=\"{}\"}} "
+          "{}\n",
+          p.topic, p.partition, outcome, v);
+    }
+  }
   metric("roadpulse_worker_publish_seconds", "summary",
          "Duration of publishing changed counts and waiting for their delivery.");
   out += fmt::format("roadpulse_worker_publish_seconds_sum {:.6f}\n", s.publish_seconds_sum);

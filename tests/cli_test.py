@@ -62,9 +62,43 @@ def main():
         if not ok:
             failures.append("%s: rc=%d, output does not name %s: %r" % (argv, rc, flag, text[:300]))
 
+    failures += check_broker_control(args.roadpulse)
+
     for f in failures:
         print("FAIL:", f)
     return 1 if failures else 0
+
+
+def check_broker_control(roadpulse):
+    """`broker --control`: a bad command is answered with an error naming the
+    problem, and the broker keeps serving commands; it exits 0 on SIGTERM."""
+    import kafka_harness as h
+    failures = []
+    b = h.Broker(roadpulse, 2, brokers=2, control=True)
+    try:
+        for command, answer in [
+                ("explode 1", "error: unknown command 'explode'"),
+                ("down", "error: 'down' takes 1 argument(s), got 0"),
+                ("down 3", "error: broker id 3 is out of range [-1, 2]"),
+                ("rtt 1 soon", "error: rtt milliseconds 'soon' is not an integer"),
+                ("errors Fetchh REQUEST_TIMED_OUT 1", "error: unknown Kafka API 'Fetchh'"),
+                ("errors Fetch DISK_FULL 1", "error: unknown or unsupported error 'DISK_FULL'"),
+                ("leader roadpulse.nope 0 1", "error: mock broker: no partition roadpulse.nope[0]"),
+                ("down 2", "ok broker 2 down"),  # still serving after all of the above
+                ("up 2", "ok broker 2 up"),
+                ("errors OffsetCommit COORDINATOR_NOT_AVAILABLE 2",
+                 "ok next 2 OffsetCommit request(s) fail with COORDINATOR_NOT_AVAILABLE")]:
+            got = b.command(command)
+            ok = got.startswith(answer)
+            print("%-4s broker --control: %s -> %s" % ("ok" if ok else "BAD", command, got[:100]))
+            if not ok:
+                failures.append("broker --control %r: expected %r..., got %r" %
+                                (command, answer, got))
+    finally:
+        b.stop()
+    if b.proc.returncode != 0:
+        failures.append("broker --control exited with %s on SIGTERM" % b.proc.returncode)
+    return failures
 
 
 if __name__ == "__main__":

@@ -15,10 +15,7 @@ import urllib.request
 import kafka_harness as h
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+free_port = h.free_port
 
 
 def get(url, token=None, method="GET", timeout=10):
