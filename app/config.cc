@@ -164,7 +164,8 @@ absl::StatusOr<std::string> Canonical(const KeySpec& spec, std::string_view valu
         const std::string port(colon == std::string_view::npos ? "" : value.substr(colon + 1));
         char* end = nullptr;
         const long p = port.empty() ? -1 : std::strtol(port.c_str(), &end, 10);
-        if (colon == 0 || colon == std::string_view::npos || *end != '\0' || p < 0 || p > 65535) {
+        if (colon == 0 || colon == std::string_view::npos || port.empty() || *end != '\0' ||
+            p < 0 || p > 65535) {
           return absl::InvalidArgumentError(
               fmt::format("'{}' is not HOST:PORT (port 0-65535)", shown));
         }

@@ -119,6 +119,12 @@ TEST(ConfigTest, WrongTypeAndRangeAreNamed) {
   EXPECT_THAT(std::string(s.message()), AllOf(HasSubstr("log.format"), HasSubstr("text,json")));
   s = config.MergeToml("[view]\nhttp = \"localhost\"\n", "f.toml");
   EXPECT_THAT(std::string(s.message()), AllOf(HasSubstr("view.http"), HasSubstr("HOST:PORT")));
+  // An empty port (found by config_fuzzer: it crashed on a null pointer).
+  s = config.MergeToml("[worker]\nhttp = \"localhost:\"\n", "f.toml");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), AllOf(HasSubstr("worker.http"), HasSubstr("HOST:PORT")));
+  s = config.MergeFlags({{"view.http", "127.0.0.1:", "--http"}});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   s = config.MergeToml("[view]\nstale_after_s = 5\n", "f.toml");  // integer for a float is fine
   EXPECT_TRUE(s.ok()) << s;
   EXPECT_EQ(config.GetDouble("view.stale_after_s"), 5.0);
