@@ -215,7 +215,7 @@ std::string Quote(std::string_view s) {
       case '\t': out += "\\t"; break;
       case '\r': out += "\\r"; break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {  // TOML: escape controls
           out += fmt::format("\\u{:04x}", static_cast<int>(c));
         } else {
           out += c;

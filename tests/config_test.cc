@@ -231,6 +231,23 @@ TEST(ConfigTest, TopicsCompactCountsAndCheckpoints) {
   EXPECT_EQ(config.GetInt("topics.partitions"), 12);
 }
 
+// What `config check` prints is TOML that merges back to the same values,
+// whatever the strings hold (config_fuzzer's invariant; DEL, U+007F, came
+// out unescaped and made the printed file invalid TOML).
+TEST(ConfigTest, PrintedConfigurationMergesBack) {
+  Config config;
+  ASSERT_TRUE(config
+                  .MergeToml("[worker]\ngroup = \"a\\u007fb\\u0001c\\td\\\"e\\\\\"\n"
+                             "[kafka]\n\"client.id\" = \"x\\u007f\"\n",
+                             "f.toml")
+                  .ok());
+  Config again;
+  const absl::Status s = again.MergeToml(config.ToToml(), "printed.toml");
+  ASSERT_TRUE(s.ok()) << s << "\n" << config.ToToml();
+  EXPECT_EQ(again.GetString("worker.group"), "a\x7f" "b\x01" "c\td\"e\\");
+  EXPECT_EQ(again.ClientProperties().at("client.id"), "x\x7f");
+}
+
 // deploy/config/roadpulse.toml documents every key at its default.
 TEST(ConfigTest, ExampleFileHasEveryKeyAtItsDefault) {
   Config example;
