@@ -32,7 +32,12 @@ class TableReader {
     return table_.get(key);
   }
 
-  absl::Status Int(std::string_view key, int64_t* out, bool required, int64_t min = 0) {
+  // Integers in a scenario are counts of events: 1e9 is far above any city's
+  // yearly figures and keeps the sums the loader checks far from overflow.
+  static constexpr int64_t kMaxCount = 1'000'000'000;
+
+  absl::Status Int(std::string_view key, int64_t* out, bool required, int64_t min = 0,
+                   int64_t max = kMaxCount) {
     const toml::node* node = Get(key);
     if (node == nullptr) {
       return required ? absl::InvalidArgumentError(Where(key) + ": missing") : absl::OkStatus();
@@ -43,6 +48,9 @@ class TableReader {
     }
     if (*v < min) {
       return absl::InvalidArgumentError(absl::StrCat(Where(key), ": must be >= ", min));
+    }
+    if (*v > max) {
+      return absl::InvalidArgumentError(absl::StrCat(Where(key), ": must be <= ", max));
     }
     *out = *v;
     return absl::OkStatus();

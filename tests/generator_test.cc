@@ -31,6 +31,7 @@
 namespace roadpulse {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using json = nlohmann::ordered_json;
 
@@ -704,6 +705,17 @@ TEST(ScenarioTest, UnknownKeyAndWrongSumAreNamed) {
     EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(std::string(s.status().message()), HasSubstr("key_violations"));
   }
+}
+
+// scenario_fuzzer: totals near INT64_MAX overflowed the sums the loader
+// checks (key_violations, e3e4 accidents).
+TEST(ScenarioTest, HugeTotalIsRefused) {
+  std::string text = ReadFile(DefaultScenarioPath("binzhou-2025"));
+  text.replace(text.find("speeding = "), 11, "speeding = 9223372036854775807 #");
+  absl::StatusOr<Scenario> s = LoadScenarioString(text, "x.toml");
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.status().message()),
+              AllOf(HasSubstr("violations.speeding"), HasSubstr("<= 1000000000")));
 }
 
 TEST(ScenarioTest, GeneratorRefusesARegionTableUnitMissingFromTheScenario) {
