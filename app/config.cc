@@ -175,7 +175,8 @@ absl::StatusOr<std::string> Canonical(const KeySpec& spec, std::string_view valu
         const std::string port(colon == std::string_view::npos ? "" : value.substr(colon + 1));
         char* end = nullptr;
         const long p = port.empty() ? -1 : std::strtol(port.c_str(), &end, 10);
-        if (colon == 0 || colon == std::string_view::npos || *end != '\0' || p < 0 || p > 65535) {
+        if (colon == 0 || colon == std::string_view::npos || port.empty() || *end != '\0' ||
+            p < 0 || p > 65535) {
           return absl::InvalidArgumentError(
               fmt::format("'{}' is not HOST:PORT (port 0-65535)", shown));
         }
@@ -225,7 +226,7 @@ std::string Quote(std::string_view s) {
       case '\t': out += "\\t"; break;
       case '\r': out += "\\r"; break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {  // TOML: escape controls
           out += fmt::format("\\u{:04x}", static_cast<int>(c));
         } else {
           out += c;

@@ -32,7 +32,12 @@ class TableReader {
     return table_.get(key);
   }
 
-  absl::Status Int(std::string_view key, int64_t* out, bool required, int64_t min = 0) {
+  // Integers in a scenario are counts of events: 1e9 is far above any city's
+  // yearly figures and keeps the sums the loader checks far from overflow.
+  static constexpr int64_t kMaxCount = 1'000'000'000;
+
+  absl::Status Int(std::string_view key, int64_t* out, bool required, int64_t min = 0,
+                   int64_t max = kMaxCount) {
     const toml::node* node = Get(key);
     if (node == nullptr) {
       return required ? absl::InvalidArgumentError(Where(key) + ": missing") : absl::OkStatus();
@@ -43,6 +48,9 @@ class TableReader {
     }
     if (*v < min) {
       return absl::InvalidArgumentError(absl::StrCat(Where(key), ": must be >= ", min));
+    }
+    if (*v > max) {
+      return absl::InvalidArgumentError(absl::StrCat(Where(key), ": must be <= ", max));
     }
     *out = *v;
     return absl::OkStatus();
@@ -413,6 +421,14 @@ absl::CivilDay ShiftEnd(absl::CivilDay end, int64_t years) {
   return ShiftYears(end - 1, years) + 1;
 }
 
+// Year shift of a start: 29 February becomes 1 March in a common year, where
+// a period that ended on 29 February (exclusive) now ends, so that periods
+// meeting on the leap day still meet instead of overlapping by a day.
+absl::CivilDay ShiftStart(absl::CivilDay start, int64_t years) {
+  const absl::CivilDay shifted = ShiftYears(start, years);
+  return start.month() == 2 && start.day() == 29 && shifted.day() == 28 ? shifted + 1 : shifted;
+}
+
 }  // namespace
 
 absl::Status Scenario::MovePeriods(std::optional<int> this_year,
@@ -429,7 +445,7 @@ absl::Status Scenario::MovePeriods(std::optional<int> this_year,
     }
     int64_t shift = *this_year - periods.back().start.year();
     for (ScenarioPeriod& p : periods) {
-      p.start = ShiftYears(p.start, shift);
+      p.start = ShiftStart(p.start, shift);
       p.end = ShiftEnd(p.end, shift);
       if (p.label == std::to_string(p.start.year() - shift))
         p.label = std::to_string(p.start.year());

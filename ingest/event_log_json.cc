@@ -1,5 +1,7 @@
 #include "ingest/event_log_json.h"
 
+#include <vector>
+
 #include "fmt/format.h"
 #include "google/protobuf/util/json_util.h"
 #include "roadpulse/v1/event_log.pb.h"
@@ -10,13 +12,34 @@ namespace {
 
 bool IsUtf8(std::string_view s) { return ingest_internal::IsValidUtf8(s); }
 
-// True when `value` parses as M and serializes back to exactly the same bytes.
+// True when `m` or a message inside it holds fields unknown to our schema
+// (from a newer producer): the binary format keeps them, JSON drops them.
+bool HasUnknownFields(const google::protobuf::Message& m) {
+  const google::protobuf::Reflection* r = m.GetReflection();
+  if (!r->GetUnknownFields(m).empty()) return true;
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const google::protobuf::FieldDescriptor* f : fields) {
+    if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (!f->is_repeated()) {
+      if (HasUnknownFields(r->GetMessage(m, f))) return true;
+      continue;
+    }
+    for (int i = 0; i < r->FieldSize(m, f); ++i) {
+      if (HasUnknownFields(r->GetRepeatedMessage(m, f, i))) return true;
+    }
+  }
+  return false;
+}
+
+// True when `value` parses as M, serializes back to exactly the same bytes,
+// and has nothing that its JSON form would lose.
 template <typename M>
 bool RoundTrips(std::string_view value, M* message) {
   if (!message->ParseFromArray(value.data(), static_cast<int>(value.size()))) return false;
   std::string again;
   if (!message->SerializeToString(&again)) return false;
-  return again == value;
+  return again == value && !HasUnknownFields(*message);
 }
 
 }  // namespace
@@ -47,9 +70,15 @@ void AppendEventLogJson(v1::EventKind kind, std::string_view key, std::string_vi
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = false;
   std::string json;
-  // Cannot fail for a message we built ourselves with valid UTF-8 strings;
-  // string fields inside a decoded event are checked by protobuf's parser.
-  (void)google::protobuf::util::MessageToJsonString(line, &json, options);
+  // The printer refuses a decoded event whose Timestamp is outside its range
+  // (0001-01-01..9999-12-31), leaving half a line: send such a value as raw
+  // bytes. A line with raw_value cannot fail: its strings are valid UTF-8 (the
+  // key is checked, topic names are ASCII) and bytes print as base64.
+  if (!google::protobuf::util::MessageToJsonString(line, &json, options).ok() && decoded) {
+    line.set_raw_value(std::string(value));  // replaces the decoded event
+    json.clear();
+    (void)google::protobuf::util::MessageToJsonString(line, &json, options);
+  }
   out->append(json);
 }
 

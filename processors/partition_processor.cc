@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace roadpulse {
 namespace {
@@ -70,6 +71,17 @@ WireCheck ScanWire(std::string_view bytes) {
     }
   }
   return WireCheck::kOk;
+}
+
+// google.protobuf.Timestamp's own range: 0001-01-01T00:00:00Z through
+// 9999-12-31T23:59:59.999999999Z, nanos in [0, 1e9). Outside it a record
+// carries no usable time, and the bucket arithmetic (minutes, hours, days as
+// int64 Unix seconds) could overflow.
+bool IsValidTimestamp(const google::protobuf::Timestamp& ts) {
+  using google::protobuf::util::TimeUtil;
+  return ts.seconds() >= TimeUtil::kTimestampMinSeconds &&
+         ts.seconds() <= TimeUtil::kTimestampMaxSeconds && ts.nanos() >= 0 &&
+         ts.nanos() <= 999'999'999;
 }
 
 absl::Time ToTime(const google::protobuf::Timestamp& ts) {
@@ -364,6 +376,15 @@ CommonCheck CheckCommon(const RegionTable& regions, const ProcessorOptions& opti
   if (id.empty()) return fail(RejectReason::kEmptyId, "id is empty");
   if (!has_occurred) return fail(RejectReason::kMissingTime, "occurred_at is missing");
   if (!has_reported) return fail(RejectReason::kMissingTime, "reported_at is missing");
+  for (const auto& [name, ts] : {std::pair<const char*, const google::protobuf::Timestamp&>{
+                                     "occurred_at", occurred_at},
+                                 {"reported_at", reported_at}}) {
+    if (!IsValidTimestamp(ts)) {
+      return fail(RejectReason::kMissingTime,
+                  absl::StrCat(name, " {seconds: ", ts.seconds(), ", nanos: ", ts.nanos(),
+                               "} is not a valid timestamp (0001-01-01 to 9999-12-31 UTC)"));
+    }
+  }
   c.unit = regions.CountingUnit(location.region_code(), location.township_code());
   if (c.unit == nullptr) {
     return fail(RejectReason::kUnknownRegion,

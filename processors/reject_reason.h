@@ -14,7 +14,7 @@ enum class RejectReason : uint8_t {
   kNotProtobuf = 0,         // bytes are not a protobuf message of the topic's type
   kTruncated,               // a protobuf message cut short
   kEmptyId,                 // id missing or empty
-  kMissingTime,             // occurred_at or reported_at missing
+  kMissingTime,             // occurred_at or reported_at missing, or not a valid Timestamp
   kUnknownRegion,           // region or township code not in the region table
   kMainUrbanMismatch,       // main_urban flag disagrees with the region table
   kNegativeCount,           // deaths, injuries, loss or blood alcohol below 0

@@ -119,6 +119,12 @@ TEST(ConfigTest, WrongTypeAndRangeAreNamed) {
   EXPECT_THAT(std::string(s.message()), AllOf(HasSubstr("log.format"), HasSubstr("text,json")));
   s = config.MergeToml("[view]\nhttp = \"localhost\"\n", "f.toml");
   EXPECT_THAT(std::string(s.message()), AllOf(HasSubstr("view.http"), HasSubstr("HOST:PORT")));
+  // An empty port (found by config_fuzzer: it crashed on a null pointer).
+  s = config.MergeToml("[worker]\nhttp = \"localhost:\"\n", "f.toml");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), AllOf(HasSubstr("worker.http"), HasSubstr("HOST:PORT")));
+  s = config.MergeFlags({{"view.http", "127.0.0.1:", "--http"}});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   s = config.MergeToml("[view]\nstale_after_s = 5\n", "f.toml");  // integer for a float is fine
   EXPECT_TRUE(s.ok()) << s;
   EXPECT_EQ(config.GetDouble("view.stale_after_s"), 5.0);
@@ -223,6 +229,23 @@ TEST(ConfigTest, TopicsCompactCountsAndCheckpoints) {
   EXPECT_EQ(policy.at("roadpulse.violations"), "delete");
   EXPECT_EQ(policy.at("roadpulse.dlq"), "delete");
   EXPECT_EQ(config.GetInt("topics.partitions"), 12);
+}
+
+// What `config check` prints is TOML that merges back to the same values,
+// whatever the strings hold (config_fuzzer's invariant; DEL, U+007F, came
+// out unescaped and made the printed file invalid TOML).
+TEST(ConfigTest, PrintedConfigurationMergesBack) {
+  Config config;
+  ASSERT_TRUE(config
+                  .MergeToml("[worker]\ngroup = \"a\\u007fb\\u0001c\\td\\\"e\\\\\"\n"
+                             "[kafka]\n\"client.id\" = \"x\\u007f\"\n",
+                             "f.toml")
+                  .ok());
+  Config again;
+  const absl::Status s = again.MergeToml(config.ToToml(), "printed.toml");
+  ASSERT_TRUE(s.ok()) << s << "\n" << config.ToToml();
+  EXPECT_EQ(again.GetString("worker.group"), "a\x7f" "b\x01" "c\td\"e\\");
+  EXPECT_EQ(again.ClientProperties().at("client.id"), "x\x7f");
 }
 
 // deploy/config/roadpulse.toml documents every key at its default.

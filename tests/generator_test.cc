@@ -31,6 +31,7 @@
 namespace roadpulse {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using json = nlohmann::ordered_json;
 
@@ -705,6 +706,32 @@ TEST(ScenarioTest, UnknownKeyAndWrongSumAreNamed) {
     EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(std::string(s.status().message()), HasSubstr("key_violations"));
   }
+}
+
+// Periods that meet on 29 February still meet after --this-year moves them
+// to a common year (the start became 28 February: the periods overlapped).
+TEST(ScenarioTest, PeriodsMeetingOnTheLeapDayStillMeetWhenMoved) {
+  std::string text = ReadFile(DefaultScenarioPath("binzhou-2025"));
+  text.replace(text.find("end = 2024-09-01"), 16, "end = 2024-02-29");
+  text.replace(text.find("start = 2025-01-01"), 18, "start = 2024-02-29");
+  absl::StatusOr<Scenario> s = LoadScenarioString(text, "x.toml");
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_TRUE(s->MovePeriods(2025, std::nullopt).ok());
+  ASSERT_EQ(s->periods.size(), 2u);
+  EXPECT_EQ(s->periods[0].start, absl::CivilDay(2025, 1, 1));
+  EXPECT_EQ(s->periods[0].end, absl::CivilDay(2025, 3, 1));
+  EXPECT_EQ(s->periods[1].start, absl::CivilDay(2025, 3, 1));
+}
+
+// scenario_fuzzer: totals near INT64_MAX overflowed the sums the loader
+// checks (key_violations, e3e4 accidents).
+TEST(ScenarioTest, HugeTotalIsRefused) {
+  std::string text = ReadFile(DefaultScenarioPath("binzhou-2025"));
+  text.replace(text.find("speeding = "), 11, "speeding = 9223372036854775807 #");
+  absl::StatusOr<Scenario> s = LoadScenarioString(text, "x.toml");
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.status().message()),
+              AllOf(HasSubstr("violations.speeding"), HasSubstr("<= 1000000000")));
 }
 
 TEST(ScenarioTest, GeneratorRefusesARegionTableUnitMissingFromTheScenario) {

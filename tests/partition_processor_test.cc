@@ -277,6 +277,32 @@ INSTANTIATE_TEST_SUITE_P(
                      e.clear_occurred_at();
                      return Serialized(e);
                    }},
+        // Outside google.protobuf.Timestamp's range (event_fuzzer: the minute and
+        // hour arithmetic on such instants overflowed int64).
+        RejectCase{"OccurredAtInt64Min", RejectReason::kMissingTime,
+                   [] {
+                     v1::IncidentEvent e = Accident("A", 1, kMorning);
+                     e.mutable_occurred_at()->set_seconds(INT64_MIN);
+                     return Serialized(e);
+                   }},
+        RejectCase{"NegativeNanos", RejectReason::kMissingTime,
+                   [] {
+                     v1::IncidentEvent e = Accident("A", 1, kMorning);
+                     e.mutable_occurred_at()->set_nanos(-1);
+                     return Serialized(e);
+                   }},
+        RejectCase{"v_OccurredBeforeYear1", RejectReason::kMissingTime,
+                   [] {
+                     v1::ViolationEvent v = Violation("V", v1::VIOLATION_TYPE_SPEEDING, kMorning);
+                     v.mutable_occurred_at()->set_seconds(-62135596801);
+                     return Serialized(v);
+                   }},
+        RejectCase{"v_ReportedAfterYear9999", RejectReason::kMissingTime,
+                   [] {
+                     v1::ViolationEvent v = Violation("V", v1::VIOLATION_TYPE_SPEEDING, kMorning);
+                     v.mutable_reported_at()->set_seconds(253402300800);
+                     return Serialized(v);
+                   }},
         RejectCase{"UnknownRegion", RejectReason::kUnknownRegion,
                    [] {
                      v1::IncidentEvent e = Accident("A", 1, kMorning);
@@ -368,6 +394,23 @@ INSTANTIATE_TEST_SUITE_P(
         RejectCase{"v_NotProtobuf", RejectReason::kNotProtobuf,
                    [] { return std::string("\x07\x07garbage"); }}),
     [](const ::testing::TestParamInfo<RejectCase>& info) { return info.param.name; });
+
+// The first and last instants a Timestamp can hold still count (without a
+// record time, nothing bounds the future).
+TEST_F(PartitionProcessorTest, CountsAtBothEndsOfTheTimestampRange) {
+  PartitionProcessor p(EventKind::kViolation, Binzhou(), ProcessorOptions());
+  v1::ViolationEvent first = Violation("first", v1::VIOLATION_TYPE_SPEEDING, kMorning);
+  first.mutable_occurred_at()->set_seconds(-62135596800);  // 0001-01-01T00:00:00Z
+  first.mutable_reported_at()->set_seconds(-62135596800);
+  v1::ViolationEvent last = Violation("last", v1::VIOLATION_TYPE_SPEEDING, kMorning);
+  last.mutable_occurred_at()->set_seconds(253402300799);  // 9999-12-31T23:59:59Z
+  last.mutable_occurred_at()->set_nanos(999999999);
+  *last.mutable_reported_at() = last.occurred_at();
+  EXPECT_EQ(p.Process(first.SerializeAsString(), absl::InfinitePast()).outcome, Outcome::kCounted);
+  EXPECT_EQ(p.Process(last.SerializeAsString(), absl::InfinitePast()).outcome, Outcome::kCounted);
+  EXPECT_EQ(Total(p, Metric::kSpeeding), 2);
+  EXPECT_TRUE(p.tally().Balanced());
+}
 
 TEST_F(PartitionProcessorTest, EventOlderThanHorizonIsTooLate) {
   ProcessorOptions options;
