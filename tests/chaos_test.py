@@ -377,7 +377,8 @@ class Run:
                 self.failures.append("broker refused fault command %r: %s" % (command, answer))
                 return
         if len(commands) > 2:
-            self.log("fault: %s (%d commands: %s, ...)" % (what, len(commands), commands[0]))
+            self.log("fault: %s (%d commands: %s, ...)" % (what or "set-up", len(commands),
+                                                            commands[0]))
         if what:
             self.stats["faults"].append(what)
 
