@@ -726,15 +726,20 @@ class Run:
                 "dlq_records": len(dlq), "count_records": n}
 
     def stop_all(self):
+        """Stops every process started, whatever fails on the way (a broker
+        left running would outlive the test)."""
+        steps = [lambda w=w: h.stop(w.proc, w.name) for w in self.workers if w.alive()]
+        if self.generator is not None:
+            steps.append(lambda: h.stop(self.generator, "generate"))
         if self.sampler is not None:
-            self.sampler.close()
-        for w in self.workers:
-            if w.alive():
-                h.stop(w.proc, w.name)
-        if self.generator is not None and self.generator.poll() is None:
-            h.stop(self.generator, "generate")
+            steps.append(self.sampler.close)
         if self.broker is not None:
-            self.broker.stop()
+            steps.append(self.broker.stop)
+        for step in steps:
+            try:
+                step()
+            except Exception as e:  # noqa: BLE001 (keep stopping the others)
+                self.failures.append("harness error while stopping: %r" % e)
 
 
 def main():
