@@ -17,25 +17,13 @@
 #include "processors/count_record.h"
 #include "processors/count_store.h"
 #include "processors/partition_processor.h"
+#include "tests/test_regions.h"
 
 namespace roadpulse {
 namespace {
 
-const RegionTable& Binzhou() {
-  static const RegionTable* table = [] {
-    absl::StatusOr<RegionTable> t =
-        RegionTable::LoadFile(ROADPULSE_SOURCE_DIR "/deploy/config/regions/binzhou.toml");
-    if (!t.ok()) std::abort();
-    return new RegionTable(*std::move(t));
-  }();
-  return *table;
-}
-
-absl::TimeZone Shanghai() {
-  absl::TimeZone tz;
-  absl::LoadTimeZone("Asia/Shanghai", &tz);
-  return tz;
-}
+using testing::Binzhou;
+using testing::Shanghai;
 
 // 1 M events over 30 days (a busy month), serialized once.
 const std::vector<bench::SerializedEvent>& Events() {

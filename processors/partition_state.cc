@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "processors/count_record.h"
 #include "processors/partition_processor.h"
 
 namespace roadpulse {
@@ -32,18 +33,6 @@ void PutFingerprint(std::string* out, const Fingerprint& fp) {
 Fingerprint GetFingerprint(const char* p) {
   return Fingerprint{static_cast<uint32_t>(Get(p, 4)), static_cast<uint32_t>(Get(p + 4, 4)),
                      static_cast<uint16_t>(Get(p + 8, 2))};
-}
-
-v1::BucketWidth ToProto(BucketWidth w) {
-  switch (w) {
-    case BucketWidth::kDay:
-      return v1::BUCKET_WIDTH_DAY;
-    case BucketWidth::kHour:
-      return v1::BUCKET_WIDTH_HOUR;
-    case BucketWidth::kMinute:
-      return v1::BUCKET_WIDTH_MINUTE;
-  }
-  return v1::BUCKET_WIDTH_UNSPECIFIED;
 }
 
 // Region codes used by the state, in first-use order.
@@ -182,20 +171,11 @@ absl::StatusOr<std::unique_ptr<PartitionProcessor>> PartitionProcessor::Restore(
     if (state.bucket_region(i) >= region_index.size()) {
       return absl::InvalidArgumentError("checkpoint state: bucket region out of range");
     }
-    BucketWidth width;
-    switch (state.bucket_width(i)) {
-      case v1::BUCKET_WIDTH_DAY:
-        width = BucketWidth::kDay;
-        break;
-      case v1::BUCKET_WIDTH_HOUR:
-        width = BucketWidth::kHour;
-        break;
-      case v1::BUCKET_WIDTH_MINUTE:
-        width = BucketWidth::kMinute;
-        break;
-      default:
-        return absl::InvalidArgumentError("checkpoint state: bucket of unknown width");
+    const std::optional<BucketWidth> parsed_width = FromProto(state.bucket_width(i));
+    if (!parsed_width.has_value()) {
+      return absl::InvalidArgumentError("checkpoint state: bucket of unknown width");
     }
+    const BucketWidth width = *parsed_width;
     MetricValues values{};
     const uint64_t mask = state.bucket_metric_mask(i);
     for (size_t bit = 0; bit < 64; ++bit) {

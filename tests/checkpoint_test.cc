@@ -16,25 +16,13 @@
 #include "ingest/kafka_producer.h"
 #include "ingest/mock_broker.h"
 #include "processors/partition_processor.h"
+#include "tests/test_regions.h"
 
 namespace roadpulse {
 namespace {
 
-const RegionTable& Binzhou() {
-  static const RegionTable* table = [] {
-    absl::StatusOr<RegionTable> t =
-        RegionTable::LoadFile(ROADPULSE_SOURCE_DIR "/deploy/config/regions/binzhou.toml");
-    if (!t.ok()) std::abort();
-    return new RegionTable(*std::move(t));
-  }();
-  return *table;
-}
-
-absl::TimeZone Shanghai() {
-  absl::TimeZone tz;
-  absl::LoadTimeZone("Asia/Shanghai", &tz);
-  return tz;
-}
+using testing::Binzhou;
+using testing::Shanghai;
 
 // Events over 3 days with duplicates, amendments (same id, higher revision,
 // more injuries) and a few late ones, so every part of the state is used.

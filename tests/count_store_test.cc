@@ -2,19 +2,12 @@
 
 #include "gtest/gtest.h"
 #include "processors/count_record.h"
+#include "tests/test_regions.h"
 
 namespace roadpulse {
 namespace {
 
-const RegionTable& Binzhou() {
-  static const RegionTable* table = [] {
-    absl::StatusOr<RegionTable> t =
-        RegionTable::LoadFile(ROADPULSE_SOURCE_DIR "/deploy/config/regions/binzhou.toml");
-    if (!t.ok()) std::abort();
-    return new RegionTable(*std::move(t));
-  }();
-  return *table;
-}
+using testing::Binzhou;
 
 int64_t DayStart(absl::CivilDay day) {
   absl::TimeZone tz;

@@ -9,25 +9,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "gtest/gtest.h"
+#include "tests/test_regions.h"
 
 namespace roadpulse {
 namespace {
 
-const RegionTable& Binzhou() {
-  static const RegionTable* table = [] {
-    absl::StatusOr<RegionTable> t =
-        RegionTable::LoadFile(ROADPULSE_SOURCE_DIR "/deploy/config/regions/binzhou.toml");
-    if (!t.ok()) std::abort();
-    return new RegionTable(*std::move(t));
-  }();
-  return *table;
-}
-
-absl::TimeZone Shanghai() {
-  absl::TimeZone tz;
-  EXPECT_TRUE(absl::LoadTimeZone("Asia/Shanghai", &tz));
-  return tz;
-}
+using testing::Binzhou;
+using testing::Shanghai;
 
 void SetTime(absl::Time t, google::protobuf::Timestamp* ts) {
   ts->set_seconds(absl::ToUnixSeconds(t));

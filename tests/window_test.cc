@@ -12,25 +12,13 @@
 #include "processors/count_store.h"
 #include "processors/partition_processor.h"
 #include "processors/period.h"
+#include "tests/test_regions.h"
 
 namespace roadpulse {
 namespace {
 
-const RegionTable& Binzhou() {
-  static const RegionTable* table = [] {
-    absl::StatusOr<RegionTable> t =
-        RegionTable::LoadFile(ROADPULSE_SOURCE_DIR "/deploy/config/regions/binzhou.toml");
-    if (!t.ok()) std::abort();
-    return new RegionTable(*std::move(t));
-  }();
-  return *table;
-}
-
-absl::TimeZone Shanghai() {
-  absl::TimeZone tz;
-  EXPECT_TRUE(absl::LoadTimeZone("Asia/Shanghai", &tz));
-  return tz;
-}
+using testing::Binzhou;
+using testing::Shanghai;
 
 absl::Time Local(int y, int mo, int d, int h = 0, int mi = 0, int s = 0) {
   return absl::FromCivil(absl::CivilSecond(y, mo, d, h, mi, s), Shanghai());
