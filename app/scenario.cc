@@ -42,17 +42,19 @@ class TableReader {
     if (node == nullptr) {
       return required ? absl::InvalidArgumentError(Where(key) + ": missing") : absl::OkStatus();
     }
-    std::optional<int64_t> v = node->value<int64_t>();
-    if (!v || !node->is_integer()) {
+    // The type first: toml++ converts a float to int64_t without a range
+    // check (undefined behaviour for 3e30).
+    if (!node->is_integer()) {
       return absl::InvalidArgumentError(Where(key) + ": expected an integer");
     }
-    if (*v < min) {
+    const int64_t v = *node->value<int64_t>();
+    if (v < min) {
       return absl::InvalidArgumentError(absl::StrCat(Where(key), ": must be >= ", min));
     }
-    if (*v > max) {
+    if (v > max) {
       return absl::InvalidArgumentError(absl::StrCat(Where(key), ": must be <= ", max));
     }
-    *out = *v;
+    *out = v;
     return absl::OkStatus();
   }
 

@@ -447,9 +447,12 @@ class Loader {
         if (t->contains("format")) return Error("[time]", "\"format\" is for a single \"column\"");
       }
       if (const toml::node* d = t->get("default_hour"); d != nullptr) {
-        std::optional<int64_t> v = d->value<int64_t>();
-        if (!d->is_integer() || *v < 0 || *v > 23) return Error("[time].default_hour", "must be an integer 0-23");
-        spec_.default_hour = static_cast<int>(*v);
+        // The type first: toml++ converts a float to int64_t without a range
+        // check (undefined behaviour for 3e30).
+        if (!d->is_integer()) return Error("[time].default_hour", "must be an integer 0-23");
+        const int64_t v = *d->value<int64_t>();
+        if (v < 0 || v > 23) return Error("[time].default_hour", "must be an integer 0-23");
+        spec_.default_hour = static_cast<int>(v);
       }
       spec_.time_zone = (*t)["time_zone"].value_or(regions_.time_zone());
       absl::TimeZone tz;

@@ -734,6 +734,17 @@ TEST(ScenarioTest, HugeTotalIsRefused) {
               AllOf(HasSubstr("violations.speeding"), HasSubstr("<= 1000000000")));
 }
 
+// scenario_fuzzer: a float where a count belongs (converting 3e30 to int64
+// was undefined behaviour, which the sanitizer build stops at).
+TEST(ScenarioTest, FloatCountIsRefused) {
+  std::string text = ReadFile(DefaultScenarioPath("binzhou-2025"));
+  text.replace(text.find("speeding = "), 11, "speeding = 3e30 #");
+  absl::StatusOr<Scenario> s = LoadScenarioString(text, "x.toml");
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.status().message()),
+              AllOf(HasSubstr("violations.speeding"), HasSubstr("expected an integer")));
+}
+
 TEST(ScenarioTest, GeneratorRefusesARegionTableUnitMissingFromTheScenario) {
   absl::StatusOr<RegionTable> regions =
       RegionTable::LoadFile(SourcePath("deploy/config/regions/binzhou.toml"));

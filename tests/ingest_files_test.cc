@@ -424,6 +424,10 @@ TEST(CsvMappingTest, BadFormatAndUnknownKeysAreErrors) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("[flags.alcohol]: unknown key \"equal\""));
   s = load(base + "[time]\ncolumn = \"t\"\nformat = \"%Y-%m-%d\"\n[flags]\nscooter = { column = \"a\", equals = \"1\" }\n");
   EXPECT_THAT(std::string(s.message()), HasSubstr("unknown key \"scooter\""));
+  // A float where an integer belongs (csv_mapping_fuzzer: converting 3e30 was
+  // undefined behaviour, which the sanitizer build stops at).
+  s = load(base + "[time]\ncolumn = \"t\"\nformat = \"%Y-%m-%d\"\ndefault_hour = 3e30\n");
+  EXPECT_THAT(std::string(s.message()), HasSubstr("[time].default_hour: must be an integer 0-23"));
   EXPECT_TRUE(load(base + "[time]\ncolumn = \"t\"\nformat = \"%Y-%m-%d\"\n").ok());
 }
 

@@ -82,11 +82,7 @@ void CheckFile(const std::string& path, Compression expected) {
   if (!small.capped && small.status.ok()) FUZZ_CHECK(small.bytes.size() >= big.bytes.size());
 }
 
-}  // namespace
-}  // namespace roadpulse
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace roadpulse;
+int TestOneInput(const uint8_t* data, size_t size) {
   static auto* file = new fuzz::ScratchFile("compressed_file");
   const std::string_view bytes = fuzz::AsText(data, size);
   constexpr std::string_view kGzipMagic("\x1f\x8b", 2);
@@ -103,4 +99,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   file->Write(std::string(kZstdMagic) + std::string(bytes));
   CheckFile(file->path(), Compression::kZstd);
   return 0;
+}
+
+}  // namespace
+}  // namespace roadpulse
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return roadpulse::TestOneInput(data, size);
 }

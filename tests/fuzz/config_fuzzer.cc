@@ -40,11 +40,7 @@ void CheckSameValues(const Config& a, const Config& b) {
   }
 }
 
-}  // namespace
-}  // namespace roadpulse
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace roadpulse;
+int TestOneInput(const uint8_t* data, size_t size) {
   Config config;
   const absl::Status s = config.MergeToml(fuzz::AsText(data, size), "fuzz.toml");
   if (!s.ok()) {
@@ -64,4 +60,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const TopicSettings& t : config.Topics()) FUZZ_CHECK(topics.insert(t.key).second);
   (void)config.SecretValues();
   return 0;
+}
+
+}  // namespace
+}  // namespace roadpulse
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return roadpulse::TestOneInput(data, size);
 }

@@ -123,11 +123,7 @@ class FillerFile {
   fuzz::ScratchFile file_;
 };
 
-}  // namespace
-}  // namespace roadpulse
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace roadpulse;
+int TestOneInput(const uint8_t* data, size_t size) {
   fuzz::QuietProtobufLogs();
   static auto* file = new fuzz::ScratchFile("csv");
   static auto* filler = new FillerFile();
@@ -159,4 +155,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz::CheckMappedRows(file->path(), casualties, /*casualty_rows=*/true);
   }
   return 0;
+}
+
+}  // namespace
+}  // namespace roadpulse
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return roadpulse::TestOneInput(data, size);
 }

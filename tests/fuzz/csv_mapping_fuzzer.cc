@@ -84,11 +84,7 @@ std::string MakeCsv(const std::vector<std::string>& columns, const std::vector<s
   return csv;
 }
 
-}  // namespace
-}  // namespace roadpulse
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace roadpulse;
+int TestOneInput(const uint8_t* data, size_t size) {
   fuzz::QuietProtobufLogs();
   static auto* file = new fuzz::ScratchFile("csv_mapping");
   const std::string_view text = fuzz::AsText(data, size);
@@ -120,4 +116,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   file->Write(MakeCsv(columns, pool, delimiter));
   fuzz::CheckMappedRows(file->path(), *mapping, casualty_rows);
   return 0;
+}
+
+}  // namespace
+}  // namespace roadpulse
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return roadpulse::TestOneInput(data, size);
 }

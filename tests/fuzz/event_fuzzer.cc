@@ -123,11 +123,7 @@ struct Persistent {
   int inputs = 0;
 };
 
-}  // namespace
-}  // namespace roadpulse
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace roadpulse;
+int TestOneInput(const uint8_t* data, size_t size) {
   fuzz::QuietProtobufLogs();
   if (size == 0) return 0;
   static Persistent* persistent = new Persistent();
@@ -159,4 +155,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   old.ClearTombstones();
   if (persistent->inputs % 64 == 0) CheckBuckets(old);
   return 0;
+}
+
+}  // namespace
+}  // namespace roadpulse
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return roadpulse::TestOneInput(data, size);
 }

@@ -193,11 +193,7 @@ void CheckSameAsPlain(const ReadResult& plain, const ReadResult& filled) {
   FUZZ_CHECK(filled.status.code() == plain.status.code());
 }
 
-}  // namespace
-}  // namespace roadpulse
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace roadpulse;
+int TestOneInput(const uint8_t* data, size_t size) {
   fuzz::QuietProtobufLogs();
   static auto* input = new fuzz::ScratchFile("event_log");
   static auto* out = new fuzz::ScratchFile("event_log_out");
@@ -223,4 +219,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                 /*with_sink=*/true, /*filler=*/true));
   }
   return 0;
+}
+
+}  // namespace
+}  // namespace roadpulse
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return roadpulse::TestOneInput(data, size);
 }

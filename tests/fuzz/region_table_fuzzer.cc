@@ -94,11 +94,7 @@ void CheckCounts(const RegionTable& t) {
   FUZZ_CHECK(speeding == units);
 }
 
-}  // namespace
-}  // namespace roadpulse
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace roadpulse;
+int TestOneInput(const uint8_t* data, size_t size) {
   fuzz::QuietProtobufLogs();
   absl::StatusOr<RegionTable> t = RegionTable::LoadString(fuzz::AsText(data, size), "fuzz.toml");
   if (!t.ok()) {
@@ -108,4 +104,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckTable(*t);
   CheckCounts(*t);
   return 0;
+}
+
+}  // namespace
+}  // namespace roadpulse
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return roadpulse::TestOneInput(data, size);
 }

@@ -25,11 +25,7 @@ void CheckPeriods(const Scenario& s) {
   }
 }
 
-}  // namespace
-}  // namespace roadpulse
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace roadpulse;
+int TestOneInput(const uint8_t* data, size_t size) {
   absl::StatusOr<Scenario> s = LoadScenarioString(fuzz::AsText(data, size), "fuzz.toml");
   if (!s.ok()) {
     FUZZ_CHECK(s.status().code() == absl::StatusCode::kInvalidArgument);
@@ -44,4 +40,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (moved.MovePeriods(this_year, through).ok()) CheckPeriods(moved);
   }
   return 0;
+}
+
+}  // namespace
+}  // namespace roadpulse
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return roadpulse::TestOneInput(data, size);
 }
