@@ -13,10 +13,12 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "ingest/checkpoint_store.h"
 #include "ingest/internal/rdkafka_handles.h"
 #include "processors/count_record.h"
+#include "nlohmann/json.hpp"
 #include "processors/reject_reason.h"
 #include "spdlog/spdlog.h"
 
@@ -31,6 +33,12 @@ using Clock = std::chrono::steady_clock;
 constexpr absl::Duration kFlushWait = absl::Seconds(10);
 // Final flush when stopping or losing partitions.
 constexpr absl::Duration kFinalFlushWait = absl::Seconds(60);
+// librdkafka's statistics interval, unless the properties set another: the
+// statistics carry the group's join state, which gates offset commits.
+constexpr const char* kStatsIntervalMs = "1000";
+// A statistics report older than this when it is served says too little
+// about the join state now to commit on it.
+constexpr std::chrono::milliseconds kStatsFreshness{100};
 
 int64_t NowUnixMs() { return absl::ToUnixMillis(absl::Now()); }
 
@@ -84,6 +92,8 @@ class WorkerImpl {
         // Fetches return when data arrives or after this: librdkafka's 500 ms
         // default dominated the latency from an event to its live count.
         {"fetch.wait.max.ms", "100"},
+        // Carries the group's join state: see WorkerOptions::commit_interval.
+        {"statistics.interval.ms", kStatsIntervalMs},
     };
     if (absl::Status s = SetProperties(conf.get(), defaults); !s.ok()) return s;
     if (!options_.instance_id.empty()) {
@@ -94,9 +104,20 @@ class WorkerImpl {
       }
     }
     if (absl::Status s = SetProperties(conf.get(), options_.properties); !s.ok()) return s;
+    char stats_ms[32];
+    size_t stats_ms_size = sizeof(stats_ms);
+    int stats_interval = 0;
+    if (rd_kafka_conf_get(conf.get(), "statistics.interval.ms", stats_ms, &stats_ms_size) ==
+            RD_KAFKA_CONF_OK &&
+        absl::SimpleAtoi(stats_ms, &stats_interval) && stats_interval <= 0) {
+      spdlog::warn(
+          "worker: statistics.interval.ms=0: group offsets (lag monitoring only) are committed "
+          "only when the worker stops");
+    }
     rd_kafka_conf_set_opaque(conf.get(), this);
     rd_kafka_conf_set_rebalance_cb(conf.get(), &WorkerImpl::OnRebalance);
     rd_kafka_conf_set_offset_commit_cb(conf.get(), &WorkerImpl::OnCommit);
+    rd_kafka_conf_set_stats_cb(conf.get(), &WorkerImpl::OnStats);
 
     absl::StatusOr<KafkaHandle> rk = NewClient(RD_KAFKA_CONSUMER, std::move(conf));
     if (!rk.ok()) return rk.status();
@@ -159,24 +180,19 @@ class WorkerImpl {
     const auto checkpoint_interval = absl::ToChronoMilliseconds(options_.checkpoint_interval);
     auto next_checkpoint = start + checkpoint_interval;
     last_log_time_ = start;
-    std::vector<rd_kafka_message_t*> batch(static_cast<size_t>(options_.max_batch));
+    batch_.assign(static_cast<size_t>(options_.max_batch), nullptr);
     absl::Status result;
 
     while (result.ok()) {
       if ((stop != nullptr && stop->load()) || stop_requested_.load()) break;
       const auto now = Clock::now();
-      const int64_t wait_ms = std::clamp<int64_t>(
+      const int wait_ms = static_cast<int>(std::clamp<int64_t>(
           std::chrono::duration_cast<std::chrono::milliseconds>(next_flush - now).count(), 0,
-          100);
-      const ssize_t n = rd_kafka_consume_batch_queue(queue_.get(), static_cast<int>(wait_ms),
-                                                     batch.data(), batch.size());
-      if (n < 0) {
-        result = ToStatus(rd_kafka_last_error(), "worker: consume");
-        break;
-      }
+          100));
+      const size_t n = CollectBatch(wait_ms);
       // A full batch means a backlog: publish less often until it is read
       // (each publish repeats every bucket changed since the last one).
-      const bool backlog = static_cast<size_t>(n) == batch.size();
+      const bool backlog = n == batch_.size();
       if (backlog && !catching_up) {
         catching_up = true;
         next_flush = std::max(next_flush, Clock::now() + catchup_interval - flush_interval);
@@ -184,9 +200,11 @@ class WorkerImpl {
         catching_up = false;
         next_flush = std::min(next_flush, Clock::now() + flush_interval);
       }
-      for (ssize_t i = 0; i < n; ++i) {
-        MessageHandle message(batch[static_cast<size_t>(i)]);
-        if (i + 1 < n) PrefetchFor(*batch[static_cast<size_t>(i + 1)]);
+      for (size_t i = 0; i < n; ++i) {
+        if (batch_[i] == nullptr) continue;  // dropped by a rebalance (DropCollected)
+        MessageHandle message(batch_[i]);
+        batch_[i] = nullptr;
+        if (i + 1 < n && batch_[i + 1] != nullptr) PrefetchFor(*batch_[i + 1]);
         if (result.ok()) result = HandleMessage(*message);
       }
       if (!result.ok()) break;
@@ -218,7 +236,6 @@ class WorkerImpl {
           result = CheckpointAll(/*only_changed=*/true);
           next_checkpoint = Clock::now() + checkpoint_interval;
         }
-        CommitAsync();
         UpdateStats();
         next_flush = after + (catching_up ? catchup_interval : flush_interval);
       }
@@ -271,6 +288,7 @@ class WorkerImpl {
     bool restored = false;
     bool data_loss = false;
     int64_t checkpointed_offset = -1;  // next offset of the last checkpoint, -1: none
+    int64_t committed_offset = -1;     // offset of the last group commit sent, -1: none
     uint64_t checkpoint_id = 0;        // id of the last checkpoint written or restored
   };
   using PartitionKey = std::pair<std::string, int32_t>;
@@ -278,6 +296,36 @@ class WorkerImpl {
   static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t* list, void* opaque) {
     static_cast<WorkerImpl*>(opaque)->HandleRebalance(rk, err, list);
+  }
+
+  // Served inside rd_kafka_consume_batch_queue on the Run() thread, like the
+  // rebalance callback.
+  static int OnStats(rd_kafka_t*, char* json, size_t json_len, void* opaque) {
+    static_cast<WorkerImpl*>(opaque)->HandleStats(std::string_view(json, json_len));
+    return 0;  // librdkafka frees json
+  }
+
+  // Commits the offsets (see WorkerOptions::commit_interval) when a fresh
+  // report says the group is steady: the window in which a JoinGroup can have
+  // been sent since is the report's age, kept under kStatsFreshness.
+  void HandleStats(std::string_view json) {
+    const nlohmann::json stats = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+    if (!stats.is_object()) return;
+    const auto cgrp = stats.find("cgrp");
+    const auto ts = stats.find("ts");  // librdkafka's monotonic clock, in microseconds
+    if (cgrp == stats.end() || !cgrp->is_object() || ts == stats.end() || !ts->is_number()) {
+      return;
+    }
+    const auto join_state = cgrp->find("join_state");
+    group_steady_ = join_state != cgrp->end() && join_state->is_string() &&
+                    join_state->get<std::string>() == "steady";
+    // rd_clock() and steady_clock both read CLOCK_MONOTONIC on Linux.
+    const auto now = Clock::now();
+    const auto age = now.time_since_epoch() - std::chrono::microseconds(ts->get<int64_t>());
+    if (!group_steady_ || age > kStatsFreshness || age < -kStatsFreshness) return;
+    if (now < next_commit_) return;
+    CommitAsync();
+    next_commit_ = now + absl::ToChronoMilliseconds(options_.commit_interval);
   }
 
   static void OnCommit(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t*,
@@ -293,6 +341,7 @@ class WorkerImpl {
                        rd_kafka_topic_partition_list_t* list) {
     const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      DropCollected(*list);
       absl::Status restored = Restore(list);
       if (!restored.ok()) {
         spdlog::error("{}", restored.ToString());
@@ -364,6 +413,47 @@ class WorkerImpl {
     last_rkt_ = message.rkt;
     last_partition_ = &it->second;
     return last_partition_;
+  }
+
+  // Takes up to batch_.size() records (and serves callbacks) into batch_,
+  // waiting up to wait_ms for the first. One rd_kafka_consumer_poll per record
+  // rather than rd_kafka_consume_batch_queue: in librdkafka 2.0.2 the batch
+  // call advances the application position past records that it then purges
+  // from the batch when a pause/resume (every cooperative rebalance) bumps the
+  // partition's version, and the fetcher resumes after them: they are never
+  // delivered (its CHANGELOG's "Known Issues", fixed in 2.1.0). A polled
+  // record is handed over before the position moves past it.
+  size_t CollectBatch(int wait_ms) {
+    collected_ = 0;
+    collecting_ = true;
+    int wait = wait_ms;
+    while (collected_ < batch_.size()) {
+      rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer_.get(), wait);
+      if (message == nullptr) break;
+      batch_[collected_++] = message;
+      wait = 0;
+    }
+    collecting_ = false;
+    return collected_;
+  }
+
+  // A partition assigned while a batch is being collected may have had
+  // records in it from an earlier assignment (revoked and assigned again):
+  // they are dropped, its restored position decides where it resumes.
+  void DropCollected(const rd_kafka_topic_partition_list_t& list) {
+    if (!collecting_) return;
+    for (size_t i = 0; i < collected_; ++i) {
+      rd_kafka_message_t* m = batch_[i];
+      if (m == nullptr || m->rkt == nullptr) continue;
+      for (int j = 0; j < list.cnt; ++j) {
+        if (m->partition == list.elems[j].partition &&
+            std::strcmp(rd_kafka_topic_name(m->rkt), list.elems[j].topic) == 0) {
+          rd_kafka_message_destroy(m);
+          batch_[i] = nullptr;
+          break;
+        }
+      }
+    }
   }
 
   // A cache hint for the record handled next (see PartitionProcessor::Prefetch).
@@ -662,24 +752,30 @@ class WorkerImpl {
     return true;
   }
 
-  PartitionListHandle CommitList() const {
+  PartitionListHandle CommitList(bool only_changed) const {
     PartitionListHandle list(
         rd_kafka_topic_partition_list_new(static_cast<int>(partitions_.size())));
     for (const auto& [key, p] : partitions_) {
       if (p.next_offset <= 0) continue;
+      if (only_changed && p.next_offset == p.committed_offset) continue;
       rd_kafka_topic_partition_list_add(list.get(), p.topic.c_str(), p.partition)->offset =
           p.next_offset;
     }
     return list;
   }
 
+  // Commits the partitions whose offset moved since their last commit.
   void CommitAsync() {
-    PartitionListHandle list = CommitList();
-    if (list->cnt > 0) rd_kafka_commit(consumer_.get(), list.get(), 1);
+    PartitionListHandle list = CommitList(/*only_changed=*/true);
+    if (list->cnt == 0) return;
+    if (rd_kafka_commit(consumer_.get(), list.get(), 1) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    for (auto& [key, p] : partitions_) p.committed_offset = p.next_offset;
   }
 
+  // When stopping: a failure here costs nothing (everything is published and
+  // checkpointed), so it is not gated on the join state.
   void CommitSync() {
-    PartitionListHandle list = CommitList();
+    PartitionListHandle list = CommitList(/*only_changed=*/false);
     if (list->cnt == 0) return;
     if (rd_kafka_resp_err_t err = rd_kafka_commit(consumer_.get(), list.get(), 0);
         err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -786,6 +882,13 @@ class WorkerImpl {
   absl::Status callback_error_;  // first error raised inside the rebalance callback
   std::atomic<bool> stop_requested_{false};
   bool closing_ = false;  // inside rd_kafka_consumer_close
+  // The batch being collected (CollectBatch); entries dropped by a rebalance
+  // are null.
+  std::vector<rd_kafka_message_t*> batch_;
+  size_t collected_ = 0;
+  bool collecting_ = false;
+  bool group_steady_ = false;  // the last statistics saw join state "steady"
+  Clock::time_point next_commit_{};
 
   int64_t records_consumed_ = 0;
   int64_t dead_lettered_ = 0;

@@ -69,8 +69,17 @@ struct WorkerOptions {
   std::string dlq_topic = "roadpulse.dlq";
   // Validation bounds and retention of every PartitionProcessor.
   ProcessorOptions processor;
-  // How often dirty buckets are published (and group offsets committed).
+  // How often dirty buckets are published.
   absl::Duration flush_interval = absl::Milliseconds(250);
+  // How often, at most, the group's offsets are committed (for lag
+  // monitoring only: positions come from checkpoints). A commit is sent only
+  // while librdkafka's statistics say the group is between rebalances: a
+  // commit queued behind a JoinGroup fails with ILLEGAL_GENERATION, and
+  // librdkafka then declares the whole assignment lost, which makes the member
+  // rejoin and can keep a group rebalancing for ever. So the consumer runs
+  // with statistics.interval.ms (default 1000 here); with it set to 0 through
+  // `properties`, offsets are committed only when the worker stops.
+  absl::Duration commit_interval = absl::Seconds(5);
   // The same while reading a backlog (a consume returned a full batch):
   // every publish repeats each bucket changed since the last one, so a
   // worker catching up on history publishes less often.

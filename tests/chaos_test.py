@@ -665,6 +665,25 @@ class Run:
                                                      sums["amended"], sums["duplicate"],
                                                      sums["rejected"]))
 
+        # Lag monitoring: while the workers run, the group's committed offsets
+        # reach the end offsets (commits are periodic, every 5 s).
+        if owners:
+            deadline = time.monotonic() + 20
+            while True:
+                committed = {t: h.committed_offsets(servers, GROUP, t) for t in INPUT_TOPICS}
+                if committed == ends or time.monotonic() > deadline:
+                    break
+                time.sleep(1)
+            behind = ["%s[%d]: committed %s, end %d" % (t, p, committed[t].get(p), end)
+                      for t in INPUT_TOPICS for p, end in sorted(ends[t].items())
+                      if committed[t].get(p) != end]
+            if behind:
+                self.failures.append("the group's committed offsets did not reach the end "
+                                     "offsets within 20 s of settling:\n  " +
+                                     "\n  ".join(behind))
+            else:
+                self.log("group offsets committed up to the end offsets")
+
         # Stop the final workers together (no one is left to be given their
         # partitions and start a rebuild), each within the limit.
         for w in final_workers:

@@ -132,6 +132,18 @@ def topic_offsets(servers, topic, which="end"):
         consumer.close()
 
 
+def committed_offsets(servers, group, topic):
+    """{partition: offset} committed by consumer group `group` on `topic`
+    (None where it committed nothing), read without joining the group."""
+    consumer = KafkaConsumer(bootstrap_servers=servers, group_id=group,
+                             enable_auto_commit=False)
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        return {p: consumer.committed(TopicPartition(topic, p)) for p in sorted(parts)}
+    finally:
+        consumer.close()
+
+
 def for_each_record(servers, topic, fn, timeout_s=120):
     """Calls fn(partition, offset, key, value, headers) for every record of
     `topic` from its beginning up to the end offsets at the call, in offset

@@ -196,6 +196,13 @@ def main():
                 failures.append("worker %s = %d, manifest expects %d" % (k, v, expected[k]))
         if read != produced:
             failures.append("worker read %d records, %d produced" % (read, produced))
+        # Group offsets (lag monitoring): committed up to each partition's end.
+        for topic in ("roadpulse.incidents", "roadpulse.violations"):
+            ends = h.topic_offsets(servers, topic)
+            committed = h.committed_offsets(servers, "pipeline-test", topic)
+            if committed != ends:
+                failures.append("group pipeline-test committed %s on %s, its end offsets are %s"
+                                % (committed, topic, ends))
 
         # The DLQ, read independently: each bad record exactly once.
         dlq = h.read_topic(servers, "roadpulse.dlq", timeout_s=300)
