@@ -139,12 +139,11 @@ int RunDemo(const DemoFlags& flags) {
   worker_options.bootstrap_servers = bootstrap;
   worker_options.group_id = "roadpulse-demo";
   if (broker != nullptr) {
-    // The demo's one worker shares a process with the embedded broker, and
-    // the mock broker holds a join for about session.timeout.ms - 1 s: a short
-    // session gets today's counts on screen seconds sooner. A real cluster
-    // (--bootstrap-servers) keeps the worker's defaults.
-    worker_options.session_timeout_ms = 4000;
-    worker_options.properties["heartbeat.interval.ms"] = "1000";
+    // The demo's one worker shares a process with the embedded broker: it
+    // owns every partition without joining a group, whose first join the mock
+    // broker holds for 3 s. With --bootstrap-servers it joins the group as
+    // `roadpulse run` does.
+    worker_options.assign_all_partitions = true;
   }
   absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Create(worker_options, *regions, **sink);
   CountReaderOptions reader_options;

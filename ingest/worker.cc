@@ -155,19 +155,23 @@ class WorkerImpl {
   }
 
   absl::Status Run(const std::atomic<bool>* stop) {
-    PartitionListHandle topics(rd_kafka_topic_partition_list_new(2));
-    rd_kafka_topic_partition_list_add(topics.get(), options_.incidents_topic.c_str(),
-                                      RD_KAFKA_PARTITION_UA);
-    rd_kafka_topic_partition_list_add(topics.get(), options_.violations_topic.c_str(),
-                                      RD_KAFKA_PARTITION_UA);
-    if (absl::Status s = ToStatus(rd_kafka_subscribe(consumer_.get(), topics.get()),
-                                  "worker: subscribe");
-        !s.ok()) {
-      return s;
+    if (options_.assign_all_partitions) {
+      if (absl::Status s = AssignAll(); !s.ok()) return s;
+    } else {
+      PartitionListHandle topics(rd_kafka_topic_partition_list_new(2));
+      rd_kafka_topic_partition_list_add(topics.get(), options_.incidents_topic.c_str(),
+                                        RD_KAFKA_PARTITION_UA);
+      rd_kafka_topic_partition_list_add(topics.get(), options_.violations_topic.c_str(),
+                                        RD_KAFKA_PARTITION_UA);
+      if (absl::Status s = ToStatus(rd_kafka_subscribe(consumer_.get(), topics.get()),
+                                    "worker: subscribe");
+          !s.ok()) {
+        return s;
+      }
+      spdlog::info("worker: joined group '{}' on {} and {} at {}", options_.group_id,
+                   options_.incidents_topic, options_.violations_topic,
+                   options_.bootstrap_servers);
     }
-    spdlog::info("worker: joined group '{}' on {} and {} at {}", options_.group_id,
-                 options_.incidents_topic, options_.violations_topic,
-                 options_.bootstrap_servers);
 
     const auto flush_interval = absl::ToChronoMilliseconds(options_.flush_interval);
     const auto catchup_interval = std::max(
@@ -317,8 +321,9 @@ class WorkerImpl {
       return;
     }
     const auto join_state = cgrp->find("join_state");
-    group_steady_ = join_state != cgrp->end() && join_state->is_string() &&
-                    join_state->get<std::string>() == "steady";
+    group_steady_ = options_.assign_all_partitions ||  // no group to rebalance
+                    (join_state != cgrp->end() && join_state->is_string() &&
+                     join_state->get<std::string>() == "steady");
     // rd_clock() and steady_clock both read CLOCK_MONOTONIC on Linux.
     const auto now = Clock::now();
     const auto age = now.time_since_epoch() - std::chrono::microseconds(ts->get<int64_t>());
@@ -413,6 +418,32 @@ class WorkerImpl {
     last_rkt_ = message.rkt;
     last_partition_ = &it->second;
     return last_partition_;
+  }
+
+  // WorkerOptions::assign_all_partitions: every partition of both input
+  // topics, restored and assigned as a group assignment would be.
+  absl::Status AssignAll() {
+    PartitionListHandle list(rd_kafka_topic_partition_list_new(16));
+    for (const std::string* topic : {&options_.incidents_topic, &options_.violations_topic}) {
+      absl::StatusOr<int> partitions = PartitionCount(consumer_.get(), *topic, 10000);
+      if (!partitions.ok()) {
+        return absl::Status(partitions.status().code(),
+                            absl::StrCat("worker: ", partitions.status().message()));
+      }
+      for (int p = 0; p < *partitions; ++p) {
+        rd_kafka_topic_partition_list_add(list.get(), topic->c_str(), p);
+      }
+    }
+    if (absl::Status s = Restore(list.get()); !s.ok()) return s;
+    ++rebalances_;
+    if (absl::Status s = ToStatus(rd_kafka_assign(consumer_.get(), list.get()), "worker: assign");
+        !s.ok()) {
+      return s;
+    }
+    UpdateStats();
+    spdlog::info("worker: owns all {} partitions of {} and {} (no group) at {}", list->cnt,
+                 options_.incidents_topic, options_.violations_topic, options_.bootstrap_servers);
+    return absl::OkStatus();
   }
 
   // Takes up to batch_.size() records (and serves callbacks) into batch_,

@@ -94,6 +94,13 @@ struct WorkerOptions {
   // Exit Run() once every assigned partition has reached its end (partition
   // EOF) and everything is published. For tests and batch runs.
   bool stop_at_end = false;
+  // Own every partition of the two input topics without joining the group
+  // (rd_kafka_assign instead of subscribe): for a single worker that shares a
+  // process with its broker, like `roadpulse demo`, where the group's first
+  // join would cost seconds (the mock broker waits 3 s for more members).
+  // Restores from checkpoints exactly as an assignment does; offsets are
+  // still committed under group_id. Never with other workers in the group.
+  bool assign_all_partitions = false;
   // Raw librdkafka properties applied to the consumer and the DLQ producer
   // after roadpulse's defaults (e.g. "security.protocol").
   KafkaProperties properties;
