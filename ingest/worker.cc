@@ -259,7 +259,19 @@ class WorkerImpl {
     absl::Status final_flush = PublishAndFlush(kFinalFlushWait, &delivered_all);
     if (result.ok()) result = final_flush;
     if (result.ok() && checkpoints_ != nullptr && delivered_all) {
+      const int64_t before = checkpoints_written_;
+      const auto started = Clock::now();
       result = CheckpointAll(/*only_changed=*/true);
+      if (result.ok()) {
+        spdlog::info("worker: stopping: final checkpoint of {} partitions in {:.3f} s ({} "
+                     "unchanged since their last one)",
+                     checkpoints_written_ - before, SecondsSince(started),
+                     static_cast<int64_t>(partitions_.size()) - (checkpoints_written_ - before));
+      }
+    } else if (checkpoints_ != nullptr) {
+      spdlog::warn("worker: stopping without a final checkpoint ({}): the next owner resumes "
+                   "from the previous one",
+                   result.ok() ? "counts not all delivered" : result.ToString());
     }
     CommitSync();
     LogProgress(Clock::now());

@@ -177,6 +177,26 @@ def main(tmp):
         part = [r for r in records if "partition" in r and "topic" in r]
         check(bool(part), "run: partition lines carry topic and partition fields (e.g. %s)" %
               (part[0] if part else None))
+        final_cp = [r["msg"] for r in records if "final checkpoint of" in r["msg"]]
+        m = re.search(r"final checkpoint of (\d+) partitions", final_cp[0]) if final_cp else None
+        check(m is not None and int(m.group(1)) > 0,
+              "run: writes a final checkpoint on SIGTERM: %s" % (final_cp[:1] or "no such line"))
+        # A worker started after it resumes from those checkpoints.
+        again = Proc([rp, "run", "--config", config_path, "--bootstrap-servers", servers,
+                      "--group", "flag-group", "--stop-at-end"], clean_env({}))
+        try:
+            rc = again.p.wait(120)
+        except subprocess.TimeoutExpired:
+            rc = None
+        finally:
+            again.kill()
+        for t in again.threads:
+            t.join(10)
+        ready = re.findall(r"assignment of (\d+) partitions ready in [\d.]+ s \((\d+) from "
+                           r"checkpoints\)", "\n".join(again.err))
+        check(rc == 0 and bool(ready) and all(int(n) == int(c) and int(n) > 0 for n, c in ready),
+              "run: the next worker restores every partition from the checkpoints (rc %s, %s)"
+              % (rc, ready))
         done = [r for r in records if r["msg"].startswith("run: done")]
         check(bool(done), "run: logs its final tally on the way out: %s" % (done[0]["msg"] if done else None))
         config_line = next((r["msg"] for r in records if "configuration" in r["msg"]), "")
