@@ -4,7 +4,10 @@ A straightforward program an analyst might write: confluent-kafka consumes
 both input topics from the beginning, python-protobuf decodes each record,
 ids are deduplicated (a higher revision of an accident replaces the counted
 one), and accidents, deaths, injuries and violations by type are counted per
-region and local day. Stops when every partition is at its end; prints the
+region and local day. It checks less than roadpulse (an empty id or region,
+bytes that do not parse, counts out of bounds; not the time, alcohol and
+region-table rules, nor the subset metrics and roll-ups), so it does less
+work per record than `roadpulse run`. Stops when every partition is at its end; prints the
 records read, the seconds taken and the totals.
 
   /usr/bin/python3 bench/python_baseline.py --bootstrap-servers B --pb2 DIR
@@ -66,6 +69,11 @@ def main():
                 bad += 1
                 continue
             if not e.id or not e.location.region_code:
+                bad += 1
+                continue
+            # roadpulse's count bounds (ProcessorOptions max_deaths, max_injuries); the
+            # other validation rules (times, alcohol, regions) are not repeated here.
+            if e is incident and not (0 <= e.deaths <= 500 and 0 <= e.injuries <= 5000):
                 bad += 1
                 continue
             day = datetime.datetime.fromtimestamp(e.occurred_at.seconds, CHINA).date()
