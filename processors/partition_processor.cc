@@ -103,8 +103,12 @@ PartitionProcessor::PartitionProcessor(EventKind kind, const RegionTable& region
                                              : std::numeric_limits<int64_t>::max();
     // Kept starts lie in [horizon, watermark]: keep / unit + 1 of them.
     if (w > 0 && keep_s_[w] > 0) {
-      ring_[w].resize(static_cast<size_t>(keep_s_[w] / UnitSeconds(static_cast<BucketWidth>(w))) +
-                      2);
+      // A power of two, so that SlotIndex is a mask.
+      size_t slots = 1;
+      while (slots < static_cast<size_t>(keep_s_[w] / UnitSeconds(static_cast<BucketWidth>(w))) + 2) {
+        slots *= 2;
+      }
+      ring_[w].resize(slots);
     }
   }
   cursors_.resize(regions.size() * 3);
@@ -157,7 +161,7 @@ void PartitionProcessor::EvictFine() {
                               : (horizon - old) / unit;
     const int64_t first = steps == n ? 0 : FloorDiv(old, unit);
     for (int64_t i = 0; i < steps; ++i) {
-      RingSlot& slot = ring[static_cast<size_t>(((first + i) % n + n) % n)];
+      RingSlot& slot = ring[static_cast<size_t>(first + i) & static_cast<size_t>(n - 1)];
       if (slot.start == std::numeric_limits<int64_t>::min() || slot.start >= horizon) continue;
       for (const auto& [unit, index] : slot.buckets) Evict(index);
       slot.buckets.clear();
@@ -192,8 +196,7 @@ uint32_t PartitionProcessor::NewBucket(const BucketKey& key) {
     index = free_.back();
     free_.pop_back();
   } else {
-    index = static_cast<uint32_t>(pool_.size());
-    pool_.emplace_back();
+    index = pool_.Add();
   }
   Bucket& b = pool_[index];
   b.key = key;
@@ -206,8 +209,9 @@ uint32_t PartitionProcessor::NewBucket(const BucketKey& key) {
 }
 
 size_t PartitionProcessor::SlotIndex(BucketWidth width, int64_t start) const {
-  const int64_t n = static_cast<int64_t>(ring_[static_cast<size_t>(width)].size());
-  return static_cast<size_t>((FloorDiv(start, UnitSeconds(width)) % n + n) % n);
+  const size_t n = ring_[static_cast<size_t>(width)].size();
+  // Two's complement: the mask of a negative unit count is its floor modulo n.
+  return static_cast<size_t>(FloorDiv(start, UnitSeconds(width))) & (n - 1);
 }
 
 uint32_t PartitionProcessor::BucketFor(const BucketKey& key) {
@@ -660,7 +664,8 @@ const MetricValues* PartitionProcessor::FindBucket(const BucketKey& key) const {
 
 void PartitionProcessor::ForEachBucket(
     const std::function<void(const BucketKey&, const MetricValues&)>& fn) const {
-  for (const Bucket& b : pool_) {
+  for (uint32_t index = 0; index < pool_.size(); ++index) {
+    const Bucket& b = pool_[index];
     if (b.live) fn(b.key, b.values);
   }
 }

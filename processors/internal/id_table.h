@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -226,6 +227,10 @@ class IdTable {
   Bucket* buckets() const { return static_cast<Bucket*>(memory_.data()); }
 
   void Resize(size_t n_buckets) {
+    if (n_buckets_ > 0 && n_buckets == 2 * n_buckets_) {
+      Double();
+      return;
+    }
     ZeroedPages old = std::move(memory_);
     const size_t old_n = n_buckets_;
     while (true) {
@@ -246,6 +251,32 @@ class IdTable {
       if (placed_all) return;
       n_buckets += n_buckets / 2 + 1;
     }
+  }
+
+  // Doubling needs no cuckoo walk: Range(x, 2n) is 2 Range(x, n) or one more,
+  // so an entry that sits in its first (second) candidate bucket i moves to
+  // its first (second) candidate in the doubled table, which is 2i or 2i+1;
+  // those two buckets take entries from bucket i only, which holds at most
+  // kSlots. One sequential pass, no random access, never a failure.
+  void Double() {
+    ZeroedPages old = std::move(memory_);
+    const size_t old_n = n_buckets_;
+    const Bucket* from = static_cast<const Bucket*>(old.data());
+    memory_ = ZeroedPages(2 * old_n * sizeof(Bucket));  // all slots empty
+    for (size_t i = 0; i < old_n; ++i) {
+      for (const Slot& s : from[i].slots) {
+        if (s.empty()) continue;
+        n_buckets_ = old_n;
+        const bool first = Buckets(s.fp()).first == i;
+        n_buckets_ = 2 * old_n;
+        const auto [b1, b2] = Buckets(s.fp());
+        if (!PutIn(first ? b1 : b2, s)) {  // impossible, see above; stay exact anyway
+          Slot moving = s;
+          if (!Place(moving)) std::abort();
+        }
+      }
+    }
+    n_buckets_ = 2 * old_n;
   }
 
   // Zero bytes are empty slots: the memory needs no constructor.
