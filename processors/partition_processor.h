@@ -252,6 +252,8 @@ class PartitionProcessor {
   uint32_t NewBucket(const BucketKey& key);
   void MarkDirty(uint32_t index);
   void Evict(uint32_t index);
+  // Starts loading a pooled bucket into the cache (for writing).
+  void PrefetchBucket(uint32_t index) const;
   processors_internal::StablePool<Bucket> pool_;
   absl::flat_hash_map<BucketKey, uint32_t> day_index_;  // day buckets only
   std::vector<Cursor> cursors_;        // [unit * 3 + width]
