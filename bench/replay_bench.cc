@@ -157,9 +157,14 @@ Result Drain(Open open, const RegionTable* regions, int threads = 1) {
     if (!*more) break;
     ++r.records;
     if (replay != nullptr) {
-      replay->Submit(rec);
-      // The CLI writes refusals out as it goes; here they are dropped.
-      if ((r.records & 4095) == 0) (void)replay->TakeRefusals();
+      // As `roadpulse replay`: Process() on one thread, Submit() with more.
+      if (threads == 1) {
+        replay->Process(rec);
+      } else {
+        replay->Submit(rec);
+        // The CLI writes refusals out as it goes; here they are dropped.
+        if ((r.records & 4095) == 0) (void)replay->TakeRefusals();
+      }
     } else {
       sink += rec.value.size();
     }
