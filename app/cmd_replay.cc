@@ -4,6 +4,7 @@
 // `roadpulse report`). Records are put in the partitions the live producer
 // would have chosen (murmur2 of the key, --partitions), so the output is
 // byte-identical to broker + worker + report over the same events.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -37,6 +38,7 @@ struct ReplayFlags {
   std::string format = "text";
   int partitions = 8;
   int retention_days = 400;
+  int threads = 1;
   std::string rejects;
   // Kafka
   std::string bootstrap_servers;
@@ -59,6 +61,10 @@ int RunReplay(const ReplayFlags& f) {
     return Fail("give input files, or --bootstrap-servers (to replay topics), not both");
   }
   if (f.partitions < 1) return Fail(fmt::format("--partitions {}: must be >= 1", f.partitions));
+  if (f.threads < 1 || f.threads > 256) {
+    return Fail(fmt::format("--threads {}: must be 1 to 256", f.threads));
+  }
+  if (f.threads > 1 && kafka) return Fail("--threads is for files; topics replay on one thread");
   if (f.retention_days < 1) {
     return Fail(fmt::format("--retention-days {}: must be >= 1", f.retention_days));
   }
@@ -100,6 +106,7 @@ int RunReplay(const ReplayFlags& f) {
   // depend on them.
   options.processor.minute_buckets_for = absl::ZeroDuration();
   options.processor.hour_buckets_for = absl::ZeroDuration();
+  options.threads = kafka ? 1 : f.threads;
   Replayer replay(*regions, options);
 
   int exit_code = 0;
@@ -123,7 +130,24 @@ int RunReplay(const ReplayFlags& f) {
     Progress progress("replay", total_bytes, 0);
     uint64_t bytes_before = 0;
     SourceRecord rec;
+    // --threads > 1: records are submitted to the replayer's workers and
+    // their refusals come back later, in input order; they are written as
+    // "record N" of their file (N counts from 1). first_record[i]: the
+    // replayer's number of file i's first record.
+    const bool threaded = f.threads > 1;
+    std::vector<int64_t> first_record;
+    auto write_refusals = [&](std::vector<Refusal> refusals) {
+      for (const Refusal& r : refusals) {
+        const size_t file = static_cast<size_t>(
+            std::upper_bound(first_record.begin(), first_record.end(), r.record) -
+            first_record.begin() - 1);
+        (*rejects)->Reject(sources[file]->name(),
+                           fmt::format("record {}", r.record - first_record[file] + 1),
+                           fmt::format("{}: {}", RejectReasonName(r.reason), r.detail));
+      }
+    };
     for (const std::unique_ptr<RecordSource>& src : sources) {
+      first_record.push_back(records + 1);
       while (true) {
         absl::StatusOr<bool> more = src->Next(&rec);
         if (!more.ok()) {
@@ -134,14 +158,23 @@ int RunReplay(const ReplayFlags& f) {
         }
         if (!*more) break;
         ++records;
-        const ProcessResult& r = replay.Process(rec);
-        if (r.outcome == Outcome::kRejected) {
-          (*rejects)->Reject(src->name(), src->Where(),
-                             fmt::format("{}: {}", RejectReasonName(r.reason), r.detail));
+        if (threaded) {
+          replay.Submit(rec);
+          if ((records & 4095) == 0) write_refusals(replay.TakeRefusals());
+        } else {
+          const ProcessResult& r = replay.Process(rec);
+          if (r.outcome == Outcome::kRejected) {
+            (*rejects)->Reject(src->name(), src->Where(),
+                               fmt::format("{}: {}", RejectReasonName(r.reason), r.detail));
+          }
         }
         progress.Update(records, bytes_before + src->file_bytes_read());
       }
       bytes_before += src->file_bytes_read();
+    }
+    if (threaded) {
+      replay.Finish();
+      write_refusals(replay.TakeRefusals());
     }
     progress.Finish(records, bytes_before);
     elapsed = progress.elapsed_s();
@@ -269,6 +302,11 @@ void AddReplayCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--retention-days", flags->retention_days,
                   "Events older than this before the newest of their partition are too late "
                   "(as `run --retention-days`)")
+      ->capture_default_str();
+  cmd->add_option("--threads", flags->threads,
+                  "Files: process on this many worker threads (partitions are shared out, so "
+                  "the report is the same); with more than one, refused records are listed as "
+                  "'record N' of their file")
       ->capture_default_str();
   cmd->add_option("--rejects", flags->rejects,
                   "Write every rejected row/line/record as FILE:WHERE: REASON to this file "

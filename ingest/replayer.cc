@@ -1,9 +1,30 @@
 #include "ingest/replayer.h"
 
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
 #include "ingest/partitioner.h"
 #include "processors/count_record.h"
 
 namespace roadpulse {
+namespace {
+
+// Records per batch handed to a worker, and batches queued per worker (so
+// that memory stays a few MiB whatever the input's size).
+constexpr size_t kBatchRecords = 2048;
+constexpr size_t kMaxQueued = 8;
+// How far ahead in a batch a worker prefetches dedup state.
+constexpr size_t kPrefetchAhead = 4;
+
+absl::Time RecordTime(const SourceRecord& record) {
+  return record.timestamp_unix_ms != 0 ? absl::FromUnixMillis(record.timestamp_unix_ms)
+                                       : absl::InfinitePast();
+}
+
+}  // namespace
 
 struct Replayer::Partition {
   Partition(EventKind kind, const RegionTable& regions, const ProcessorOptions& options)
@@ -12,10 +33,214 @@ struct Replayer::Partition {
   int64_t next_offset = 0;  // records processed: the offset the next one would have
 };
 
-Replayer::Replayer(const RegionTable& regions, ReplayOptions options)
-    : regions_(regions), options_(std::move(options)) {}
+// Submitted records on their way to a worker: the values' bytes, copied.
+struct Replayer::Batch {
+  struct Item {
+    uint32_t kind = 0;  // index into partitions_
+    int32_t partition = 0;
+    size_t offset = 0;
+    size_t size = 0;
+    absl::Time record_time;
+    int64_t record = 0;
+  };
+  std::string bytes;
+  std::vector<Item> items;
+};
 
-Replayer::~Replayer() = default;
+// A thread processing the batches of the partitions it owns.
+class Replayer::Worker {
+ public:
+  explicit Worker(Replayer* owner) : owner_(owner) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Worker() { Close(); }
+
+  // Queues a batch; waits while kMaxQueued are queued.
+  void Push(std::unique_ptr<Batch> batch) {
+    std::unique_lock<std::mutex> lock(mu_);
+    not_full_.wait(lock, [this] { return queue_.size() < kMaxQueued; });
+    queue_.push_back(std::move(batch));
+    not_empty_.notify_one();
+  }
+
+  // An empty batch, reusing a processed one's memory when there is one.
+  std::unique_ptr<Batch> TakeEmpty() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (spare_.empty()) return std::make_unique<Batch>();
+    std::unique_ptr<Batch> b = std::move(spare_.back());
+    spare_.pop_back();
+    return b;
+  }
+
+  // Processes what is queued, then stops the thread. Idempotent.
+  void Close() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closed_ = true;
+      not_empty_.notify_one();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Moves out the refusals of processed batches; *done_through is the
+  // record number of the last item processed (0 before any).
+  void TakeDone(std::vector<Refusal>* out, int64_t* done_through) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Refusal& r : done_) out->push_back(std::move(r));
+    done_.clear();
+    *done_through = done_through_;
+  }
+
+  // Read after Close() only.
+  std::array<int64_t, kRejectReasonCount> rejected_by_reason{};
+
+ private:
+  void Run() {
+    while (true) {
+      std::unique_ptr<Batch> batch;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        not_empty_.wait(lock, [this] { return !queue_.empty() || closed_; });
+        if (queue_.empty()) return;
+        batch = std::move(queue_.front());
+        queue_.pop_front();
+        not_full_.notify_one();
+      }
+      std::vector<Refusal> refusals;
+      const std::vector<Batch::Item>& items = batch->items;
+      for (size_t i = 0; i < items.size(); ++i) {
+        const Batch::Item& item = items[i];
+        // As the worker does: a hint for a record a little ahead (its dedup
+        // state is a cache miss otherwise).
+        if (i + kPrefetchAhead < items.size()) {
+          const Batch::Item& next = items[i + kPrefetchAhead];
+          owner_->partitions_[next.kind][static_cast<size_t>(next.partition)]->processor.Prefetch(
+              std::string_view(batch->bytes).substr(next.offset, next.size));
+        }
+        Partition& p = *owner_->partitions_[item.kind][static_cast<size_t>(item.partition)];
+        const ProcessResult r = p.processor.Process(
+            std::string_view(batch->bytes).substr(item.offset, item.size), item.record_time);
+        ++p.next_offset;
+        if (r.outcome == Outcome::kRejected) {
+          ++rejected_by_reason[static_cast<size_t>(r.reason)];
+          refusals.push_back(Refusal{item.record, r.reason, r.detail});
+        }
+      }
+      const int64_t last = batch->items.empty() ? 0 : batch->items.back().record;
+      batch->bytes.clear();
+      batch->items.clear();
+      std::lock_guard<std::mutex> lock(mu_);
+      for (Refusal& r : refusals) done_.push_back(std::move(r));
+      done_through_ = std::max(done_through_, last);
+      spare_.push_back(std::move(batch));
+    }
+  }
+
+  Replayer* const owner_;
+  std::mutex mu_;
+  std::condition_variable not_empty_;
+  std::condition_variable not_full_;
+  std::deque<std::unique_ptr<Batch>> queue_;
+  std::vector<std::unique_ptr<Batch>> spare_;
+  std::vector<Refusal> done_;  // refusals of processed batches, in record order
+  int64_t done_through_ = 0;
+  bool closed_ = false;
+  std::thread thread_;
+};
+
+
+Replayer::Replayer(const RegionTable& regions, ReplayOptions options)
+    : regions_(regions), options_(std::move(options)) {
+  if (options_.threads > 1) {
+    // Every partition exists before the workers start: they only read
+    // partitions_, each touching its own processors.
+    for (v1::EventKind kind : {v1::EVENT_KIND_INCIDENT, v1::EVENT_KIND_VIOLATION}) {
+      for (int32_t p = 0; p < options_.partitions; ++p) Get(kind, p);
+    }
+    for (int32_t t = 0; t < options_.threads; ++t) {
+      workers_.push_back(std::make_unique<Worker>(this));
+      filling_.push_back(workers_.back()->TakeEmpty());
+      last_pushed_.push_back(0);
+    }
+  }
+}
+
+Replayer::~Replayer() { Finish(); }
+
+void Replayer::Refuse(int64_t record, const ProcessResult& result) {
+  refusals_.push_back(Refusal{record, result.reason, result.detail});
+}
+
+void Replayer::Submit(const SourceRecord& record) {
+  const int64_t n = ++submitted_;
+  if (workers_.empty()) {
+    const ProcessResult& r = Process(record);
+    if (r.outcome == Outcome::kRejected) Refuse(n, r);
+    return;
+  }
+  if (record.kind != v1::EVENT_KIND_INCIDENT && record.kind != v1::EVENT_KIND_VIOLATION) {
+    // As ProcessAt: refused here, on this thread.
+    Refuse(n, ProcessAt(record.kind, 0, record.value, absl::InfinitePast()));
+    return;
+  }
+  const int32_t partition = KafkaPartitionForKey(record.key, options_.partitions);
+  const size_t t = static_cast<size_t>(partition % options_.threads);
+  Batch& b = *filling_[t];
+  Batch::Item item;
+  item.kind = record.kind == v1::EVENT_KIND_VIOLATION ? 1 : 0;
+  item.partition = partition;
+  item.offset = b.bytes.size();
+  item.size = record.value.size();
+  item.record_time = RecordTime(record);
+  item.record = n;
+  b.bytes.append(record.value.data(), record.value.size());
+  b.items.push_back(item);
+  if (b.items.size() >= kBatchRecords) {
+    last_pushed_[t] = n;
+    workers_[t]->Push(std::move(filling_[t]));
+    filling_[t] = workers_[t]->TakeEmpty();
+  }
+}
+
+void Replayer::Finish() {
+  if (finished_) return;
+  finished_ = true;
+  for (size_t t = 0; t < workers_.size(); ++t) {
+    if (!filling_[t]->items.empty()) {
+      last_pushed_[t] = filling_[t]->items.back().record;
+      workers_[t]->Push(std::move(filling_[t]));
+    }
+    workers_[t]->Close();
+    for (size_t r = 0; r < kRejectReasonCount; ++r) {
+      rejected_by_reason_[r] += workers_[t]->rejected_by_reason[r];
+    }
+  }
+}
+
+std::vector<Refusal> Replayer::TakeRefusals() {
+  // Everything up to `frontier` is processed: for each worker, the records
+  // before its first unprocessed one.
+  int64_t frontier = submitted_;
+  for (size_t t = 0; t < workers_.size(); ++t) {
+    int64_t done_through = 0;
+    workers_[t]->TakeDone(&refusals_, &done_through);
+    if (done_through < last_pushed_[t]) {
+      frontier = std::min(frontier, done_through);  // its next one is after this
+    } else if (!finished_ && !filling_[t]->items.empty()) {
+      frontier = std::min(frontier, filling_[t]->items.front().record - 1);
+    }
+  }
+  // Held refusals, this thread's own (records of no kind) and the workers'
+  // come in separate runs: sort them (record numbers are unique).
+  std::sort(refusals_.begin(), refusals_.end(),
+            [](const Refusal& a, const Refusal& b) { return a.record < b.record; });
+  const auto end = std::find_if(refusals_.begin(), refusals_.end(),
+                                [frontier](const Refusal& r) { return r.record > frontier; });
+  std::vector<Refusal> out(std::make_move_iterator(refusals_.begin()),
+                           std::make_move_iterator(end));
+  refusals_.erase(refusals_.begin(), end);
+  return out;
+}
 
 Replayer::Partition& Replayer::Get(v1::EventKind kind, int32_t partition) {
   const size_t k = kind == v1::EVENT_KIND_VIOLATION ? 1 : 0;
@@ -30,11 +255,8 @@ Replayer::Partition& Replayer::Get(v1::EventKind kind, int32_t partition) {
 }
 
 const ProcessResult& Replayer::Process(const SourceRecord& record) {
-  const absl::Time record_time = record.timestamp_unix_ms != 0
-                                     ? absl::FromUnixMillis(record.timestamp_unix_ms)
-                                     : absl::InfinitePast();
   return ProcessAt(record.kind, KafkaPartitionForKey(record.key, options_.partitions),
-                   record.value, record_time);
+                   record.value, RecordTime(record));
 }
 
 const ProcessResult& Replayer::ProcessAt(v1::EventKind kind, int32_t partition,

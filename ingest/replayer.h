@@ -10,6 +10,18 @@
 //   for each record: replay.Process(record);      // or ProcessAt(kind, partition, ...)
 //   CountStore store(regions);
 //   replay.PublishTo(store);
+//
+// With options.threads > 1, records go in through Submit() instead, and are
+// processed on that many worker threads; worker t owns the partitions p with
+// p % threads == t, so each partition's records are still processed in
+// order by one processor, and every count, tally and refusal is exactly what
+// one thread gives (dedup, amendments and the retention horizon are per
+// partition). Finish() waits for them; refusals come back in input order,
+// as soon as every record before them is processed:
+//   for each record: replay.Submit(record); ... replay.TakeRefusals() ...
+//   replay.Finish();
+//   for (const Refusal& r : replay.TakeRefusals()) ...
+//   replay.PublishTo(store);
 #ifndef ROADPULSE_INGEST_REPLAYER_H_
 #define ROADPULSE_INGEST_REPLAYER_H_
 
@@ -39,6 +51,17 @@ struct ReplayOptions {
   std::string violations_topic = "roadpulse.violations";
   // Same meaning as the worker's.
   ProcessorOptions processor;
+  // Worker threads for Submit() (1: Submit processes on the calling thread).
+  // More threads never change the results, only the speed.
+  int32_t threads = 1;
+};
+
+// A record that Submit() refused: its place in the input (the n-th record
+// submitted, from 1), and why.
+struct Refusal {
+  int64_t record = 0;
+  RejectReason reason = RejectReason::kNotProtobuf;
+  std::string detail;
 };
 
 // Totals over every partition, and refusals by reason.
@@ -47,12 +70,29 @@ struct ReplayTally {
   std::array<int64_t, kRejectReasonCount> rejected_by_reason{};
 };
 
-// Not thread-safe.
+// Not thread-safe: one thread calls its methods (its own workers are
+// internal).
 class Replayer {
  public:
-  // `regions` must outlive this object. REQUIRES: options.partitions >= 1.
+  // `regions` must outlive this object. REQUIRES: options.partitions >= 1,
+  // options.threads >= 1.
   Replayer(const RegionTable& regions, ReplayOptions options);
+  // Finishes (waits for the workers) if Finish() was not called.
   ~Replayer();
+
+  // Hands one record over (its bytes are copied). With one thread it is
+  // processed at once; otherwise on the worker owning its partition. A
+  // refusal is held for TakeRefusals(). Do not mix with Process()/ProcessAt().
+  void Submit(const SourceRecord& record);
+  // Waits until every submitted record is processed. REQUIRES: no Submit()
+  // after it. Needed before PublishTo() and tally() when records were
+  // submitted.
+  void Finish();
+  // The refusals not taken yet whose records, and every record before
+  // them, are processed: in input order, each once. Call it now and then
+  // while submitting (held refusals take memory) and after Finish() (then
+  // it returns all that are left).
+  std::vector<Refusal> TakeRefusals();
 
   // Processes one record in the partition its key maps to. The record time
   // for the future-time check is its timestamp, when it has one.
@@ -71,7 +111,10 @@ class Replayer {
 
  private:
   struct Partition;
+  struct Batch;
+  class Worker;
   Partition& Get(v1::EventKind kind, int32_t partition);
+  void Refuse(int64_t record, const ProcessResult& result);
 
   const RegionTable& regions_;
   ReplayOptions options_;
@@ -80,6 +123,14 @@ class Replayer {
   std::array<int64_t, kRejectReasonCount> rejected_by_reason_{};
   int64_t unknown_kind_ = 0;
   ProcessResult last_;
+  // Submit(): records submitted so far, the workers (threads > 1) with the
+  // batch being filled for each, and the refusals.
+  int64_t submitted_ = 0;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<Batch>> filling_;
+  std::vector<int64_t> last_pushed_;  // per worker: record number of its last pushed item
+  std::vector<Refusal> refusals_;     // taken from the workers, not yet returned
+  bool finished_ = false;
 };
 
 }  // namespace roadpulse

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "google/protobuf/util/time_util.h"
+#include "processors/internal/event_view.h"
 
 namespace roadpulse {
 namespace {
@@ -73,26 +74,6 @@ WireCheck ScanWire(std::string_view bytes) {
   return WireCheck::kOk;
 }
 
-// google.protobuf.Timestamp's own range: 0001-01-01T00:00:00Z through
-// 9999-12-31T23:59:59.999999999Z, nanos in [0, 1e9). Outside it a record
-// carries no usable time, and the bucket arithmetic (minutes, hours, days as
-// int64 Unix seconds) could overflow.
-bool IsValidTimestamp(const google::protobuf::Timestamp& ts) {
-  using google::protobuf::util::TimeUtil;
-  return ts.seconds() >= TimeUtil::kTimestampMinSeconds &&
-         ts.seconds() <= TimeUtil::kTimestampMaxSeconds && ts.nanos() >= 0 &&
-         ts.nanos() <= 999'999'999;
-}
-
-absl::Time ToTime(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
-bool IsE3E4(int vehicle) {
-  return vehicle == v1::VEHICLE_CATEGORY_LOW_SPEED_ELECTRIC_TRICYCLE ||
-         vehicle == v1::VEHICLE_CATEGORY_LOW_SPEED_ELECTRIC_QUADRICYCLE;
-}
-
 ProcessorOptions Clamped(ProcessorOptions o) {
   o.max_deaths = std::min<int32_t>(o.max_deaths, std::numeric_limits<uint16_t>::max());
   o.max_injuries = std::min<int32_t>(o.max_injuries, std::numeric_limits<uint16_t>::max());
@@ -122,8 +103,12 @@ PartitionProcessor::PartitionProcessor(EventKind kind, const RegionTable& region
                                              : std::numeric_limits<int64_t>::max();
     // Kept starts lie in [horizon, watermark]: keep / unit + 1 of them.
     if (w > 0 && keep_s_[w] > 0) {
-      ring_[w].resize(static_cast<size_t>(keep_s_[w] / UnitSeconds(static_cast<BucketWidth>(w))) +
-                      2);
+      // A power of two, so that SlotIndex is a mask.
+      size_t slots = 1;
+      while (slots < static_cast<size_t>(keep_s_[w] / UnitSeconds(static_cast<BucketWidth>(w))) + 2) {
+        slots *= 2;
+      }
+      ring_[w].resize(slots);
     }
   }
   cursors_.resize(regions.size() * 3);
@@ -176,8 +161,11 @@ void PartitionProcessor::EvictFine() {
                               : (horizon - old) / unit;
     const int64_t first = steps == n ? 0 : FloorDiv(old, unit);
     for (int64_t i = 0; i < steps; ++i) {
-      RingSlot& slot = ring[static_cast<size_t>(((first + i) % n + n) % n)];
+      RingSlot& slot = ring[static_cast<size_t>(first + i) & static_cast<size_t>(n - 1)];
       if (slot.start == std::numeric_limits<int64_t>::min() || slot.start >= horizon) continue;
+      // The evicted buckets were last touched long ago: ask for all of them
+      // before walking them.
+      for (const auto& [unit, index] : slot.buckets) PrefetchBucket(index);
       for (const auto& [unit, index] : slot.buckets) Evict(index);
       slot.buckets.clear();
       slot.start = std::numeric_limits<int64_t>::min();
@@ -211,8 +199,7 @@ uint32_t PartitionProcessor::NewBucket(const BucketKey& key) {
     index = free_.back();
     free_.pop_back();
   } else {
-    index = static_cast<uint32_t>(pool_.size());
-    pool_.emplace_back();
+    index = pool_.Add();
   }
   Bucket& b = pool_[index];
   b.key = key;
@@ -225,8 +212,9 @@ uint32_t PartitionProcessor::NewBucket(const BucketKey& key) {
 }
 
 size_t PartitionProcessor::SlotIndex(BucketWidth width, int64_t start) const {
-  const int64_t n = static_cast<int64_t>(ring_[static_cast<size_t>(width)].size());
-  return static_cast<size_t>((FloorDiv(start, UnitSeconds(width)) % n + n) % n);
+  const size_t n = ring_[static_cast<size_t>(width)].size();
+  // Two's complement: the mask of a negative unit count is its floor modulo n.
+  return static_cast<size_t>(FloorDiv(start, UnitSeconds(width))) & (n - 1);
 }
 
 uint32_t PartitionProcessor::BucketFor(const BucketKey& key) {
@@ -323,8 +311,18 @@ void PartitionProcessor::Prefetch(std::string_view payload) const {
   }
 }
 
+void PartitionProcessor::PrefetchBucket(uint32_t index) const {
+  const char* p = reinterpret_cast<const char*>(&pool_[index]);
+  for (size_t at = 0; at < sizeof(Bucket); at += 64) __builtin_prefetch(p + at, 1);
+  __builtin_prefetch(p + sizeof(Bucket) - 1, 1);
+}
+
 ProcessResult PartitionProcessor::Process(std::string_view payload, absl::Time record_time) {
   ++tally_.read;
+  // A new fine bucket (most events start one) reuses the slot freed last,
+  // which was evicted a horizon ago and is cold: start loading it while the
+  // record is decoded and checked.
+  if (!free_.empty()) PrefetchBucket(free_.back());
   ProcessResult result = kind_ == EventKind::kIncident ? ProcessIncident(payload, record_time)
                                                        : ProcessViolation(payload, record_time);
   switch (result.outcome) {
@@ -354,6 +352,26 @@ ProcessResult PartitionProcessor::Reject(RejectReason reason, std::string detail
 
 namespace {
 
+using processors_internal::IncidentView;
+using processors_internal::LocationView;
+using processors_internal::TimestampView;
+using processors_internal::ViolationView;
+
+// google.protobuf.Timestamp's own range: 0001-01-01T00:00:00Z through
+// 9999-12-31T23:59:59.999999999Z, nanos in [0, 1e9). Outside it a record
+// carries no usable time, and the bucket arithmetic (minutes, hours, days as
+// int64 Unix seconds) could overflow.
+bool IsValidTimestamp(const TimestampView& ts) {
+  using google::protobuf::util::TimeUtil;
+  return ts.seconds >= TimeUtil::kTimestampMinSeconds &&
+         ts.seconds <= TimeUtil::kTimestampMaxSeconds && ts.nanos >= 0 &&
+         ts.nanos <= 999'999'999;
+}
+
+absl::Time ToTime(const TimestampView& ts) {
+  return absl::FromUnixSeconds(ts.seconds) + absl::Nanoseconds(ts.nanos);
+}
+
 // Checks shared by both event kinds. Returns the counting unit, or sets
 // `*reject` and returns nullptr.
 struct CommonCheck {
@@ -363,37 +381,36 @@ struct CommonCheck {
 };
 
 CommonCheck CheckCommon(const RegionTable& regions, const ProcessorOptions& options,
-                        const std::string& id, bool has_occurred,
-                        const google::protobuf::Timestamp& occurred_at, bool has_reported,
-                        const google::protobuf::Timestamp& reported_at,
-                        const v1::Location& location, absl::Time record_time,
-                        absl::Time watermark) {
+                        std::string_view id, const TimestampView& occurred_at,
+                        const TimestampView& reported_at, const LocationView& location,
+                        absl::Time record_time, absl::Time watermark) {
   CommonCheck c;
   auto fail = [&c](RejectReason reason, std::string detail) {
     c.reject.emplace(reason, std::move(detail));
     return c;
   };
   if (id.empty()) return fail(RejectReason::kEmptyId, "id is empty");
-  if (!has_occurred) return fail(RejectReason::kMissingTime, "occurred_at is missing");
-  if (!has_reported) return fail(RejectReason::kMissingTime, "reported_at is missing");
-  for (const auto& [name, ts] : {std::pair<const char*, const google::protobuf::Timestamp&>{
-                                     "occurred_at", occurred_at},
-                                 {"reported_at", reported_at}}) {
+  if (!occurred_at.present) return fail(RejectReason::kMissingTime, "occurred_at is missing");
+  if (!reported_at.present) return fail(RejectReason::kMissingTime, "reported_at is missing");
+  for (const auto& [name, ts] :
+       {std::pair<const char*, const TimestampView&>{"occurred_at", occurred_at},
+        {"reported_at", reported_at}}) {
     if (!IsValidTimestamp(ts)) {
       return fail(RejectReason::kMissingTime,
-                  absl::StrCat(name, " {seconds: ", ts.seconds(), ", nanos: ", ts.nanos(),
+                  absl::StrCat(name, " {seconds: ", ts.seconds, ", nanos: ", ts.nanos,
                                "} is not a valid timestamp (0001-01-01 to 9999-12-31 UTC)"));
     }
   }
-  c.unit = regions.CountingUnit(location.region_code(), location.township_code());
+  c.unit = regions.CountingUnit(location.region_code, location.township_code);
   if (c.unit == nullptr) {
     return fail(RejectReason::kUnknownRegion,
-                absl::StrCat("region_code \"", location.region_code(), "\" / township_code \"",
-                             location.township_code(), "\" is not in the region table"));
+                absl::StrCat("region_code \"", std::string(location.region_code),
+                             "\" / township_code \"", std::string(location.township_code),
+                             "\" is not in the region table"));
   }
-  if (location.has_main_urban() && location.main_urban() != c.unit->main_urban) {
+  if (location.has_main_urban && location.main_urban != c.unit->main_urban) {
     return fail(RejectReason::kMainUrbanMismatch,
-                absl::StrCat("main_urban=", location.main_urban() ? "true" : "false",
+                absl::StrCat("main_urban=", location.main_urban ? "true" : "false",
                              " but region ", c.unit->code, " is ", c.unit->main_urban ? "" : "not ",
                              "in the main urban area"));
   }
@@ -427,62 +444,64 @@ CommonCheck CheckCommon(const RegionTable& regions, const ProcessorOptions& opti
 
 ProcessResult PartitionProcessor::ProcessIncident(std::string_view payload,
                                                   absl::Time record_time) {
-  v1::IncidentEvent& e = incident_;
-  if (!e.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
-    return ScanWire(payload) == WireCheck::kTruncated
-               ? Reject(RejectReason::kTruncated, "IncidentEvent is truncated")
-               : Reject(RejectReason::kNotProtobuf, "not a protobuf IncidentEvent");
+  // The usual record is read in place; anything unusual goes through
+  // protobuf's parser, which decides (processors/internal/event_view.h).
+  IncidentView e;
+  if (!processors_internal::DecodeIncident(payload, &e)) {
+    if (!incident_.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+      return ScanWire(payload) == WireCheck::kTruncated
+                 ? Reject(RejectReason::kTruncated, "IncidentEvent is truncated")
+                 : Reject(RejectReason::kNotProtobuf, "not a protobuf IncidentEvent");
+    }
+    processors_internal::ViewOf(incident_, &e);
   }
-  CommonCheck c =
-      CheckCommon(regions_, options_, e.id(), e.has_occurred_at(), e.occurred_at(),
-                  e.has_reported_at(), e.reported_at(), e.location(), record_time, watermark_);
+  CommonCheck c = CheckCommon(regions_, options_, e.id, e.occurred_at, e.reported_at,
+                              e.location, record_time, watermark_);
   if (c.reject.has_value()) return Reject(c.reject->first, std::move(c.reject->second));
-  if (e.deaths() < 0 || e.injuries() < 0 || e.property_loss_yuan() < 0) {
+  if (e.deaths < 0 || e.injuries < 0 || e.property_loss_yuan < 0) {
     return Reject(RejectReason::kNegativeCount,
-                  absl::StrCat("deaths=", e.deaths(), " injuries=", e.injuries(),
-                               " property_loss_yuan=", e.property_loss_yuan()));
+                  absl::StrCat("deaths=", e.deaths, " injuries=", e.injuries,
+                               " property_loss_yuan=", e.property_loss_yuan));
   }
-  if (e.deaths() > options_.max_deaths || e.injuries() > options_.max_injuries ||
-      e.property_loss_yuan() > options_.max_property_loss_yuan) {
+  if (e.deaths > options_.max_deaths || e.injuries > options_.max_injuries ||
+      e.property_loss_yuan > options_.max_property_loss_yuan) {
     return Reject(RejectReason::kAbsurdCount,
-                  absl::StrCat("deaths=", e.deaths(), " injuries=", e.injuries(),
-                               " property_loss_yuan=", e.property_loss_yuan(),
+                  absl::StrCat("deaths=", e.deaths, " injuries=", e.injuries,
+                               " property_loss_yuan=", e.property_loss_yuan,
                                " exceed the configured bounds"));
   }
-  if (e.handling() == v1::HANDLING_UNSPECIFIED || !v1::Handling_IsValid(e.handling())) {
+  if (e.handling == v1::HANDLING_UNSPECIFIED || !v1::Handling_IsValid(e.handling)) {
     return Reject(RejectReason::kMissingField, "handling is unspecified or unknown");
   }
-  if (e.severity() == v1::SEVERITY_UNSPECIFIED || !v1::Severity_IsValid(e.severity())) {
+  if (e.severity == v1::SEVERITY_UNSPECIFIED || !v1::Severity_IsValid(e.severity)) {
     return Reject(RejectReason::kMissingField, "severity is unspecified or unknown");
   }
-  if (e.handling() != v1::HANDLING_ORDINARY_PROCEDURE && e.deaths() > 0) {
+  if (e.handling != v1::HANDLING_ORDINARY_PROCEDURE && e.deaths > 0) {
     return Reject(RejectReason::kHandlingContradiction,
                   "an accident with deaths must be handled under the ordinary procedure");
   }
-  if (e.handling() == v1::HANDLING_VIDEO_QUICK && e.injuries() > 0) {
+  if (e.handling == v1::HANDLING_VIDEO_QUICK && e.injuries > 0) {
     return Reject(RejectReason::kHandlingContradiction,
                   "video quick handling is for property-damage-only accidents");
   }
   Advance(c.occurred);
 
   SeenAccident next;
-  next.revision = e.revision();
+  next.revision = e.revision;
   next.region_index = c.unit->index;
   next.occurred_minute =
       static_cast<int32_t>(FloorDiv(absl::ToUnixSeconds(c.occurred), 60));
-  next.deaths = static_cast<uint16_t>(e.deaths());
-  next.injuries = static_cast<uint16_t>(e.injuries());
-  const uint64_t loss = static_cast<uint64_t>(e.property_loss_yuan());
+  next.deaths = static_cast<uint16_t>(e.deaths);
+  next.injuries = static_cast<uint16_t>(e.injuries);
+  const uint64_t loss = static_cast<uint64_t>(e.property_loss_yuan);
   next.loss_lo = static_cast<uint32_t>(loss);
   next.loss_hi = static_cast<uint32_t>(loss >> 32);
-  if (e.handling() == v1::HANDLING_ORDINARY_PROCEDURE) next.flags |= kOrdinary;
-  if (e.handling() == v1::HANDLING_VIDEO_QUICK) next.flags |= kVideo;
-  if (e.alcohol_involved()) next.flags |= kAlcohol;
-  for (int v : e.vehicles()) {
-    if (IsE3E4(v)) next.flags |= kE3E4;
-  }
+  if (e.handling == v1::HANDLING_ORDINARY_PROCEDURE) next.flags |= kOrdinary;
+  if (e.handling == v1::HANDLING_VIDEO_QUICK) next.flags |= kVideo;
+  if (e.alcohol_involved) next.flags |= kAlcohol;
+  if (e.any_e3e4) next.flags |= kE3E4;
 
-  const processors_internal::Fingerprint fp = processors_internal::FingerprintOf(e.id());
+  const processors_internal::Fingerprint fp = processors_internal::FingerprintOf(e.id);
   bool inserted = false;
   SeenAccident* seen = accidents_.FindOrInsert(fp, next, &inserted);
   if (inserted) {
@@ -499,21 +518,23 @@ ProcessResult PartitionProcessor::ProcessIncident(std::string_view payload,
 
 ProcessResult PartitionProcessor::ProcessViolation(std::string_view payload,
                                                    absl::Time record_time) {
-  v1::ViolationEvent& e = violation_;
-  if (!e.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
-    return ScanWire(payload) == WireCheck::kTruncated
-               ? Reject(RejectReason::kTruncated, "ViolationEvent is truncated")
-               : Reject(RejectReason::kNotProtobuf, "not a protobuf ViolationEvent");
+  ViolationView e;
+  if (!processors_internal::DecodeViolation(payload, &e)) {
+    if (!violation_.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+      return ScanWire(payload) == WireCheck::kTruncated
+                 ? Reject(RejectReason::kTruncated, "ViolationEvent is truncated")
+                 : Reject(RejectReason::kNotProtobuf, "not a protobuf ViolationEvent");
+    }
+    processors_internal::ViewOf(violation_, &e);
   }
-  CommonCheck c =
-      CheckCommon(regions_, options_, e.id(), e.has_occurred_at(), e.occurred_at(),
-                  e.has_reported_at(), e.reported_at(), e.location(), record_time, watermark_);
+  CommonCheck c = CheckCommon(regions_, options_, e.id, e.occurred_at, e.reported_at,
+                              e.location, record_time, watermark_);
   if (c.reject.has_value()) return Reject(c.reject->first, std::move(c.reject->second));
-  if (e.type() == v1::VIOLATION_TYPE_UNSPECIFIED || !v1::ViolationType_IsValid(e.type())) {
+  if (e.type == v1::VIOLATION_TYPE_UNSPECIFIED || !v1::ViolationType_IsValid(e.type)) {
     return Reject(RejectReason::kMissingField, "type is unspecified or unknown");
   }
-  const bool has_bac = e.has_blood_alcohol_mg_100ml();
-  const double bac = e.blood_alcohol_mg_100ml();
+  const bool has_bac = e.has_blood_alcohol;
+  const double bac = e.blood_alcohol_mg_100ml;
   if (has_bac) {
     if (std::isnan(bac) || bac > options_.max_blood_alcohol_mg_100ml) {
       return Reject(RejectReason::kAbsurdCount,
@@ -525,7 +546,7 @@ ProcessResult PartitionProcessor::ProcessViolation(std::string_view payload,
     }
   }
   Metric metric = Metric::kOtherViolations;
-  switch (e.type()) {
+  switch (e.type) {
     case v1::VIOLATION_TYPE_DRINK_DRIVING:
       if (has_bac && (bac < kDrinkThreshold || bac >= kDrunkThreshold)) {
         return Reject(RejectReason::kAlcoholContradiction,
@@ -570,7 +591,7 @@ ProcessResult PartitionProcessor::ProcessViolation(std::string_view payload,
       break;
   }
   Advance(c.occurred);
-  const processors_internal::Fingerprint fp = processors_internal::FingerprintOf(e.id());
+  const processors_internal::Fingerprint fp = processors_internal::FingerprintOf(e.id);
   const int64_t occurred_s = absl::ToUnixSeconds(c.occurred);
   bool inserted = false;
   violations_.FindOrInsert(
@@ -656,7 +677,8 @@ const MetricValues* PartitionProcessor::FindBucket(const BucketKey& key) const {
 
 void PartitionProcessor::ForEachBucket(
     const std::function<void(const BucketKey&, const MetricValues&)>& fn) const {
-  for (const Bucket& b : pool_) {
+  for (uint32_t index = 0; index < pool_.size(); ++index) {
+    const Bucket& b = pool_[index];
     if (b.live) fn(b.key, b.values);
   }
 }

@@ -29,7 +29,6 @@
 #define ROADPULSE_PROCESSORS_PARTITION_PROCESSOR_H_
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -42,6 +41,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "processors/internal/id_table.h"
+#include "processors/internal/stable_pool.h"
 #include "processors/metrics.h"
 #include "processors/region_table.h"
 #include "processors/reject_reason.h"
@@ -228,7 +228,7 @@ class PartitionProcessor {
   v1::IncidentEvent incident_;  // reused parse targets
   v1::ViolationEvent violation_;
 
-  // Bucket storage. Buckets live in `pool_` (a deque: stable addresses) and
+  // Bucket storage. Buckets live in `pool_` (stable addresses) and
   // are found through `day_index_` (days) or their time slot in `ring_`
   // (hours, minutes); each counting unit keeps a cursor on its
   // last bucket of each width, so events in time order (the usual case)
@@ -252,7 +252,9 @@ class PartitionProcessor {
   uint32_t NewBucket(const BucketKey& key);
   void MarkDirty(uint32_t index);
   void Evict(uint32_t index);
-  std::deque<Bucket> pool_;
+  // Starts loading a pooled bucket into the cache (for writing).
+  void PrefetchBucket(uint32_t index) const;
+  processors_internal::StablePool<Bucket> pool_;
   absl::flat_hash_map<BucketKey, uint32_t> day_index_;  // day buckets only
   std::vector<Cursor> cursors_;        // [unit * 3 + width]
   std::vector<uint32_t> free_;         // free slots of pool_
@@ -266,6 +268,7 @@ class PartitionProcessor {
     std::vector<std::pair<uint16_t, uint32_t>> buckets;  // (unit, pool index)
   };
   // The ring_[width] slot of a bucket start. REQUIRES: the ring is not empty.
+  // Ring sizes are powers of two, so this is a shift-free mask.
   size_t SlotIndex(BucketWidth width, int64_t start) const;
   std::vector<RingSlot> ring_[3];
   int64_t horizon_[3];  // per BucketWidth: oldest start still kept

@@ -71,7 +71,8 @@ v1::PartitionState PartitionProcessor::SaveState() const {
   for (Metric m : AllMetrics()) state.add_metric_names(std::string(MetricName(m)));
 
   RegionDictionary dictionary(&state);
-  for (const Bucket& b : pool_) {
+  for (uint32_t index = 0; index < pool_.size(); ++index) {
+    const Bucket& b = pool_[index];
     if (!b.live) continue;
     state.add_bucket_region(dictionary.IndexOf(regions_.at(b.key.region_index)));
     state.add_bucket_start_unix_s(b.key.start_unix_s);

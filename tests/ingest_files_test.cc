@@ -1,6 +1,7 @@
 // Event-log files, CSV mappings and the broker-less replay (issue 6).
 #include <cstdio>
 #include <fstream>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -458,6 +459,100 @@ TEST(CsvMappingTest, EmptyCsvIsAnError) {
   Replay(Mappings() + "city-accidents.toml", csv, &r, &error);
   EXPECT_EQ(error.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(error.message()), HasSubstr("empty file"));
+}
+
+
+// ---- replayer threads -----------------------------------------------------
+
+// Replayer with worker threads gives exactly what one thread gives: the same
+// tally, refusals (in input order) and counts, over a mix with duplicates,
+// amendments, bad bytes, records of no kind and events too late for a short
+// retention horizon (so ids are swept too).
+TEST(ReplayerTest, ThreadsGiveTheSameCountsTallyAndRefusals) {
+  std::mt19937_64 rng(11);
+  struct Input {
+    v1::EventKind kind;
+    std::string key;
+    std::string value;
+  };
+  std::vector<Input> inputs;
+  const int64_t start = 1735660800;  // 2025-01-01 00:00 +08:00
+  for (int i = 0; i < 40000; ++i) {
+    const int64_t t = start + i * 600 - static_cast<int64_t>(rng() % (90 * 86400));
+    const uint64_t what = rng() % 20;
+    if (what < 8) {
+      v1::IncidentEvent e = Incident("A-" + std::to_string(rng() % 15000), t);
+      e.set_revision(static_cast<uint32_t>(1 + rng() % 3));
+      e.set_injuries(static_cast<int32_t>(rng() % 4));
+      inputs.push_back({v1::EVENT_KIND_INCIDENT, e.id(), e.SerializeAsString()});
+    } else if (what < 18) {
+      v1::ViolationEvent e;
+      e.set_id("V-" + std::to_string(rng() % 30000));
+      e.mutable_occurred_at()->set_seconds(t);
+      e.mutable_reported_at()->set_seconds(t + 60);
+      e.mutable_location()->set_region_code(what < 12 ? "371602" : "371621");
+      e.set_type(static_cast<v1::ViolationType>(3 + rng() % 4));
+      inputs.push_back({v1::EVENT_KIND_VIOLATION, e.id(), e.SerializeAsString()});
+    } else if (what == 18) {
+      inputs.push_back({v1::EVENT_KIND_INCIDENT, "bad", std::string("\xff\xff\xff", 3)});
+    } else {
+      inputs.push_back({v1::EVENT_KIND_UNSPECIFIED, "none", "x"});
+    }
+  }
+  struct Run {
+    ReplayTally tally;
+    std::vector<Refusal> refusals;
+    std::unique_ptr<CountStore> store;
+  };
+  auto run = [&](int threads) {
+    ReplayOptions o;
+    o.threads = threads;
+    o.processor.retention_horizon = absl::Hours(24 * 60);
+    Replayer replay(Regions(), o);
+    Run out;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      SourceRecord rec;
+      rec.kind = inputs[i].kind;
+      rec.key = inputs[i].key;
+      rec.value = inputs[i].value;
+      replay.Submit(rec);
+      if (i % 5000 == 0) {
+        for (Refusal& r : replay.TakeRefusals()) out.refusals.push_back(std::move(r));
+      }
+    }
+    replay.Finish();
+    for (Refusal& r : replay.TakeRefusals()) out.refusals.push_back(std::move(r));
+    out.tally = replay.tally();
+    out.store = std::make_unique<CountStore>(Regions());
+    EXPECT_TRUE(replay.PublishTo(*out.store).ok());
+    return out;
+  };
+  const Run one = run(1);
+  EXPECT_GT(one.tally.totals.duplicates, 0);
+  EXPECT_GT(one.tally.totals.amended, 0);
+  EXPECT_GT(one.tally.rejected_by_reason[static_cast<size_t>(RejectReason::kTooLate)], 0);
+  ASSERT_EQ(static_cast<int64_t>(one.refusals.size()), one.tally.totals.rejected);
+  for (int threads : {2, 3}) {
+    const Run many = run(threads);
+    EXPECT_EQ(many.tally.totals.read, one.tally.totals.read);
+    EXPECT_EQ(many.tally.totals.counted, one.tally.totals.counted);
+    EXPECT_EQ(many.tally.totals.amended, one.tally.totals.amended);
+    EXPECT_EQ(many.tally.totals.duplicates, one.tally.totals.duplicates);
+    EXPECT_EQ(many.tally.totals.rejected, one.tally.totals.rejected);
+    EXPECT_EQ(many.tally.rejected_by_reason, one.tally.rejected_by_reason);
+    ASSERT_EQ(many.refusals.size(), one.refusals.size());
+    for (size_t i = 0; i < one.refusals.size(); ++i) {
+      EXPECT_EQ(many.refusals[i].record, one.refusals[i].record);
+      EXPECT_EQ(many.refusals[i].reason, one.refusals[i].reason);
+      EXPECT_EQ(many.refusals[i].detail, one.refusals[i].detail);
+    }
+    for (absl::CivilDay d(2024, 10, 1); d < absl::CivilDay(2025, 10, 1); ++d) {
+      for (const char* region : {"371600", "371602", "371621"}) {
+        ASSERT_EQ(many.store->SumAll(region, d, d + 1), one.store->SumAll(region, d, d + 1))
+            << region << " " << d << " threads " << threads;
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // IdTable: the compact dedup state of a PartitionProcessor. Maps the 80-bit
 // fingerprint of an event id to a small value, in a bucketized cuckoo hash
-// table (2 candidate buckets of 4 slots each). Once past 1 Mi slots it is
+// table (2 candidate buckets of 4 slots each). Once past 256 Ki slots it is
 // kept between 73% and 92% full, so an id costs about
 // (10 + sizeof(Value)) / 0.82 bytes: ~15 bytes for a violation (value: its
 // day, 2 bytes), ~44 for an accident (value: what it contributed, 24 bytes).
@@ -143,8 +143,13 @@ class IdTable {
   static constexpr int kSlots = 4;
   static constexpr size_t kMinBuckets = 64;
   static constexpr int kMaxKicks = 500;
-  // 256 Ki buckets = 1 Mi slots.
-  static constexpr size_t kDoubleBelowBuckets = size_t{1} << 18;
+  // 64 Ki buckets = 256 Ki slots (3 MiB for violations, 9 MiB for
+  // accidents). It was 1 Mi slots: a table doubled to 2^k buckets could sit
+  // at half load with tens of MiB to spare (an accident table of 275 k ids
+  // took 18 MiB for 11 MiB of entries). Lower still would save more for
+  // small tables but costs a fresh table's fill rate: growing by a quarter
+  // moves entries more often and keeps the table fuller (more cuckoo kicks).
+  static constexpr size_t kDoubleBelowBuckets = size_t{1} << 16;
 
   // 12 bytes with a 2-byte value, 36 with a 24-byte one.
   struct Slot {
@@ -184,8 +189,11 @@ class IdTable {
     return static_cast<size_t>((static_cast<unsigned __int128>(x) * n) >> 64);
   }
   std::pair<size_t, size_t> Buckets(const Fingerprint& fp) const {
+    return BucketsIn(fp, n_buckets_);
+  }
+  // The candidate buckets of `fp` in a table of `n` buckets.
+  static std::pair<size_t, size_t> BucketsIn(const Fingerprint& fp, size_t n) {
     const uint64_t lo = (static_cast<uint64_t>(fp.w1) << 32) | fp.w0;
-    const size_t n = n_buckets_;
     return {Range(lo, n), Range(Mix(lo ^ (static_cast<uint64_t>(fp.w2) << 17)), n)};
   }
 
@@ -225,17 +233,29 @@ class IdTable {
 
   Bucket* buckets() const { return static_cast<Bucket*>(memory_.data()); }
 
+  // Moves every entry into a table of `n_buckets` (more than now). Range()
+  // is monotone in n: an entry's candidate buckets in the new table lie at
+  // about n_new / n_old times the old ones. So an entry that sits in its
+  // first (second) candidate moves to its first (second) candidate in the new
+  // table, and the pass walks both tables front to back, with no random
+  // access. When doubling, that bucket (2i or 2i+1) always has room: it takes
+  // entries from old bucket i only. When growing by a quarter a new bucket
+  // can draw on two old ones, and an entry that finds it full is placed by
+  // the usual cuckoo walk.
   void Resize(size_t n_buckets) {
     ZeroedPages old = std::move(memory_);
     const size_t old_n = n_buckets_;
+    const Bucket* from = static_cast<const Bucket*>(old.data());
     while (true) {
       memory_ = ZeroedPages(n_buckets * sizeof(Bucket));  // all slots empty
       n_buckets_ = n_buckets;
       bool placed_all = true;
-      const Bucket* from = static_cast<const Bucket*>(old.data());
       for (size_t i = 0; i < old_n && placed_all; ++i) {
         for (const Slot& s : from[i].slots) {
           if (s.empty()) continue;
+          const bool first = BucketsIn(s.fp(), old_n).first == i;
+          const auto [b1, b2] = Buckets(s.fp());
+          if (PutIn(first ? b1 : b2, s)) continue;
           Slot moving = s;
           if (!Place(moving)) {  // practically impossible at <= 92% / 1.25 load
             placed_all = false;
