@@ -1,5 +1,5 @@
 // The consumer-group worker. Single-threaded: the rebalance callback runs
-// inside rd_kafka_consume_batch_queue on the Run() thread, so the partition
+// inside rd_kafka_consumer_poll on the Run() thread, so the partition
 // map needs no lock; only the stats snapshot is shared with other threads.
 #include "ingest/worker.h"
 
@@ -314,7 +314,7 @@ class WorkerImpl {
     static_cast<WorkerImpl*>(opaque)->HandleRebalance(rk, err, list);
   }
 
-  // Served inside rd_kafka_consume_batch_queue on the Run() thread, like the
+  // Served inside rd_kafka_consumer_poll on the Run() thread, like the
   // rebalance callback.
   static int OnStats(rd_kafka_t*, char* json, size_t json_len, void* opaque) {
     static_cast<WorkerImpl*>(opaque)->HandleStats(std::string_view(json, json_len));
@@ -345,12 +345,24 @@ class WorkerImpl {
     next_commit_ = now + absl::ToChronoMilliseconds(options_.commit_interval);
   }
 
-  static void OnCommit(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t*,
-                       void*) {
-    // Commits only feed lag monitoring; a failed one (e.g. during a
-    // rebalance) is retried by the next flush.
+  // Served on the Run() thread too.
+  static void OnCommit(rd_kafka_t*, rd_kafka_resp_err_t err,
+                       rd_kafka_topic_partition_list_t* offsets, void* opaque) {
+    static_cast<WorkerImpl*>(opaque)->HandleCommit(err, offsets);
+  }
+
+  // Commits only feed lag monitoring; a partition whose commit failed (e.g.
+  // during a rebalance) is committed again at the next commit interval.
+  void HandleCommit(rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t* offsets) {
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
       spdlog::debug("worker: offset commit failed: {}", rd_kafka_err2name(err));
+    }
+    if (offsets == nullptr || closing_) return;
+    for (int i = 0; i < offsets->cnt; ++i) {
+      const rd_kafka_topic_partition_t& tp = offsets->elems[i];
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR && tp.err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+      auto it = partitions_.find({tp.topic, tp.partition});
+      if (it != partitions_.end()) it->second.committed_offset = -1;
     }
   }
 
