@@ -55,7 +55,9 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointStore::Create(
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = ingest_internal::SetProperties(conf.get(), options.properties); !s.ok()) {
+  if (absl::Status s =
+          ingest_internal::SetPropertiesFor(RD_KAFKA_PRODUCER, conf.get(), options.properties);
+      !s.ok()) {
     return s;
   }
   absl::StatusOr<KafkaHandle> rk = ingest_internal::NewClient(RD_KAFKA_PRODUCER, std::move(conf));

@@ -50,7 +50,9 @@ class RdKafkaProducer final : public KafkaProducer {
         {"partitioner", "murmur2_random"},
     };
     if (absl::Status s = ingest_internal::SetProperties(conf.get(), defaults); !s.ok()) return s;
-    if (absl::Status s = ingest_internal::SetProperties(conf.get(), options.properties); !s.ok()) {
+    if (absl::Status s =
+            ingest_internal::SetPropertiesFor(RD_KAFKA_PRODUCER, conf.get(), options.properties);
+        !s.ok()) {
       return s;
     }
     rd_kafka_conf_set_opaque(conf.get(), this);

@@ -41,7 +41,10 @@ class TopicReaderImpl {
         {"max.partition.fetch.bytes", "8388608"},
     };
     if (absl::Status s = SetProperties(conf.get(), defaults); !s.ok()) return s;
-    if (absl::Status s = SetProperties(conf.get(), options_.properties); !s.ok()) return s;
+    if (absl::Status s = SetPropertiesFor(RD_KAFKA_CONSUMER, conf.get(), options_.properties);
+        !s.ok()) {
+      return s;
+    }
     absl::StatusOr<KafkaHandle> rk = NewClient(RD_KAFKA_CONSUMER, std::move(conf));
     if (!rk.ok()) return rk.status();
     consumer_ = *std::move(rk);

@@ -103,7 +103,10 @@ class WorkerImpl {
         return s;
       }
     }
-    if (absl::Status s = SetProperties(conf.get(), options_.properties); !s.ok()) return s;
+    if (absl::Status s = SetPropertiesFor(RD_KAFKA_CONSUMER, conf.get(), options_.properties);
+        !s.ok()) {
+      return s;
+    }
     char stats_ms[32];
     size_t stats_ms_size = sizeof(stats_ms);
     int stats_interval = 0;

@@ -50,7 +50,8 @@ class CountReaderImpl {
         {"auto.offset.reset", "earliest"},
     };
     if (absl::Status s = ingest_internal::SetProperties(conf.get(), defaults); !s.ok()) return s;
-    if (absl::Status s = ingest_internal::SetProperties(conf.get(), options_.properties);
+    if (absl::Status s =
+            ingest_internal::SetPropertiesFor(RD_KAFKA_CONSUMER, conf.get(), options_.properties);
         !s.ok()) {
       return s;
     }

@@ -1,21 +1,27 @@
 // KafkaProducer and MockBroker against librdkafka's mock cluster over TCP.
 // Records are read back with an independent reader (tests/kafka_test_util.h).
+#include "ingest/kafka_producer.h"
+
 #include <map>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "ingest/kafka_producer.h"
+#include "ingest/internal/rdkafka_handles.h"
 #include "ingest/mock_broker.h"
+#include "spdlog/sinks/ringbuffer_sink.h"
+#include "spdlog/spdlog.h"
 #include "tests/kafka_test_util.h"
 
 namespace roadpulse {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Pair;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::Pair;
 
 TEST(JavaPartitionTest, MatchesTheJavaClientsMurmur2) {
   // murmur2(key) & 0x7fffffff from kafka-python's port of the Java client's
@@ -112,6 +118,64 @@ TEST(KafkaProducerCreateTest, RejectsUnknownPropertyNamingIt) {
       KafkaProducer::Create({"127.0.0.1:1", {{"no.such.property", "1"}}});
   EXPECT_EQ(producer.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(producer.status().message(), HasSubstr("no.such.property"));
+}
+
+TEST(KafkaPropertyScopeTest, FollowsLibrdkafkasOwnTable) {
+  EXPECT_EQ(ingest_internal::PropertyScope("fetch.min.bytes"), 'C');
+  EXPECT_EQ(ingest_internal::PropertyScope("group.instance.id"), 'C');
+  EXPECT_EQ(ingest_internal::PropertyScope("auto.offset.reset"), 'C');  // a topic property
+  EXPECT_EQ(ingest_internal::PropertyScope("linger.ms"), 'P');
+  EXPECT_EQ(ingest_internal::PropertyScope("enable.idempotence"), 'P');
+  EXPECT_EQ(ingest_internal::PropertyScope("bootstrap.servers"), '*');
+  EXPECT_EQ(ingest_internal::PropertyScope("sasl.password"), '*');
+  EXPECT_EQ(ingest_internal::PropertyScope("no.such.property"), '*');
+}
+
+// Everything logged while it lives (librdkafka's log lines go through spdlog).
+class CapturedLog {
+ public:
+  CapturedLog()
+      : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000)),
+        previous_(spdlog::default_logger()) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("captured", sink_));
+  }
+  ~CapturedLog() { spdlog::set_default_logger(previous_); }
+  std::string Text() const { return absl::StrJoin(sink_->last_formatted(), ""); }
+
+ private:
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
+TEST(KafkaPropertyScopeTest, AProducerIsNotGivenConsumerProperties) {
+  // One property set for every client of a process, as `[kafka]` is.
+  const KafkaProperties shared = {{"fetch.min.bytes", "1000"}, {"linger.ms", "1"}};
+  {
+    // The control: set on a producer as it is, librdkafka warns.
+    CapturedLog log;
+    ingest_internal::ConfHandle conf(rd_kafka_conf_new());
+    ASSERT_TRUE(ingest_internal::SetProperties(conf.get(), shared).ok());
+    auto rk = ingest_internal::NewClient(RD_KAFKA_PRODUCER, std::move(conf));
+    ASSERT_TRUE(rk.ok()) << rk.status();
+    EXPECT_THAT(log.Text(), HasSubstr("fetch.min.bytes is a consumer property"));
+  }
+  {
+    CapturedLog log;
+    absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
+        KafkaProducer::Create({"127.0.0.1:1", shared});
+    ASSERT_TRUE(producer.ok()) << producer.status();
+    EXPECT_THAT(log.Text(), Not(HasSubstr("CONFWARN")));
+  }
+  {
+    // And a consumer is not given producer properties.
+    CapturedLog log;
+    ingest_internal::ConfHandle conf(rd_kafka_conf_new());
+    ASSERT_TRUE(ingest_internal::SetProperty(conf.get(), "bootstrap.servers", "127.0.0.1:1").ok());
+    ASSERT_TRUE(ingest_internal::SetPropertiesFor(RD_KAFKA_CONSUMER, conf.get(), shared).ok());
+    auto rk = ingest_internal::NewClient(RD_KAFKA_CONSUMER, std::move(conf));
+    ASSERT_TRUE(rk.ok()) << rk.status();
+    EXPECT_THAT(log.Text(), Not(HasSubstr("CONFWARN")));
+  }
 }
 
 TEST(KafkaProducerCreateTest, RequiresBootstrapServers) {

@@ -1,8 +1,14 @@
 #include "ingest/internal/rdkafka_handles.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "ingest/kafka_properties.h"
 #include "spdlog/spdlog.h"
 
@@ -106,6 +112,48 @@ absl::Status SetProperty(rd_kafka_conf_t* conf, const std::string& name,
 
 absl::Status SetProperties(rd_kafka_conf_t* conf, const KafkaProperties& properties) {
   for (const auto& [name, value] : properties) {
+    if (absl::Status s = SetProperty(conf, name, value); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+char PropertyScope(std::string_view name) {
+  // Parsed once from the table librdkafka prints for CONFIGURATION.md:
+  // "name | C/P | range | default | importance | description" rows (the
+  // global table, then the topic table; a name in both keeps the first).
+  static const absl::flat_hash_map<std::string, char>* const scopes = [] {
+    auto* table = new absl::flat_hash_map<std::string, char>();
+    char* text = nullptr;
+    size_t size = 0;
+    if (FILE* out = open_memstream(&text, &size); out != nullptr) {
+      rd_kafka_conf_properties_show(out);
+      std::fclose(out);
+    }
+    if (text == nullptr) return table;
+    for (absl::string_view line : absl::StrSplit(absl::string_view(text, size), '\n')) {
+      std::vector<absl::string_view> columns = absl::StrSplit(line, '|');
+      if (columns.size() < 3) continue;
+      const absl::string_view scope = absl::StripAsciiWhitespace(columns[1]);
+      if (scope != "C" && scope != "P" && scope != "*") continue;
+      table->try_emplace(std::string(absl::StripAsciiWhitespace(columns[0])), scope[0]);
+    }
+    std::free(text);
+    return table;
+  }();
+  auto it = scopes->find(absl::string_view(name.data(), name.size()));
+  return it == scopes->end() ? '*' : it->second;
+}
+
+absl::Status SetPropertiesFor(rd_kafka_type_t type, rd_kafka_conf_t* conf,
+                              const KafkaProperties& properties) {
+  const char other = type == RD_KAFKA_PRODUCER ? 'C' : 'P';
+  for (const auto& [name, value] : properties) {
+    if (PropertyScope(name) == other) {
+      spdlog::debug("Kafka property {} is for {} only: not set on this {}", name,
+                    other == 'C' ? "consumers" : "producers",
+                    type == RD_KAFKA_PRODUCER ? "producer" : "consumer");
+      continue;
+    }
     if (absl::Status s = SetProperty(conf, name, value); !s.ok()) return s;
   }
   return absl::OkStatus();

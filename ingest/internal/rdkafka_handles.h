@@ -50,6 +50,20 @@ absl::Status ToStatus(rd_kafka_error_t* error, std::string_view context);
 absl::Status SetProperty(rd_kafka_conf_t* conf, const std::string& name, const std::string& value);
 absl::Status SetProperties(rd_kafka_conf_t* conf, const KafkaProperties& properties);
 
+// The properties meant for a client of `type`: a property that librdkafka's
+// own table (rd_kafka_conf_properties_show) marks as the other kind's only
+// ("C" consumer, "P" producer) is skipped, with a debug log line. Processes
+// share one property set (the `[kafka]` table) among their consumers and
+// producers; set on the wrong kind, librdkafka would warn (CONFWARN) at every
+// client's creation and ignore it anyway. Every value is still checked when
+// the configuration is loaded (ValidateKafkaProperties).
+absl::Status SetPropertiesFor(rd_kafka_type_t type, rd_kafka_conf_t* conf,
+                              const KafkaProperties& properties);
+
+// 'C' (consumers only), 'P' (producers only) or '*' (both) for a librdkafka
+// property, from librdkafka's property table; '*' for a name not in it.
+char PropertyScope(std::string_view name);
+
 // Creates a client of `type`. Takes ownership of `conf` in every case.
 absl::StatusOr<KafkaHandle> NewClient(rd_kafka_type_t type, ConfHandle conf);
 
