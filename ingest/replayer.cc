@@ -278,6 +278,13 @@ const ProcessResult& Replayer::ProcessAt(v1::EventKind kind, int32_t partition,
 }
 
 absl::Status Replayer::PublishTo(CountStore& store) const {
+  size_t records = store.record_count();
+  for (const auto& list : partitions_) {
+    for (const auto& p : list) {
+      if (p != nullptr) records += p->processor.dirty_count();
+    }
+  }
+  store.Reserve(records);
   absl::Status status;
   for (size_t k = 0; k < partitions_.size(); ++k) {
     const std::string& topic = k == 1 ? options_.violations_topic : options_.incidents_topic;

@@ -108,7 +108,7 @@ absl::Status CountStore::Apply(const v1::CountRecord& record) {
     }
     At(values, *metric) = mv.value();
   }
-  Key key{record.source_topic(), record.source_partition(), region->index, *width,
+  Key key{TopicIndex(record.source_topic()), record.source_partition(), region->index, *width,
           record.bucket_start_unix_s()};
   auto [it, inserted] = latest_.try_emplace(std::move(key));  // zero-initialized when new
   if (inserted) ++width_counts_[static_cast<size_t>(*width)];
@@ -131,13 +131,29 @@ absl::Status CountStore::ApplyTombstone(std::string_view key_text) {
         absl::StrCat("tombstone for unknown region \"", parsed->region_code(), "\""));
   }
   const BucketWidth width = *FromProto(parsed->width());
-  auto it = latest_.find(Key{parsed->source_topic(), parsed->source_partition(), region->index,
-                             width, parsed->bucket_start_unix_s()});
+  const int topic = FindTopic(parsed->source_topic());
+  if (topic < 0) return absl::OkStatus();  // nothing of that topic is held
+  auto it = latest_.find(Key{static_cast<uint32_t>(topic), parsed->source_partition(),
+                             region->index, width, parsed->bucket_start_unix_s()});
   if (it == latest_.end()) return absl::OkStatus();
   AddToTotals(region->index, width, parsed->bucket_start_unix_s(), it->second, -1);
   latest_.erase(it);
   --width_counts_[static_cast<size_t>(width)];
   return absl::OkStatus();
+}
+
+uint32_t CountStore::TopicIndex(std::string_view topic) {
+  const int found = FindTopic(topic);
+  if (found >= 0) return static_cast<uint32_t>(found);
+  topics_.emplace_back(topic);
+  return static_cast<uint32_t>(topics_.size() - 1);
+}
+
+int CountStore::FindTopic(std::string_view topic) const {
+  for (size_t i = 0; i < topics_.size(); ++i) {
+    if (topics_[i] == topic) return static_cast<int>(i);
+  }
+  return -1;
 }
 
 int CountStore::RegionIndex(std::string_view code) const {

@@ -109,6 +109,9 @@ class CountStore {
 
   // Newest published_at_unix_ms seen, 0 when empty.
   int64_t latest_publish_ms() const { return latest_publish_ms_; }
+  // Makes room for `records` records in all (a bulk load's size, known
+  // ahead); a hint, never required.
+  void Reserve(size_t records) { latest_.reserve(records); }
   // Records held (all widths), and those of `width`.
   size_t record_count() const { return latest_.size(); }
   size_t record_count(BucketWidth width) const {
@@ -118,7 +121,7 @@ class CountStore {
 
  private:
   struct Key {
-    std::string source_topic;
+    uint32_t source_topic;  // index into topics_
     int32_t source_partition;
     uint16_t region_index;
     BucketWidth width;
@@ -159,9 +162,15 @@ class CountStore {
                 int64_t to) const;
   void AddHoursAndMinutes(MetricValues& sum, int region, int64_t from_s, int64_t to_s) const;
   int RegionIndex(std::string_view code) const;
+  // The index of a source topic in topics_, added when new (TopicIndex) or
+  // -1 when unknown (FindTopic). A handful of topics: a linear search.
+  uint32_t TopicIndex(std::string_view topic);
+  int FindTopic(std::string_view topic) const;
 
   const RegionTable& regions_;
   absl::TimeZone tz_;
+  // Source topic names, held once (not in every key).
+  std::vector<std::string> topics_;
   absl::flat_hash_map<Key, MetricValues> latest_;
   // Per width: rolled-up totals over source partitions, by region and bucket.
   Totals rolled_[3];
