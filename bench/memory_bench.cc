@@ -74,6 +74,7 @@ int Main(int argc, char** argv) {
       for (auto* g : {&incidents, &violations}) {
         for (auto& q : *g) {
           q->ClearDirty();
+          q->ClearSettled();
           q->ClearTombstones();
           ids += q->remembered_ids();
           dedup += q->dedup_memory_bytes();
@@ -88,6 +89,7 @@ int Main(int argc, char** argv) {
       for (auto* g : {&incidents, &violations}) {
         for (auto& q : *g) {
           q->ClearDirty();
+          q->ClearSettled();
           q->ClearTombstones();
         }
       }

@@ -80,6 +80,7 @@ void BM_DecodeValidateAggregate(benchmark::State& state) {
         for (PartitionProcessor* q : {incidents.get(), violations.get()}) {
           q->ForEachDirty([&](const BucketKey&, const MetricValues& v) { published += v[0]; });
           q->ClearDirty();
+          q->ClearSettled();
           published += static_cast<int64_t>(q->tombstones().size());
           q->ClearTombstones();
         }

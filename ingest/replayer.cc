@@ -93,6 +93,7 @@ class Replayer::Worker {
 
   // Read after Close() only.
   std::array<int64_t, kRejectReasonCount> rejected_by_reason{};
+  SettledSums settled;  // of this worker's partitions
 
  private:
   void Run() {
@@ -121,6 +122,7 @@ class Replayer::Worker {
         const ProcessResult r = p.processor.Process(
             std::string_view(batch->bytes).substr(item.offset, item.size), item.record_time);
         ++p.next_offset;
+        if (!p.processor.settled().empty()) TakeSettled(p.processor, settled);
         if (r.outcome == Outcome::kRejected) {
           ++rejected_by_reason[static_cast<size_t>(r.reason)];
           refusals.push_back(Refusal{item.record, r.reason, r.detail});
@@ -273,8 +275,17 @@ const ProcessResult& Replayer::ProcessAt(v1::EventKind kind, int32_t partition,
   Partition& p = Get(kind, partition);
   last_ = p.processor.Process(value, record_time);
   ++p.next_offset;
+  if (!p.processor.settled().empty()) TakeSettled(p.processor, settled_);
   if (last_.outcome == Outcome::kRejected) ++rejected_by_reason_[static_cast<size_t>(last_.reason)];
   return last_;
+}
+
+void Replayer::TakeSettled(PartitionProcessor& p, SettledSums& sums) {
+  for (const PartitionProcessor::SettledDay& d : p.settled()) {
+    MetricValues& sum = sums[{d.key.region_index, d.key.start_unix_s}];
+    for (size_t i = 0; i < kMetricCount; ++i) sum[i] += d.values[i];
+  }
+  p.ClearSettled();
 }
 
 absl::Status Replayer::PublishTo(CountStore& store) const {
@@ -296,6 +307,15 @@ absl::Status Replayer::PublishTo(CountStore& store) const {
         status = store.Apply(MakeCountRecord(regions_, topic, static_cast<int32_t>(i), key,
                                              values, p->next_offset, 0));
       });
+      if (!status.ok()) return status;
+    }
+  }
+  // Settled days: final, and summed over partitions already.
+  std::vector<const SettledSums*> settled = {&settled_};
+  for (const auto& w : workers_) settled.push_back(&w->settled);
+  for (const SettledSums* sums : settled) {
+    for (const auto& [unit_day, values] : *sums) {
+      status = store.AddSettledDay(unit_day.first, unit_day.second, values);
       if (!status.ok()) return status;
     }
   }

@@ -29,8 +29,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "ingest/record_source.h"
@@ -113,8 +115,14 @@ class Replayer {
   struct Partition;
   struct Batch;
   class Worker;
+  // Days settled by processors, summed over partitions: (unit, local
+  // day start) -> values. A replay of many years holds one total per unit
+  // and day here instead of a bucket in every partition's processor.
+  using SettledSums = absl::flat_hash_map<std::pair<uint16_t, int64_t>, MetricValues>;
   Partition& Get(v1::EventKind kind, int32_t partition);
   void Refuse(int64_t record, const ProcessResult& result);
+  // Moves p's settled days into `sums`.
+  static void TakeSettled(PartitionProcessor& p, SettledSums& sums);
 
   const RegionTable& regions_;
   ReplayOptions options_;
@@ -122,6 +130,7 @@ class Replayer {
   std::array<std::vector<std::unique_ptr<Partition>>, 2> partitions_;
   std::array<int64_t, kRejectReasonCount> rejected_by_reason_{};
   int64_t unknown_kind_ = 0;
+  SettledSums settled_;  // of the partitions processed on this thread
   ProcessResult last_;
   // Submit(): records submitted so far, the workers (threads > 1) with the
   // batch being filled for each, and the refusals.

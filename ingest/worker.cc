@@ -621,6 +621,9 @@ class WorkerImpl {
     });
     if (!status.ok()) return status;
     p.processor->ClearDirty();
+    // Settled days can no longer change, and their newest values are now
+    // published (the dirty ones just above): the counts topic keeps them.
+    p.processor->ClearSettled();
     return absl::OkStatus();
   }
 

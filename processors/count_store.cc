@@ -122,6 +122,16 @@ absl::Status CountStore::Apply(const v1::CountRecord& record) {
   return absl::OkStatus();
 }
 
+absl::Status CountStore::AddSettledDay(uint16_t unit, int64_t day_start_unix_s,
+                                       const MetricValues& values) {
+  if (unit >= regions_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("settled day of unit index ", unit,
+                                                   ", the region table has ", regions_.size()));
+  }
+  AddToTotals(unit, BucketWidth::kDay, day_start_unix_s, values, +1);
+  return absl::OkStatus();
+}
+
 absl::Status CountStore::ApplyTombstone(std::string_view key_text) {
   absl::StatusOr<v1::CountRecord> parsed = ParseCountRecordKey(key_text);
   if (!parsed.ok()) return parsed.status();

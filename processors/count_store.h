@@ -69,6 +69,14 @@ class CountStore {
   // no-op; a malformed one kInvalidArgument.
   absl::Status ApplyTombstone(std::string_view key);
 
+  // Adds a day's final values, already summed over source partitions: a
+  // day that every processor has settled (PartitionProcessor::settled()),
+  // which no record will replace or delete. It is in every sum from then on,
+  // but holds no record of its own (record_count() does not change): a
+  // replay of many years keeps one total per unit and day, not one record
+  // per partition. kInvalidArgument for a unit index outside the table.
+  absl::Status AddSettledDay(uint16_t unit, int64_t day_start_unix_s, const MetricValues& values);
+
   // Sum over source partitions and over the units of `region_code` (a
   // township, county, the city or the main urban area; see
   // RegionTable::UnitsOf) for local days in [from, to). Unknown region: 0.

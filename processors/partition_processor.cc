@@ -139,6 +139,7 @@ void PartitionProcessor::Advance(absl::Time occurred) {
   if (horizon_s - swept_at_s_ >= sweep_every_s_) {
     swept_at_s_ = horizon_s;
     SweepIds();
+    SettleDays();
   }
 }
 
@@ -267,6 +268,40 @@ void PartitionProcessor::SweepIds() {
   accidents_.EraseIf([horizon_s](const SeenAccident& a) {
     return (static_cast<int64_t>(a.occurred_minute) + 1) * 60 <= horizon_s;
   });
+}
+
+void PartitionProcessor::SettleDays() {
+  // Every id of a day before the horizon's day is forgotten (SweepIds), and
+  // any record for such a day is kTooLate: its buckets are final.
+  const int64_t before = DayStartOf(swept_at_s_);
+  if (before <= settled_before_s_) return;
+  settled_before_s_ = before;
+  for (auto it = day_index_.begin(); it != day_index_.end();) {
+    const uint32_t index = it->second;
+    Bucket& b = pool_[index];
+    if (b.key.start_unix_s >= before) {
+      ++it;
+      continue;
+    }
+    // A dirty day stays dirty (and counted in dirty_count_) in settled_.
+    settled_.push_back(SettledDay{b.key, b.values, b.dirty});
+    Cursor& cursor = cursors_[b.key.region_index * 3 + static_cast<size_t>(BucketWidth::kDay)];
+    if (cursor.start == b.key.start_unix_s) cursor = Cursor{};
+    b.dirty = false;
+    b.live = false;
+    --bucket_count_[static_cast<size_t>(BucketWidth::kDay)];
+    // As in Evict(): `listed` keeps the slot's next bucket from being listed
+    // in dirty_ twice.
+    free_.push_back(index);
+    day_index_.erase(it++);
+  }
+}
+
+void PartitionProcessor::ClearSettled() {
+  for (const SettledDay& d : settled_) {
+    if (d.dirty) --dirty_count_;
+  }
+  settled_.clear();
 }
 
 template <typename Fn>
@@ -641,6 +676,9 @@ void PartitionProcessor::ForEachDirty(
     const Bucket& b = pool_[index];
     if (b.dirty) fn(b.key, b.values);
   }
+  for (const SettledDay& d : settled_) {
+    if (d.dirty) fn(d.key, d.values);
+  }
 }
 
 void PartitionProcessor::ClearDirty() {
@@ -651,6 +689,7 @@ void PartitionProcessor::ClearDirty() {
     b.listed = false;
   }
   dirty_.clear();
+  for (SettledDay& d : settled_) d.dirty = false;
   dirty_count_ = 0;
 }
 
@@ -681,6 +720,7 @@ void PartitionProcessor::ForEachBucket(
     const Bucket& b = pool_[index];
     if (b.live) fn(b.key, b.values);
   }
+  for (const SettledDay& d : settled_) fn(d.key, d.values);
 }
 
 }  // namespace roadpulse

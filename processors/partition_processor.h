@@ -2,8 +2,13 @@
 // deduplicate and apply amendments, and keep absolute bucket counts.
 //
 // Buckets (all by the event's occurred_at):
-//  - day buckets (local days of the region table's time zone), kept for as
-//    long as the processor lives: they are what the reports compare;
+//  - day buckets (local days of the region table's time zone): they are what
+//    the reports compare. A day is kept while a record can still change it;
+//    once the dedup state has forgotten every id of it (below), no record can,
+//    and the day is *settled*: it leaves the kept buckets for settled(),
+//    where the caller takes it (published if dirty, then dropped, or summed
+//    over partitions by a replay). So the kept days span the retention
+//    horizon, not the processor's life;
 //  - hour buckets (UTC-aligned hours, which are local hours in
 //    Asia/Shanghai) for the last `hour_buckets_for` before the partition's
 //    watermark, for exact rolling 7 d / 30 d windows;
@@ -146,9 +151,11 @@ class PartitionProcessor {
       const v1::PartitionState& state);
 
   // Calls fn for every bucket (of any width) changed since the last
-  // ClearDirty(), with its absolute values.
+  // ClearDirty(), with its absolute values; settled days not yet cleared
+  // that changed since they were last published are among them.
   void ForEachDirty(const std::function<void(const BucketKey&, const MetricValues&)>& fn) const;
-  // The caller has published what ForEachDirty reported.
+  // The caller has published what ForEachDirty reported (settled days
+  // included: they stay in settled(), no longer dirty).
   void ClearDirty();
   // Marks every bucket dirty (after a restore, to republish everything).
   void MarkAllDirty();
@@ -160,18 +167,38 @@ class PartitionProcessor {
   const std::vector<BucketKey>& tombstones() const { return tombstones_; }
   void ClearTombstones() { tombstones_.clear(); }
 
-  // The absolute values of a kept bucket (day buckets are kept for the
-  // processor's life; hour and minute buckets inside their horizons), or
-  // nullptr. The pointer is valid until the next Process().
+  // The absolute values of a kept bucket (day buckets until they settle;
+  // hour and minute buckets inside their horizons), or nullptr. The pointer
+  // is valid until the next Process().
   const MetricValues* FindBucket(const BucketKey& key) const;
-  // Calls fn for every kept bucket of every width, in no particular order.
+  // Calls fn for every kept bucket of every width, and every settled day not
+  // yet cleared, in no particular order.
   void ForEachBucket(const std::function<void(const BucketKey&, const MetricValues&)>& fn) const;
-  // Kept buckets of `width`.
+
+  // A day bucket that no record can change any more: its whole day is older
+  // than the horizon of the last id sweep, so every id of it is forgotten
+  // and any record for it is kTooLate. Listed once, with its final values.
+  struct SettledDay {
+    BucketKey key;
+    MetricValues values{};
+    bool dirty = false;  // changed since last published: ForEachDirty reports it
+  };
+  // Days settled since the last ClearSettled(), oldest sweep first. They are
+  // in no checkpoint (SaveState): publish the dirty ones before saving.
+  const std::vector<SettledDay>& settled() const { return settled_; }
+  // The caller has taken settled(): they are dropped. A long-lived caller
+  // must call it (after publishing), or settled days pile up here.
+  void ClearSettled();
+  // Start of the oldest local day that is still kept (and may still
+  // change): earlier days are settled. INT64_MIN before the first sweep.
+  int64_t settled_before_unix_s() const { return settled_before_s_; }
+  // Kept buckets of `width` (settled days not included).
   size_t bucket_count(BucketWidth width) const {
     return bucket_count_[static_cast<size_t>(width)];
   }
   // Start of the oldest bucket of `width` that is still kept (and may still
-  // change); INT64_MIN before the first event. kDay: always INT64_MIN.
+  // change); INT64_MIN before the first event. kDay: always INT64_MIN (see
+  // settled_before_unix_s()).
   int64_t horizon_unix_s(BucketWidth width) const {
     return horizon_[static_cast<size_t>(width)];
   }
@@ -211,6 +238,8 @@ class PartitionProcessor {
   void Advance(absl::Time occurred);
   void EvictFine();
   void SweepIds();
+  // Moves the day buckets that ended at or before swept_at_s_ to settled_.
+  void SettleDays();
   // Calls fn(values&) for the day bucket and every kept fine bucket of
   // `unit` at `occurred_s`.
   template <typename Fn>
@@ -259,7 +288,7 @@ class PartitionProcessor {
   std::vector<Cursor> cursors_;        // [unit * 3 + width]
   std::vector<uint32_t> free_;         // free slots of pool_
   std::vector<uint32_t> dirty_;        // pool indices, each once (`listed`)
-  size_t dirty_count_ = 0;             // live dirty buckets
+  size_t dirty_count_ = 0;             // dirty buckets, kept or settled
   size_t bucket_count_[3] = {0, 0, 0};
   // Fine buckets by start, for eviction in time order: a ring per width with
   // one slot per hour / minute inside the horizon (plus slack).
@@ -274,6 +303,8 @@ class PartitionProcessor {
   int64_t horizon_[3];  // per BucketWidth: oldest start still kept
   int64_t keep_s_[3];   // per BucketWidth: minute/hour_buckets_for in seconds (0: none)
   std::vector<BucketKey> tombstones_;
+  std::vector<SettledDay> settled_;
+  int64_t settled_before_s_ = std::numeric_limits<int64_t>::min();
   processors_internal::IdTable<SeenAccident> accidents_;
   // Value: occurred day, floor(s / 86400), clamped to [0, 65535] (1970-2149;
   // clamping only forgets a pre-1970 id early, when it is too late anyway).

@@ -1,6 +1,7 @@
 // PartitionProcessor::SaveState / Restore: the checkpoint form of a
 // partition's state (roadpulse.v1.PartitionState, see counts.proto).
 #include <cstring>
+#include <limits>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -165,6 +166,10 @@ absl::StatusOr<std::unique_ptr<PartitionProcessor>> PartitionProcessor::Restore(
                                                : state.minute_horizon_unix_s();
     }
     p->swept_at_s_ = state.swept_at_unix_s();
+    // Days before it were settled (and left out of the state) by the saver.
+    if (p->swept_at_s_ != std::numeric_limits<int64_t>::min()) {
+      p->settled_before_s_ = p->DayStartOf(p->swept_at_s_);
+    }
   }
 
   int value_at = 0;

@@ -1,6 +1,7 @@
 // Event-log files, CSV mappings and the broker-less replay (issue 6).
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -552,6 +553,49 @@ TEST(ReplayerTest, ThreadsGiveTheSameCountsTallyAndRefusals) {
             << region << " " << d << " threads " << threads;
       }
     }
+  }
+}
+
+// A long replay with a short retention horizon: processors settle their old
+// days and the replayer sums them over partitions. The report's store then
+// has every day's exact count (a hand-made table: one accident an hour, in
+// time order, so nothing is too late), and holds records for the recent
+// days only.
+TEST(ReplayerTest, SettledDaysCountExactlyAndHoldNoRecords) {
+  const int64_t start = 1704038400;  // 2024-01-01 00:00 +08:00
+  const int days = 200;
+  for (int threads : {1, 2}) {
+    ReplayOptions o;
+    o.threads = threads;
+    o.partitions = 4;
+    o.processor.retention_horizon = absl::Hours(24 * 20);
+    Replayer replay(Regions(), o);
+    std::map<absl::CivilDay, int64_t> injuries;  // the table: 2 or 1 a day, alternately
+    for (int h = 0; h < days * 24; ++h) {
+      v1::IncidentEvent e = Incident("A-" + std::to_string(h), start + h * 3600);
+      e.set_injuries(1 + (h / 24) % 2);
+      injuries[absl::CivilDay(2024, 1, 1) + h / 24] += e.injuries();
+      SourceRecord rec;
+      rec.kind = v1::EVENT_KIND_INCIDENT;
+      rec.key = e.id();
+      const std::string value = e.SerializeAsString();
+      rec.value = value;
+      replay.Submit(rec);
+    }
+    replay.Finish();
+    EXPECT_EQ(replay.tally().totals.counted, days * 24);
+    CountStore store(Regions());
+    ASSERT_TRUE(replay.PublishTo(store).ok());
+    for (const auto& [day, n] : injuries) {
+      ASSERT_EQ(store.Sum(Metric::kInjuries, "371602", day, day + 1), n) << day;
+      ASSERT_EQ(store.Sum(Metric::kAccidents, "371600", day, day + 1), 24) << day;
+    }
+    EXPECT_EQ(store.Sum(Metric::kAccidents, "371600", absl::CivilDay(2024, 1, 1),
+                        absl::CivilDay(2025, 1, 1)),
+              days * 24);
+    // Day records: at most the horizon, a sweep's step and today, per
+    // partition; the other ~178 days are settled totals.
+    EXPECT_LE(store.record_count(BucketWidth::kDay), 4u * 22u) << "threads " << threads;
   }
 }
 

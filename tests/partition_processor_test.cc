@@ -1,7 +1,9 @@
 #include "processors/partition_processor.h"
 
 #include <map>
+#include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -529,6 +531,191 @@ TEST(BucketStoreTest, MatchesAMapModelOverRandomTimes) {
   }
   EXPECT_EQ(p.horizon_unix_s(BucketWidth::kMinute), horizon[2]);
   EXPECT_EQ(p.horizon_unix_s(BucketWidth::kHour), horizon[1]);
+}
+
+}  // namespace
+}  // namespace roadpulse
+
+namespace roadpulse {
+namespace {
+
+using Day = std::pair<uint16_t, int64_t>;  // unit, local day start
+
+// Day buckets settle against a model: over 70 days of violations up to 12
+// days late, with a 10-day horizon, a day leaves the kept buckets once, with
+// its final values, only when no record can change it any more; a dirty one
+// is published first; the kept days stay within the horizon; and a record for
+// a settled day is too late.
+TEST(SettledDaysTest, ADaySettlesOnceWithItsFinalValuesWhenNothingCanChangeIt) {
+  ProcessorOptions options;
+  options.retention_horizon = absl::Hours(24 * 10);
+  options.minute_buckets_for = absl::ZeroDuration();
+  options.hour_buckets_for = absl::ZeroDuration();
+  PartitionProcessor p(EventKind::kViolation, Binzhou(), options);
+  const char* const units[] = {"371602", "371621", "371622"};
+  std::map<Day, int64_t> model;      // every day ever counted: speeding
+  std::map<Day, int64_t> published;  // as the compacted counts topic holds them
+  std::map<Day, int64_t> taken;      // settled days, taken once each
+  std::mt19937_64 rng(3);
+  absl::Time t = kMorning;
+  absl::Time watermark = absl::InfinitePast();
+  int64_t too_late = 0;
+  for (int i = 0; i < 30000; ++i) {
+    t += absl::Seconds(static_cast<int64_t>(rng() % 400));
+    const absl::Time occurred = t - absl::Seconds(static_cast<int64_t>(rng() % (12 * 86400)));
+    const std::string unit = units[rng() % 3];
+    v1::ViolationEvent e = Violation(absl::StrCat("v", i), v1::VIOLATION_TYPE_SPEEDING, occurred);
+    e.mutable_location()->set_region_code(unit);
+    const ProcessResult r = p.Process(e.SerializeAsString(), kNow + absl::Hours(24 * 90));
+    if (watermark != absl::InfinitePast() && occurred < watermark - options.retention_horizon) {
+      ASSERT_EQ(r.outcome, Outcome::kRejected) << i;
+      ASSERT_EQ(r.reason, RejectReason::kTooLate) << i;
+      ++too_late;
+    } else {
+      ASSERT_EQ(r.outcome, Outcome::kCounted) << i;
+      watermark = std::max(watermark, occurred);
+      ++model[Day{Binzhou().Find(unit)->index, p.DayStartOf(absl::ToUnixSeconds(occurred))}];
+    }
+    if (rng() % 40 != 0 && i != 29999) continue;
+
+    // Publish, as the worker does, then take the settled days.
+    p.ForEachDirty([&](const BucketKey& k, const MetricValues& v) {
+      published[Day{k.region_index, k.start_unix_s}] = At(v, Metric::kSpeeding);
+    });
+    p.ClearDirty();
+    const int64_t before = p.settled_before_unix_s();
+    for (const PartitionProcessor::SettledDay& d : p.settled()) {
+      ASSERT_EQ(d.key.width, BucketWidth::kDay);
+      ASSERT_LT(d.key.start_unix_s, before);
+      ASSERT_FALSE(d.dirty);  // ClearDirty: published
+      ASSERT_TRUE(
+          taken
+              .emplace(Day{d.key.region_index, d.key.start_unix_s}, At(d.values, Metric::kSpeeding))
+              .second)
+          << "settled twice";
+    }
+    p.ClearSettled();
+    ASSERT_EQ(p.dirty_count(), 0u);
+    // Settled only what no record can reach: the day after it starts at or
+    // before the oldest instant a record may still have.
+    if (before != INT64_MIN) {
+      ASSERT_LE(before, absl::ToUnixSeconds(watermark - options.retention_horizon));
+    }
+    std::map<Day, int64_t> kept;
+    p.ForEachBucket([&](const BucketKey& k, const MetricValues& v) {
+      ASSERT_GE(k.start_unix_s, before);
+      kept[Day{k.region_index, k.start_unix_s}] = At(v, Metric::kSpeeding);
+    });
+    ASSERT_EQ(published, model) << "after event " << i;
+    std::map<Day, int64_t> all = kept;
+    for (const auto& [day, v] : taken)
+      ASSERT_TRUE(all.emplace(day, v).second) << "kept and settled";
+    ASSERT_EQ(all, model) << "after event " << i;
+    // The horizon (10 days), a sweep's step (1 day) and today.
+    std::set<int64_t> kept_days;
+    for (const auto& [day, v] : kept) kept_days.insert(day.second);
+    ASSERT_LE(kept_days.size(), 13u);
+  }
+  EXPECT_GT(too_late, 0);
+  EXPECT_GT(taken.size(), 3 * 40u);  // ~70 days over 3 units, most settled
+  // A record for a settled day is too late.
+  const auto& [unit, start] = taken.begin()->first;
+  v1::ViolationEvent late =
+      Violation("late", v1::VIOLATION_TYPE_SPEEDING, absl::FromUnixSeconds(start + 3600));
+  late.mutable_location()->set_region_code(Binzhou().at(unit).code);
+  const ProcessResult r = p.Process(late.SerializeAsString(), kNow + absl::Hours(24 * 90));
+  EXPECT_EQ(r.outcome, Outcome::kRejected);
+  EXPECT_EQ(r.reason, RejectReason::kTooLate);
+}
+
+// A day settling while still dirty (changed since the last publish) is
+// reported by ForEachDirty from settled(), once, and counts in dirty_count().
+TEST(SettledDaysTest, ADirtyDaySettlesDirtyAndIsPublishedOnce) {
+  ProcessorOptions options;
+  options.retention_horizon = absl::Hours(24 * 10);
+  PartitionProcessor p(EventKind::kViolation, Binzhou(), options);
+  ASSERT_EQ(
+      p.Process(Violation("a", v1::VIOLATION_TYPE_SPEEDING, kMorning).SerializeAsString(), kNow)
+          .outcome,
+      Outcome::kCounted);
+  // 12 days on: the first day is behind the horizon and the sweep step.
+  const absl::Time later = kMorning + absl::Hours(24 * 12);
+  ASSERT_EQ(p.Process(Violation("b", v1::VIOLATION_TYPE_SPEEDING, later).SerializeAsString(), kNow)
+                .outcome,
+            Outcome::kCounted);
+  ASSERT_EQ(p.settled().size(), 1u);
+  EXPECT_TRUE(p.settled()[0].dirty);
+  EXPECT_EQ(p.settled()[0].key.start_unix_s,
+            absl::ToUnixSeconds(absl::FromCivil(absl::CivilDay(2025, 3, 1), Shanghai())));
+  EXPECT_EQ(At(p.settled()[0].values, Metric::kSpeeding), 1);
+  EXPECT_EQ(p.bucket_count(BucketWidth::kDay), 1u);
+  std::map<std::pair<int, int64_t>, int64_t> dirty;
+  p.ForEachDirty([&](const BucketKey& k, const MetricValues& v) {
+    EXPECT_TRUE(
+        dirty
+            .emplace(std::pair{static_cast<int>(k.width), k.start_unix_s}, At(v, Metric::kSpeeding))
+            .second);
+  });
+  // Both days, both hours (hour buckets are kept 31 days) and the second
+  // minute (the first one's was evicted unpublished).
+  EXPECT_EQ(dirty.size(), 5u);
+  EXPECT_EQ(p.dirty_count(), 5u);
+  EXPECT_EQ(dirty.count({0, p.settled()[0].key.start_unix_s}), 1u);
+  p.ClearDirty();
+  p.ClearSettled();
+  EXPECT_EQ(p.dirty_count(), 0u);
+  EXPECT_TRUE(p.settled().empty());
+}
+
+// A processor restored from a checkpoint holds no settled day, and goes on
+// settling exactly the days the original settles.
+TEST(SettledDaysTest, ARestoredProcessorSettlesTheSameDays) {
+  ProcessorOptions options;
+  options.retention_horizon = absl::Hours(24 * 10);
+  PartitionProcessor original(EventKind::kIncident, Binzhou(), options);
+  std::unique_ptr<PartitionProcessor> restored;
+  std::map<Day, MetricValues> from_original;
+  std::map<Day, MetricValues> from_restored;
+  auto take = [](PartitionProcessor& p, std::map<Day, MetricValues>& into) {
+    p.ClearDirty();
+    for (const PartitionProcessor::SettledDay& d : p.settled()) {
+      into[Day{d.key.region_index, d.key.start_unix_s}] = d.values;
+    }
+    p.ClearSettled();
+  };
+  std::mt19937_64 rng(5);
+  absl::Time t = kMorning;
+  for (int i = 0; i < 20000; ++i) {
+    t += absl::Seconds(static_cast<int64_t>(rng() % 500));
+    // Amendments of recent ids move accidents between days.
+    const std::string id = absl::StrCat("a", i - static_cast<int>(rng() % 30));
+    v1::IncidentEvent e = Accident(id, 1 + static_cast<uint32_t>(rng() % 3),
+                                   t - absl::Seconds(static_cast<int64_t>(rng() % (3 * 86400))));
+    e.set_injuries(static_cast<int32_t>(rng() % 3));
+    const std::string bytes = e.SerializeAsString();
+    const absl::Time record_time = kNow + absl::Hours(24 * 90);
+    const ProcessResult a = original.Process(bytes, record_time);
+    if (restored != nullptr) {
+      const ProcessResult b = restored->Process(bytes, record_time);
+      ASSERT_EQ(a.outcome, b.outcome) << i;
+    }
+    if (i == 8000) {
+      take(original, from_original);
+      absl::StatusOr<std::unique_ptr<PartitionProcessor>> r = PartitionProcessor::Restore(
+          EventKind::kIncident, Binzhou(), options, original.SaveState());
+      ASSERT_TRUE(r.ok()) << r.status();
+      restored = *std::move(r);
+      EXPECT_TRUE(restored->settled().empty());
+      EXPECT_EQ(restored->settled_before_unix_s(), original.settled_before_unix_s());
+      from_original.clear();  // before the checkpoint: the restored one never had them
+    }
+    if (i % 1000 == 999) {
+      take(original, from_original);
+      if (restored != nullptr) take(*restored, from_restored);
+    }
+  }
+  EXPECT_GT(from_original.size(), 10u);
+  EXPECT_EQ(from_restored, from_original);
 }
 
 }  // namespace
