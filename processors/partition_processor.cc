@@ -283,8 +283,9 @@ void PartitionProcessor::SettleDays() {
       ++it;
       continue;
     }
-    // A dirty day stays dirty (and counted in dirty_count_) in settled_.
-    settled_.push_back(SettledDay{b.key, b.values, b.dirty});
+    // A dirty day stays dirty (and counted in dirty_count_) in settled_; a
+    // clean one is published with its final values already: dropped.
+    if (b.dirty) settled_.push_back(SettledDay{b.key, b.values, true});
     Cursor& cursor = cursors_[b.key.region_index * 3 + static_cast<size_t>(BucketWidth::kDay)];
     if (cursor.start == b.key.start_unix_s) cursor = Cursor{};
     b.dirty = false;
@@ -301,7 +302,9 @@ void PartitionProcessor::ClearSettled() {
   for (const SettledDay& d : settled_) {
     if (d.dirty) --dirty_count_;
   }
-  settled_.clear();
+  // A worker catching up settles many days between two publishes: give the
+  // room back rather than keep the largest list's.
+  std::vector<SettledDay>().swap(settled_);
 }
 
 template <typename Fn>

@@ -5,10 +5,11 @@
 //  - day buckets (local days of the region table's time zone): they are what
 //    the reports compare. A day is kept while a record can still change it;
 //    once the dedup state has forgotten every id of it (below), no record can,
-//    and the day is *settled*: it leaves the kept buckets for settled(),
-//    where the caller takes it (published if dirty, then dropped, or summed
-//    over partitions by a replay). So the kept days span the retention
-//    horizon, not the processor's life;
+//    and the day is *settled*: it leaves the kept buckets. One published
+//    since its last change is dropped; a dirty one goes to settled(), where
+//    the caller takes it (publishes it, or a replay, which publishes nothing
+//    until the end, sums it over partitions). So the kept days span the
+//    retention horizon, not the processor's life;
 //  - hour buckets (UTC-aligned hours, which are local hours in
 //    Asia/Shanghai) for the last `hour_buckets_for` before the partition's
 //    watermark, for exact rolling 7 d / 30 d windows;
@@ -177,14 +178,16 @@ class PartitionProcessor {
 
   // A day bucket that no record can change any more: its whole day is older
   // than the horizon of the last id sweep, so every id of it is forgotten
-  // and any record for it is kTooLate. Listed once, with its final values.
+  // and any record for it is kTooLate. Listed once, with its final values,
+  // if it changed since ForEachDirty last reported it (a day that did not is
+  // dropped when it settles: its final values are published).
   struct SettledDay {
     BucketKey key;
     MetricValues values{};
-    bool dirty = false;  // changed since last published: ForEachDirty reports it
+    bool dirty = true;  // false after ClearDirty(): ForEachDirty reported it
   };
-  // Days settled since the last ClearSettled(), oldest sweep first. They are
-  // in no checkpoint (SaveState): publish the dirty ones before saving.
+  // Days settled dirty since the last ClearSettled(), oldest sweep first.
+  // They are in no checkpoint (SaveState): publish them before saving.
   const std::vector<SettledDay>& settled() const { return settled_; }
   // The caller has taken settled(): they are dropped. A long-lived caller
   // must call it (after publishing), or settled days pile up here.
