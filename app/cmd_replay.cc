@@ -20,6 +20,7 @@
 #include "ingest/replayer.h"
 #include "ingest/topic_reader.h"
 #include "processors/count_store.h"
+#include "processors/period.h"
 #include "processors/region_table.h"
 #include "sinks/report.h"
 
@@ -107,6 +108,13 @@ int RunReplay(const ReplayFlags& f) {
   options.processor.minute_buckets_for = absl::ZeroDuration();
   options.processor.hour_buckets_for = absl::ZeroDuration();
   options.threads = kafka ? 1 : f.threads;
+  // The report reads the period and the same period last year: only their
+  // days are kept for it, so memory does not grow with the years the input
+  // covers.
+  const Period base = SamePeriodLastYear(period);
+  options.days_from_unix_s =
+      absl::ToUnixSeconds(absl::FromCivil(std::min(base.from, period.from), tz));
+  options.days_to_unix_s = absl::ToUnixSeconds(absl::FromCivil(std::max(base.to, period.to), tz));
   Replayer replay(*regions, options);
 
   int exit_code = 0;

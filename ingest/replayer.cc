@@ -122,7 +122,7 @@ class Replayer::Worker {
         const ProcessResult r = p.processor.Process(
             std::string_view(batch->bytes).substr(item.offset, item.size), item.record_time);
         ++p.next_offset;
-        if (!p.processor.settled().empty()) TakeSettled(p.processor, settled);
+        if (!p.processor.settled().empty()) owner_->TakeSettled(p.processor, settled);
         if (r.outcome == Outcome::kRejected) {
           ++rejected_by_reason[static_cast<size_t>(r.reason)];
           refusals.push_back(Refusal{item.record, r.reason, r.detail});
@@ -280,8 +280,9 @@ const ProcessResult& Replayer::ProcessAt(v1::EventKind kind, int32_t partition,
   return last_;
 }
 
-void Replayer::TakeSettled(PartitionProcessor& p, SettledSums& sums) {
+void Replayer::TakeSettled(PartitionProcessor& p, SettledSums& sums) const {
   for (const PartitionProcessor::SettledDay& d : p.settled()) {
+    if (!Publishes(d.key)) continue;
     MetricValues& sum = sums[{d.key.region_index, d.key.start_unix_s}];
     for (size_t i = 0; i < kMetricCount; ++i) sum[i] += d.values[i];
   }
@@ -303,7 +304,7 @@ absl::Status Replayer::PublishTo(CountStore& store) const {
       const Partition* p = partitions_[k][i].get();
       if (p == nullptr) continue;
       p->processor.ForEachDirty([&](const BucketKey& key, const MetricValues& values) {
-        if (!status.ok()) return;
+        if (!status.ok() || !Publishes(key)) return;
         status = store.Apply(MakeCountRecord(regions_, topic, static_cast<int32_t>(i), key,
                                              values, p->next_offset, 0));
       });

@@ -27,6 +27,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -56,6 +57,13 @@ struct ReplayOptions {
   // Worker threads for Submit() (1: Submit processes on the calling thread).
   // More threads never change the results, only the speed.
   int32_t threads = 1;
+  // Day buckets that start outside [days_from_unix_s, days_to_unix_s) are
+  // counted (dedup, amendments, horizons, tallies as ever) but left out of
+  // PublishTo(). A report of a known period and its last-year base reads
+  // only those days; with this a replay of many years holds only them, not
+  // every day of the input. Default: every day.
+  int64_t days_from_unix_s = std::numeric_limits<int64_t>::min();
+  int64_t days_to_unix_s = std::numeric_limits<int64_t>::max();
 };
 
 // A record that Submit() refused: its place in the input (the n-th record
@@ -104,8 +112,9 @@ class Replayer {
                                  absl::Time record_time);
 
   // Applies every bucket of every partition to `store`, as the worker would
-  // have published them (the newest absolute values). Errors from the store
-  // (unknown region/metric) are returned.
+  // have published them (the newest absolute values; days outside
+  // options' days_from/days_to left out). Errors from the store (unknown
+  // region/metric) are returned.
   absl::Status PublishTo(CountStore& store) const;
 
   ReplayTally tally() const;
@@ -121,8 +130,12 @@ class Replayer {
   using SettledSums = absl::flat_hash_map<std::pair<uint16_t, int64_t>, MetricValues>;
   Partition& Get(v1::EventKind kind, int32_t partition);
   void Refuse(int64_t record, const ProcessResult& result);
-  // Moves p's settled days into `sums`.
-  static void TakeSettled(PartitionProcessor& p, SettledSums& sums);
+  // Moves p's settled days into `sums` (those options_ publishes).
+  void TakeSettled(PartitionProcessor& p, SettledSums& sums) const;
+  bool Publishes(const BucketKey& key) const {
+    return key.width != BucketWidth::kDay || (key.start_unix_s >= options_.days_from_unix_s &&
+                                              key.start_unix_s < options_.days_to_unix_s);
+  }
 
   const RegionTable& regions_;
   ReplayOptions options_;

@@ -599,5 +599,40 @@ TEST(ReplayerTest, SettledDaysCountExactlyAndHoldNoRecords) {
   }
 }
 
+// With a day range (a report's period and its base), the replay publishes
+// exactly those days, settled or kept, and nothing of the others.
+TEST(ReplayerTest, ADayRangeKeepsExactlyItsDays) {
+  const int64_t start = 1704038400;  // 2024-01-01 00:00 +08:00
+  const int days = 200;
+  const absl::CivilDay first(2024, 3, 1);  // settled by the end
+  const absl::CivilDay last(2024, 7, 10);  // the last 9 days are kept
+  const absl::TimeZone tz = absl::FixedTimeZone(8 * 3600);
+  for (int threads : {1, 2}) {
+    ReplayOptions o;
+    o.threads = threads;
+    o.partitions = 4;
+    o.processor.retention_horizon = absl::Hours(24 * 20);
+    o.days_from_unix_s = absl::ToUnixSeconds(absl::FromCivil(first, tz));
+    o.days_to_unix_s = absl::ToUnixSeconds(absl::FromCivil(last, tz));
+    Replayer replay(Regions(), o);
+    for (int h = 0; h < days * 24; ++h) {
+      v1::IncidentEvent e = Incident("A-" + std::to_string(h), start + h * 3600);
+      SourceRecord rec;
+      rec.kind = v1::EVENT_KIND_INCIDENT;
+      rec.key = e.id();
+      const std::string value = e.SerializeAsString();
+      rec.value = value;
+      replay.Submit(rec);
+    }
+    replay.Finish();
+    CountStore store(Regions());
+    ASSERT_TRUE(replay.PublishTo(store).ok());
+    for (absl::CivilDay d(2024, 1, 1); d < absl::CivilDay(2024, 1, 1) + days; ++d) {
+      ASSERT_EQ(store.Sum(Metric::kAccidents, "371600", d, d + 1), d >= first && d < last ? 24 : 0)
+          << d << " threads " << threads;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace roadpulse
