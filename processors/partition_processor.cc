@@ -88,9 +88,21 @@ int64_t UnitSeconds(BucketWidth width) {
 
 }  // namespace
 
+// Each kind's metrics are contiguous, and fit a bucket's slots.
+static_assert(static_cast<size_t>(Metric::kAlcoholAccidents) + 1 ==
+              static_cast<size_t>(Metric::kDrinkDriving));
+static_assert(static_cast<size_t>(Metric::kDrinkDriving) <= 10 &&
+              kMetricCount - static_cast<size_t>(Metric::kDrinkDriving) <= 10);
+
 PartitionProcessor::PartitionProcessor(EventKind kind, const RegionTable& regions,
                                        ProcessorOptions options)
-    : kind_(kind), regions_(regions), options_(Clamped(options)) {
+    : kind_(kind),
+      first_metric_(kind == EventKind::kIncident ? 0 : static_cast<size_t>(Metric::kDrinkDriving)),
+      kind_metrics_(kind == EventKind::kIncident
+                        ? static_cast<size_t>(Metric::kDrinkDriving)
+                        : kMetricCount - static_cast<size_t>(Metric::kDrinkDriving)),
+      regions_(regions),
+      options_(Clamped(options)) {
   // The table was validated at load time, so the zone loads.
   absl::LoadTimeZone(regions.time_zone(), &tz_);
   keep_s_[static_cast<size_t>(BucketWidth::kDay)] = 0;
@@ -204,7 +216,7 @@ uint32_t PartitionProcessor::NewBucket(const BucketKey& key) {
   }
   Bucket& b = pool_[index];
   b.key = key;
-  b.values = MetricValues{};
+  b.values = KindValues{};
   b.dirty = false;  // `listed` is left as it is: see Evict()
   b.published = false;
   b.live = true;
@@ -285,7 +297,7 @@ void PartitionProcessor::SettleDays() {
     }
     // A dirty day stays dirty (and counted in dirty_count_) in settled_; a
     // clean one is published with its final values already: dropped.
-    if (b.dirty) settled_.push_back(SettledDay{b.key, b.values, true});
+    if (b.dirty) settled_.push_back(SettledDay{b.key, Expand(b.values), true});
     Cursor& cursor = cursors_[b.key.region_index * 3 + static_cast<size_t>(BucketWidth::kDay)];
     if (cursor.start == b.key.start_unix_s) cursor = Cursor{};
     b.dirty = false;
@@ -637,9 +649,11 @@ ProcessResult PartitionProcessor::ProcessViolation(std::string_view payload,
       &inserted);
   if (!inserted) return ProcessResult{Outcome::kDuplicate, {}, {}};
   const bool key_violation = metric != Metric::kOtherViolations;
-  ForEachBucketOf(c.unit->index, occurred_s, [metric, key_violation](MetricValues& values) {
-    ++At(values, metric);
-    if (key_violation) ++At(values, Metric::kKeyViolations);
+  const size_t slot = static_cast<size_t>(metric) - first_metric_;
+  const size_t key_slot = static_cast<size_t>(Metric::kKeyViolations) - first_metric_;
+  ForEachBucketOf(c.unit->index, occurred_s, [slot, key_slot, key_violation](KindValues& values) {
+    ++values[slot];
+    if (key_violation) ++values[key_slot];
   });
   return ProcessResult{Outcome::kCounted, {}, {}};
 }
@@ -668,8 +682,9 @@ MetricValues PartitionProcessor::Contribution(const SeenAccident& a) {
 void PartitionProcessor::Apply(const SeenAccident& accident, int sign) {
   const MetricValues delta = Contribution(accident);
   ForEachBucketOf(accident.region_index, static_cast<int64_t>(accident.occurred_minute) * 60,
-                  [&delta, sign](MetricValues& values) {
-                    for (size_t i = 0; i < kMetricCount; ++i) values[i] += sign * delta[i];
+                  [&delta, sign](KindValues& values) {
+                    // Accidents' metrics are the first ones.
+                    for (size_t i = 0; i < kKindSlots; ++i) values[i] += sign * delta[i];
                   });
 }
 
@@ -677,7 +692,7 @@ void PartitionProcessor::ForEachDirty(
     const std::function<void(const BucketKey&, const MetricValues&)>& fn) const {
   for (uint32_t index : dirty_) {
     const Bucket& b = pool_[index];
-    if (b.dirty) fn(b.key, b.values);
+    if (b.dirty) fn(b.key, Expand(b.values));
   }
   for (const SettledDay& d : settled_) {
     if (d.dirty) fn(d.key, d.values);
@@ -702,26 +717,33 @@ void PartitionProcessor::MarkAllDirty() {
   }
 }
 
-const MetricValues* PartitionProcessor::FindBucket(const BucketKey& key) const {
+MetricValues PartitionProcessor::Expand(const KindValues& values) const {
+  MetricValues all{};
+  for (size_t i = 0; i < kind_metrics_; ++i) all[first_metric_ + i] = values[i];
+  return all;
+}
+
+std::optional<MetricValues> PartitionProcessor::FindBucket(const BucketKey& key) const {
   if (key.width == BucketWidth::kDay) {
     auto it = day_index_.find(key);
-    return it == day_index_.end() ? nullptr : &pool_[it->second].values;
+    if (it == day_index_.end()) return std::nullopt;
+    return Expand(pool_[it->second].values);
   }
   const size_t w = static_cast<size_t>(key.width);
-  if (ring_[w].empty() || key.start_unix_s < horizon_[w]) return nullptr;
+  if (ring_[w].empty() || key.start_unix_s < horizon_[w]) return std::nullopt;
   const RingSlot& slot = ring_[w][SlotIndex(key.width, key.start_unix_s)];
-  if (slot.start != key.start_unix_s) return nullptr;
+  if (slot.start != key.start_unix_s) return std::nullopt;
   for (const auto& [unit, index] : slot.buckets) {
-    if (unit == key.region_index) return &pool_[index].values;
+    if (unit == key.region_index) return Expand(pool_[index].values);
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 void PartitionProcessor::ForEachBucket(
     const std::function<void(const BucketKey&, const MetricValues&)>& fn) const {
   for (uint32_t index = 0; index < pool_.size(); ++index) {
     const Bucket& b = pool_[index];
-    if (b.live) fn(b.key, b.values);
+    if (b.live) fn(b.key, Expand(b.values));
   }
   for (const SettledDay& d : settled_) fn(d.key, d.values);
 }

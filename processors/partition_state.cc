@@ -79,9 +79,9 @@ v1::PartitionState PartitionProcessor::SaveState() const {
     state.add_bucket_start_unix_s(b.key.start_unix_s);
     state.add_bucket_width(ToProto(b.key.width));
     uint64_t mask = 0;
-    for (size_t i = 0; i < kMetricCount; ++i) {
+    for (size_t i = 0; i < kind_metrics_; ++i) {
       if (b.values[i] != 0) {
-        mask |= uint64_t{1} << i;
+        mask |= uint64_t{1} << (first_metric_ + i);
         state.add_bucket_values(b.values[i]);
       }
     }
@@ -191,6 +191,17 @@ absl::StatusOr<std::unique_ptr<PartitionProcessor>> PartitionProcessor::Restore(
       }
       values[metric_slot[bit]] = state.bucket_values(value_at++);
     }
+    KindValues kind_values{};
+    for (size_t m = 0; m < kMetricCount; ++m) {
+      const bool of_kind = m >= p->first_metric_ && m < p->first_metric_ + p->kind_metrics_;
+      if (of_kind) {
+        kind_values[m - p->first_metric_] = values[m];
+      } else if (values[m] != 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "checkpoint state: a bucket of ", v1::EventKind_Name(want), " records counts metric \"",
+            std::string(MetricName(static_cast<Metric>(m))), "\""));
+      }
+    }
     const BucketKey key{region_index[state.bucket_region(i)], state.bucket_start_unix_s(i), width};
     // A fine bucket behind this process's horizon (or of a width it does
     // not keep) is not restored; nothing will change it any more.
@@ -198,7 +209,7 @@ absl::StatusOr<std::unique_ptr<PartitionProcessor>> PartitionProcessor::Restore(
       continue;
     }
     const uint32_t index = p->BucketFor(key);
-    p->pool_[index].values = values;
+    p->pool_[index].values = kind_values;
     // Its record may be in the counts topic: evicting it needs a tombstone.
     p->pool_[index].published = true;
   }

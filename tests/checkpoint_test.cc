@@ -122,6 +122,20 @@ TEST(PartitionStateTest, RefusesAStateItCannotUse) {
   v1::PartitionState ragged = good;
   ragged.add_bucket_start_unix_s(0);
   EXPECT_TRUE(absl::IsInvalidArgument(restore(EventKind::kViolation, ragged)));
+  // A violation state whose bucket counts an accident metric: a violation
+  // processor's buckets have no room for it, and it must not be dropped.
+  v1::PartitionState other_kind = good;
+  ASSERT_EQ(other_kind.metric_names(0), "accidents");
+  ASSERT_GT(other_kind.bucket_metric_mask_size(), 0);
+  other_kind.set_bucket_metric_mask(0, other_kind.bucket_metric_mask(0) | 1);
+  other_kind.mutable_bucket_values()->Add(7);
+  // The first bucket's values come first: move the new one to the front
+  // (masks list values in metric order, and `accidents` is metric 0).
+  auto* values = other_kind.mutable_bucket_values();
+  for (int i = values->size() - 1; i > 0; --i) values->SwapElements(i, i - 1);
+  const absl::Status s = restore(EventKind::kViolation, other_kind);
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_NE(s.message().find("accidents"), std::string_view::npos) << s;
 }
 
 class CheckpointStoreTest : public ::testing::Test {

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -70,8 +71,8 @@ class PartitionProcessorTest : public ::testing::Test {
                        Metric metric) {
     const BucketKey key{Binzhou().Find(region)->index,
                         absl::ToUnixSeconds(absl::FromCivil(day, Shanghai()))};
-    const MetricValues* values = p.FindBucket(key);
-    return values == nullptr ? 0 : At(*values, metric);
+    const std::optional<MetricValues> values = p.FindBucket(key);
+    return values.has_value() ? At(*values, metric) : 0;
   }
   static int64_t Total(const PartitionProcessor& p, Metric metric) {
     int64_t sum = 0;
@@ -522,9 +523,9 @@ TEST(BucketStoreTest, MatchesAMapModelOverRandomTimes) {
       ASSERT_EQ(published, model) << "after event " << i;
       for (const auto& [key, value] : model) {
         const auto [width, unit, start] = key;
-        const MetricValues* v =
+        const std::optional<MetricValues> v =
             p.FindBucket(BucketKey{unit, start, static_cast<BucketWidth>(width)});
-        ASSERT_NE(v, nullptr);
+        ASSERT_TRUE(v.has_value());
         ASSERT_EQ(At(*v, Metric::kSpeeding), value);
       }
     }

@@ -2,6 +2,7 @@
 // dedup state: events go through a PartitionProcessor, its records (and
 // tombstones) into a CountStore, as in the worker -> roadpulse.counts -> view
 // pipeline.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -236,7 +237,7 @@ TEST_F(WindowTest, EvictedFineBucketsAreTombstonedAndDaySumsStay) {
   Feed("late", t0 + absl::Seconds(10));
   EXPECT_EQ(p_.FindBucket(BucketKey{Binzhou().Find("371621")->index, absl::ToUnixSeconds(t0),
                                     BucketWidth::kMinute}),
-            nullptr);
+            std::nullopt);
   Publish(p_, store_);
   EXPECT_EQ(store_.Sum(Metric::kSpeeding, "371621", absl::CivilDay(2025, 5, 1),
                        absl::CivilDay(2025, 5, 2)),

@@ -110,7 +110,7 @@ void CheckBuckets(PartitionProcessor& p) {
   FUZZ_CHECK(units == t.counted);
   for (const BucketKey& key : p.tombstones()) {
     FUZZ_CHECK(key.start_unix_s < p.horizon_unix_s(key.width));
-    FUZZ_CHECK(p.FindBucket(key) == nullptr);
+    FUZZ_CHECK(!p.FindBucket(key).has_value());
   }
   size_t dirty = 0;
   p.ForEachDirty([&dirty](const BucketKey&, const MetricValues&) { ++dirty; });
