@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/time/civil_time.h"
@@ -39,7 +40,7 @@ struct ReplayFlags {
   std::string format = "text";
   int partitions = 8;
   int retention_days = 400;
-  int threads = 1;
+  int threads = 0;  // 0: one per core (files), up to 8; topics: 1
   std::string rejects;
   // Kafka
   std::string bootstrap_servers;
@@ -62,10 +63,16 @@ int RunReplay(const ReplayFlags& f) {
     return Fail("give input files, or --bootstrap-servers (to replay topics), not both");
   }
   if (f.partitions < 1) return Fail(fmt::format("--partitions {}: must be >= 1", f.partitions));
-  if (f.threads < 1 || f.threads > 256) {
-    return Fail(fmt::format("--threads {}: must be 1 to 256", f.threads));
+  if (f.threads < 0 || f.threads > 256) {
+    return Fail(fmt::format("--threads {}: must be 1 to 256 (or 0: one per core)", f.threads));
   }
   if (f.threads > 1 && kafka) return Fail("--threads is for files; topics replay on one thread");
+  // More threads than partitions would idle (a partition is one thread's).
+  const int threads = kafka ? 1
+                      : f.threads > 0
+                          ? f.threads
+                          : std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1,
+                                       std::min(8, f.partitions));
   if (f.retention_days < 1) {
     return Fail(fmt::format("--retention-days {}: must be >= 1", f.retention_days));
   }
@@ -107,7 +114,7 @@ int RunReplay(const ReplayFlags& f) {
   // depend on them.
   options.processor.minute_buckets_for = absl::ZeroDuration();
   options.processor.hour_buckets_for = absl::ZeroDuration();
-  options.threads = kafka ? 1 : f.threads;
+  options.threads = threads;
   // The report reads the period and the same period last year: only their
   // days are kept for it, so memory does not grow with the years the input
   // covers.
@@ -138,19 +145,18 @@ int RunReplay(const ReplayFlags& f) {
     Progress progress("replay", total_bytes, 0);
     uint64_t bytes_before = 0;
     SourceRecord rec;
-    // --threads > 1: records are submitted to the replayer's workers and
-    // their refusals come back later, in input order; they are written as
-    // "record N" of their file (N counts from 1). first_record[i]: the
+    // --threads > 1: records are submitted to the replayer's workers with
+    // their positions, and their refusals come back later, in input order,
+    // worded by their file as one thread words them. first_record[i]: the
     // replayer's number of file i's first record.
-    const bool threaded = f.threads > 1;
+    const bool threaded = threads > 1;
     std::vector<int64_t> first_record;
     auto write_refusals = [&](std::vector<Refusal> refusals) {
       for (const Refusal& r : refusals) {
         const size_t file = static_cast<size_t>(
             std::upper_bound(first_record.begin(), first_record.end(), r.record) -
             first_record.begin() - 1);
-        (*rejects)->Reject(sources[file]->name(),
-                           fmt::format("record {}", r.record - first_record[file] + 1),
+        (*rejects)->Reject(sources[file]->name(), sources[file]->Describe(r.position),
                            fmt::format("{}: {}", RejectReasonName(r.reason), r.detail));
       }
     };
@@ -167,7 +173,7 @@ int RunReplay(const ReplayFlags& f) {
         if (!*more) break;
         ++records;
         if (threaded) {
-          replay.Submit(rec);
+          replay.Submit(rec, src->Position());
           if ((records & 4095) == 0) write_refusals(replay.TakeRefusals());
         } else {
           const ProcessResult& r = replay.Process(rec);
@@ -313,9 +319,7 @@ void AddReplayCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--threads", flags->threads,
                   "Files: process on this many worker threads (partitions are shared out, so "
-                  "the report is the same); with more than one, refused records are listed as "
-                  "'record N' of their file")
-      ->capture_default_str();
+                  "the report and the rejects are the same); default 0: one per core, up to 8");
   cmd->add_option("--rejects", flags->rejects,
                   "Write every rejected row/line/record as FILE:WHERE: REASON to this file "
                   "(default: the first 10 to stderr)");

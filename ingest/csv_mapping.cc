@@ -745,7 +745,9 @@ void CsvEventSource::Reject(int64_t line, std::string_view reason) {
   if (rejects_ != nullptr) rejects_->Reject(name(), fmt::format("line {}", line), reason);
 }
 
-std::string CsvEventSource::Where() const { return fmt::format("line {}", where_line_); }
+std::string CsvEventSource::Describe(const RecordPosition& position) const {
+  return fmt::format("line {}", position.number);
+}
 
 namespace {
 

@@ -72,7 +72,8 @@ class CsvEventSource final : public RecordSource {
   absl::StatusOr<bool> Next(SourceRecord* record) override;
   const std::string& name() const override { return reader_->path(); }
   // "line N" (for casualty rows, the line of the accident's first row).
-  std::string Where() const override;
+  RecordPosition Position() const override { return RecordPosition{where_line_, -1}; }
+  std::string Describe(const RecordPosition& position) const override;
   uint64_t file_bytes_read() const override { return reader_->file_bytes_read(); }
   uint64_t file_size() const override { return reader_->file_size(); }
   int64_t rejected() const override { return rejected_; }

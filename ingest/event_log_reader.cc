@@ -248,9 +248,14 @@ absl::StatusOr<bool> EventLogReader::NextJson(SourceRecord* record) {
   }
 }
 
-std::string EventLogReader::Where() const {
-  if (format_ == EventLogFormat::kJsonLines) return fmt::format("line {}", line_);
-  return fmt::format("record {} at byte offset {}", records_, record_offset_);
+RecordPosition EventLogReader::Position() const {
+  if (format_ == EventLogFormat::kJsonLines) return RecordPosition{line_, -1};
+  return RecordPosition{records_, static_cast<int64_t>(record_offset_)};
+}
+
+std::string EventLogReader::Describe(const RecordPosition& position) const {
+  if (format_ == EventLogFormat::kJsonLines) return fmt::format("line {}", position.number);
+  return fmt::format("record {} at byte offset {}", position.number, position.byte_offset);
 }
 
 }  // namespace roadpulse

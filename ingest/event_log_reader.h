@@ -70,7 +70,8 @@ class EventLogReader final : public RecordSource {
   absl::StatusOr<bool> Next(SourceRecord* record) override;
 
   const std::string& name() const override { return file_->path(); }
-  std::string Where() const override;
+  RecordPosition Position() const override;
+  std::string Describe(const RecordPosition& position) const override;
   uint64_t file_bytes_read() const override { return file_->file_bytes_read(); }
   uint64_t file_size() const override { return file_->file_size(); }
   int64_t rejected() const override { return rejected_; }

@@ -33,6 +33,12 @@ class RejectSink {
 };
 
 // Thread-compatible; one thread calls Next().
+// Where a record is in its file; RecordSource::Describe words it.
+struct RecordPosition {
+  int64_t number = 0;        // the line (text formats) or the record, from 1
+  int64_t byte_offset = -1;  // where the record starts, where that is told
+};
+
 class RecordSource {
  public:
   virtual ~RecordSource() = default;
@@ -43,9 +49,13 @@ class RecordSource {
   virtual absl::StatusOr<bool> Next(SourceRecord* record) = 0;
   // The file's name, as given.
   virtual const std::string& name() const = 0;
-  // Position of the record Next() returned last, in words: "line 12" or
-  // "record 5 at byte offset 300".
-  virtual std::string Where() const = 0;
+  // Position of the record Next() returned last, in numbers, and in words
+  // ("line 12" or "record 5 at byte offset 300"). A position can be worded
+  // later, while the source lives (a replay on worker threads refuses a
+  // record after the source has read on).
+  virtual RecordPosition Position() const = 0;
+  virtual std::string Describe(const RecordPosition& position) const = 0;
+  std::string Where() const { return Describe(Position()); }
   // For progress and ETA: bytes of the file consumed so far, and its size
   // (0 when unknown).
   virtual uint64_t file_bytes_read() const = 0;

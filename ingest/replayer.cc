@@ -42,6 +42,7 @@ struct Replayer::Batch {
     size_t size = 0;
     absl::Time record_time;
     int64_t record = 0;
+    RecordPosition position;
   };
   std::string bytes;
   std::vector<Item> items;
@@ -125,7 +126,7 @@ class Replayer::Worker {
         if (!p.processor.settled().empty()) owner_->TakeSettled(p.processor, settled);
         if (r.outcome == Outcome::kRejected) {
           ++rejected_by_reason[static_cast<size_t>(r.reason)];
-          refusals.push_back(Refusal{item.record, r.reason, r.detail});
+          refusals.push_back(Refusal{item.record, item.position, r.reason, r.detail});
         }
       }
       const int64_t last = batch->items.empty() ? 0 : batch->items.back().record;
@@ -169,20 +170,20 @@ Replayer::Replayer(const RegionTable& regions, ReplayOptions options)
 
 Replayer::~Replayer() { Finish(); }
 
-void Replayer::Refuse(int64_t record, const ProcessResult& result) {
-  refusals_.push_back(Refusal{record, result.reason, result.detail});
+void Replayer::Refuse(int64_t record, RecordPosition position, const ProcessResult& result) {
+  refusals_.push_back(Refusal{record, position, result.reason, result.detail});
 }
 
-void Replayer::Submit(const SourceRecord& record) {
+void Replayer::Submit(const SourceRecord& record, RecordPosition position) {
   const int64_t n = ++submitted_;
   if (workers_.empty()) {
     const ProcessResult& r = Process(record);
-    if (r.outcome == Outcome::kRejected) Refuse(n, r);
+    if (r.outcome == Outcome::kRejected) Refuse(n, position, r);
     return;
   }
   if (record.kind != v1::EVENT_KIND_INCIDENT && record.kind != v1::EVENT_KIND_VIOLATION) {
     // As ProcessAt: refused here, on this thread.
-    Refuse(n, ProcessAt(record.kind, 0, record.value, absl::InfinitePast()));
+    Refuse(n, position, ProcessAt(record.kind, 0, record.value, absl::InfinitePast()));
     return;
   }
   const int32_t partition = KafkaPartitionForKey(record.key, options_.partitions);
@@ -195,6 +196,7 @@ void Replayer::Submit(const SourceRecord& record) {
   item.size = record.value.size();
   item.record_time = RecordTime(record);
   item.record = n;
+  item.position = position;
   b.bytes.append(record.value.data(), record.value.size());
   b.items.push_back(item);
   if (b.items.size() >= kBatchRecords) {

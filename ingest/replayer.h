@@ -67,9 +67,10 @@ struct ReplayOptions {
 };
 
 // A record that Submit() refused: its place in the input (the n-th record
-// submitted, from 1), and why.
+// submitted, from 1, and the position in its file given to Submit), and why.
 struct Refusal {
   int64_t record = 0;
+  RecordPosition position;
   RejectReason reason = RejectReason::kNotProtobuf;
   std::string detail;
 };
@@ -93,7 +94,8 @@ class Replayer {
   // Hands one record over (its bytes are copied). With one thread it is
   // processed at once; otherwise on the worker owning its partition. A
   // refusal is held for TakeRefusals(). Do not mix with Process()/ProcessAt().
-  void Submit(const SourceRecord& record);
+  // `position` is handed back with a refusal (RecordSource::Position()).
+  void Submit(const SourceRecord& record, RecordPosition position = {});
   // Waits until every submitted record is processed. REQUIRES: no Submit()
   // after it. Needed before PublishTo() and tally() when records were
   // submitted.
@@ -129,7 +131,7 @@ class Replayer {
   // and day here instead of a bucket in every partition's processor.
   using SettledSums = absl::flat_hash_map<std::pair<uint16_t, int64_t>, MetricValues>;
   Partition& Get(v1::EventKind kind, int32_t partition);
-  void Refuse(int64_t record, const ProcessResult& result);
+  void Refuse(int64_t record, RecordPosition position, const ProcessResult& result);
   // Moves p's settled days into `sums` (those options_ publishes).
   void TakeSettled(PartitionProcessor& p, SettledSums& sums) const;
   bool Publishes(const BucketKey& key) const {

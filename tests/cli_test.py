@@ -63,6 +63,7 @@ def main():
             failures.append("%s: rc=%d, output does not name %s: %r" % (argv, rc, flag, text[:300]))
 
     failures += check_broker_control(args.roadpulse)
+    failures += check_replay_rejects(args.roadpulse)
 
     for f in failures:
         print("FAIL:", f)
@@ -98,6 +99,44 @@ def check_broker_control(roadpulse):
         b.stop()
     if b.proc.returncode != 0:
         failures.append("broker --control exited with %s on SIGTERM" % b.proc.returncode)
+    return failures
+
+
+def check_replay_rejects(roadpulse):
+    """`replay` on worker threads (the default where there are cores) names
+    each refused record by its place in its file, exactly as one thread
+    does: the reject files are identical, and say where."""
+    import os
+    import tempfile
+    failures = []
+    here = os.path.dirname(os.path.abspath(__file__))
+    mappings = os.path.join(here, "..", "deploy", "config", "mappings")
+    with tempfile.TemporaryDirectory() as tmp:
+        pb = os.path.join(tmp, "events.pb")
+        rc, text = run(roadpulse, "generate", "--scenario", "binzhou-2025", "--seed", "4",
+                       "--events", "40000", "--output", pb)
+        if rc != 0:
+            return ["generate --output: rc=%d %s" % (rc, text[-300:])]
+        inputs = [[pb],
+                  [os.path.join(mappings, "casualty-rows.sample.csv"), "--mapping",
+                   os.path.join(mappings, "casualty-rows.toml")]]
+        for argv in inputs:
+            got = {}
+            for threads in ("1", "2"):
+                rejects = os.path.join(tmp, "rejects-%s.txt" % threads)
+                rc, text = run(roadpulse, "replay", *argv, "--threads", threads,
+                               "--rejects", rejects, "--format", "json")
+                got[threads] = (rc, open(rejects).read() if os.path.exists(rejects) else None)
+            lines = (got["1"][1] or "").splitlines()
+            where = re.compile(r"^[^:]+:(record \d+ at byte offset \d+|line \d+): \S")
+            ok = (got["1"][0] == 0 and got["1"] == got["2"] and len(lines) > 0 and
+                  all(where.match(line) for line in lines))
+            print("%-4s replay %s: --threads 1 and 2 write the same %d rejects (%s)" %
+                  ("ok" if ok else "BAD", os.path.basename(argv[0]), len(lines),
+                   lines[0] if lines else "none"))
+            if not ok:
+                failures.append("replay %s rejects differ by thread count or say no place: "
+                                "%r vs %r" % (argv[0], got["1"], got["2"]))
     return failures
 
 
