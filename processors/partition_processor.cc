@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <utility>
 
@@ -237,7 +238,11 @@ uint32_t PartitionProcessor::BucketFor(const BucketKey& key) {
   uint32_t index;
   if (key.width == BucketWidth::kDay) {
     auto [it, inserted] = day_index_.try_emplace(key, 0);
-    if (inserted) it->second = NewBucket(key);
+    if (inserted) {
+      it->second = NewBucket(key);
+      days_by_start_.emplace_back(key.start_unix_s, it->second);
+      std::push_heap(days_by_start_.begin(), days_by_start_.end(), std::greater<>());
+    }
     index = it->second;
   } else {
     // Fine buckets are found through their time slot: a short list.
@@ -288,13 +293,11 @@ void PartitionProcessor::SettleDays() {
   const int64_t before = DayStartOf(swept_at_s_);
   if (before <= settled_before_s_) return;
   settled_before_s_ = before;
-  for (auto it = day_index_.begin(); it != day_index_.end();) {
-    const uint32_t index = it->second;
+  while (!days_by_start_.empty() && days_by_start_.front().first < before) {
+    const uint32_t index = days_by_start_.front().second;
+    std::pop_heap(days_by_start_.begin(), days_by_start_.end(), std::greater<>());
+    days_by_start_.pop_back();
     Bucket& b = pool_[index];
-    if (b.key.start_unix_s >= before) {
-      ++it;
-      continue;
-    }
     // A dirty day stays dirty (and counted in dirty_count_) in settled_; a
     // clean one is published with its final values already: dropped.
     if (b.dirty) settled_.push_back(SettledDay{b.key, Expand(b.values), true});
@@ -306,7 +309,7 @@ void PartitionProcessor::SettleDays() {
     // As in Evict(): `listed` keeps the slot's next bucket from being listed
     // in dirty_ twice.
     free_.push_back(index);
-    day_index_.erase(it++);
+    day_index_.erase(b.key);
   }
 }
 

@@ -301,6 +301,9 @@ class PartitionProcessor {
   void PrefetchBucket(uint32_t index) const;
   processors_internal::StablePool<Bucket> pool_;
   absl::flat_hash_map<BucketKey, uint32_t> day_index_;  // day buckets only
+  // Kept day buckets as (start, pool index), a min-heap by start: SettleDays
+  // pops the days to settle instead of scanning day_index_.
+  std::vector<std::pair<int64_t, uint32_t>> days_by_start_;
   std::vector<Cursor> cursors_;        // [unit * 3 + width]
   std::vector<uint32_t> free_;         // free slots of pool_
   std::vector<uint32_t> dirty_;        // pool indices, each once (`listed`)
