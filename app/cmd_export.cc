@@ -46,32 +46,17 @@ int RunExport(const ExportFlags& f) {
   if (!regions.ok()) return Fail(Msg(regions.status()));
   absl::TimeZone tz;
   absl::LoadTimeZone(regions->time_zone(), &tz);
-  TopicReaderOptions to;
-  to.bootstrap_servers = f.bootstrap_servers;
-  to.topics = f.topics.empty() ? std::vector<std::string>{f.incidents_topic, f.violations_topic}
-                               : f.topics;
-  for (const std::string& t : to.topics) {
+  TopicFlags flags{f.bootstrap_servers, f.topics, f.properties, f.from, f.to, "--from", "--to"};
+  if (flags.topics.empty()) flags.topics = {f.incidents_topic, f.violations_topic};
+  for (const std::string& t : flags.topics) {
     if (t != f.incidents_topic && t != f.violations_topic) {
       return Fail(fmt::format("--topic {}: not an input topic (--incidents-topic {}, "
                               "--violations-topic {})",
                               t, f.incidents_topic, f.violations_topic));
     }
   }
-  for (const std::string& p : f.properties) {
-    const size_t eq = p.find('=');
-    if (eq == std::string::npos || eq == 0) return Fail(fmt::format("-X {}: expected KEY=VALUE", p));
-    to.properties[p.substr(0, eq)] = p.substr(eq + 1);
-  }
-  if (!f.from.empty()) {
-    absl::StatusOr<absl::Time> t = ParseTimeFlag("--from", f.from, tz);
-    if (!t.ok()) return Fail(Msg(t.status()));
-    to.from = *t;
-  }
-  if (!f.to.empty()) {
-    absl::StatusOr<absl::Time> t = ParseTimeFlag("--to", f.to, tz);
-    if (!t.ok()) return Fail(Msg(t.status()));
-    to.to = *t;
-  }
+  absl::StatusOr<TopicReaderOptions> to = TopicReaderOptionsFromFlags(flags, tz);
+  if (!to.ok()) return Fail(Msg(to.status()));
   EventLogWriterOptions wo;
   if (f.format == "delimited") wo.format = EventLogFormat::kDelimited;
   if (f.format == "jsonl") wo.format = EventLogFormat::kJsonLines;
@@ -79,7 +64,7 @@ int RunExport(const ExportFlags& f) {
   if (f.compression == "gzip") wo.compression = Compression::kGzip;
   if (f.compression == "zstd") wo.compression = Compression::kZstd;
 
-  absl::StatusOr<std::unique_ptr<TopicReader>> reader = TopicReader::Create(to);
+  absl::StatusOr<std::unique_ptr<TopicReader>> reader = TopicReader::Create(*to);
   if (!reader.ok()) return Fail(Msg(reader.status()));
   absl::StatusOr<std::unique_ptr<EventLogWriter>> writer = EventLogWriter::Create(f.output, wo);
   if (!writer.ok()) return Fail(Msg(writer.status()));

@@ -113,25 +113,10 @@ int RunInspect(const InspectFlags& f) {
     }
     return exit_code;
   }
-  TopicReaderOptions to;
-  to.bootstrap_servers = f.bootstrap_servers;
-  to.topics = {f.topic};
-  for (const std::string& p : f.properties) {
-    const size_t eq = p.find('=');
-    if (eq == std::string::npos || eq == 0) return Fail(fmt::format("-X {}: expected KEY=VALUE", p));
-    to.properties[p.substr(0, eq)] = p.substr(eq + 1);
-  }
-  if (!f.from.empty()) {
-    absl::StatusOr<absl::Time> t = ParseTimeFlag("--from", f.from, tz);
-    if (!t.ok()) return Fail(Msg(t.status()));
-    to.from = *t;
-  }
-  if (!f.to.empty()) {
-    absl::StatusOr<absl::Time> t = ParseTimeFlag("--to", f.to, tz);
-    if (!t.ok()) return Fail(Msg(t.status()));
-    to.to = *t;
-  }
-  absl::StatusOr<std::unique_ptr<TopicReader>> reader = TopicReader::Create(to);
+  absl::StatusOr<TopicReaderOptions> to = TopicReaderOptionsFromFlags(
+      TopicFlags{f.bootstrap_servers, {f.topic}, f.properties, f.from, f.to, "--from", "--to"}, tz);
+  if (!to.ok()) return Fail(Msg(to.status()));
+  absl::StatusOr<std::unique_ptr<TopicReader>> reader = TopicReader::Create(*to);
   if (!reader.ok()) return Fail(Msg(reader.status()));
   const bool counts = f.counts || f.topic == "roadpulse.counts";
   const v1::EventKind kind = f.topic == f.violations_topic  ? v1::EVENT_KIND_VIOLATION

@@ -193,11 +193,10 @@ int RunReplay(const ReplayFlags& f) {
     progress.Finish(records, bytes_before);
     elapsed = progress.elapsed_s();
   } else {
-    TopicReaderOptions to;
-    to.bootstrap_servers = f.bootstrap_servers;
-    to.topics = f.topics.empty() ? std::vector<std::string>{f.incidents_topic, f.violations_topic}
-                                 : f.topics;
-    for (const std::string& t : to.topics) {
+    TopicFlags flags{f.bootstrap_servers, f.topics, f.properties, f.since, f.until,
+                     "--since",           "--until"};
+    if (flags.topics.empty()) flags.topics = {f.incidents_topic, f.violations_topic};
+    for (const std::string& t : flags.topics) {
       if (t != f.incidents_topic && t != f.violations_topic) {
         return Fail(
             fmt::format("--topic {}: not an input topic (--incidents-topic {}, "
@@ -205,23 +204,9 @@ int RunReplay(const ReplayFlags& f) {
                         t, f.incidents_topic, f.violations_topic));
       }
     }
-    for (const std::string& p : f.properties) {
-      const size_t eq = p.find('=');
-      if (eq == std::string::npos || eq == 0)
-        return Fail(fmt::format("-X {}: expected KEY=VALUE", p));
-      to.properties[p.substr(0, eq)] = p.substr(eq + 1);
-    }
-    if (!f.since.empty()) {
-      absl::StatusOr<absl::Time> t = ParseTimeFlag("--since", f.since, tz);
-      if (!t.ok()) return Fail(Msg(t.status()));
-      to.from = *t;
-    }
-    if (!f.until.empty()) {
-      absl::StatusOr<absl::Time> t = ParseTimeFlag("--until", f.until, tz);
-      if (!t.ok()) return Fail(Msg(t.status()));
-      to.to = *t;
-    }
-    absl::StatusOr<std::unique_ptr<TopicReader>> reader = TopicReader::Create(to);
+    absl::StatusOr<TopicReaderOptions> to = TopicReaderOptionsFromFlags(flags, tz);
+    if (!to.ok()) return Fail(Msg(to.status()));
+    absl::StatusOr<std::unique_ptr<TopicReader>> reader = TopicReader::Create(*to);
     if (!reader.ok()) return Fail(Msg(reader.status()));
     Progress progress("replay", 0, (*reader)->total());
     absl::Status st = (*reader)->ReadAll([&](const TopicRecord& r) {

@@ -54,6 +54,31 @@ absl::StatusOr<std::unique_ptr<RecordSource>> OpenInput(const std::string& path,
   return std::unique_ptr<RecordSource>(*std::move(log));
 }
 
+absl::StatusOr<TopicReaderOptions> TopicReaderOptionsFromFlags(const TopicFlags& flags,
+                                                               absl::TimeZone tz) {
+  TopicReaderOptions options;
+  options.bootstrap_servers = flags.bootstrap_servers;
+  options.topics = flags.topics;
+  for (const std::string& p : flags.properties) {
+    const size_t eq = p.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return absl::InvalidArgumentError(fmt::format("-X {}: expected KEY=VALUE", p));
+    }
+    options.properties[p.substr(0, eq)] = p.substr(eq + 1);
+  }
+  if (!flags.from.empty()) {
+    absl::StatusOr<absl::Time> t = ParseTimeFlag(flags.from_flag, flags.from, tz);
+    if (!t.ok()) return t.status();
+    options.from = *t;
+  }
+  if (!flags.to.empty()) {
+    absl::StatusOr<absl::Time> t = ParseTimeFlag(flags.to_flag, flags.to, tz);
+    if (!t.ok()) return t.status();
+    options.to = *t;
+  }
+  return options;
+}
+
 std::string_view KindName(v1::EventKind kind) {
   switch (kind) {
     case v1::EVENT_KIND_INCIDENT:

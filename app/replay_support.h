@@ -1,6 +1,6 @@
 // Shared by `roadpulse replay`, `export` and `inspect`: opening input files
-// (event logs, or CSV through a mapping), the reject file, and the progress
-// line on stderr.
+// (event logs, or CSV through a mapping), the reject file, the topic-reading
+// flags, and the progress line on stderr.
 #ifndef ROADPULSE_APP_REPLAY_SUPPORT_H_
 #define ROADPULSE_APP_REPLAY_SUPPORT_H_
 
@@ -10,11 +10,14 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "ingest/csv_mapping.h"
 #include "ingest/event_log_reader.h"
 #include "ingest/record_source.h"
+#include "ingest/topic_reader.h"
 #include "roadpulse/v1/events.pb.h"
 
 namespace roadpulse {
@@ -44,6 +47,24 @@ absl::StatusOr<std::unique_ptr<RecordSource>> OpenInput(const std::string& path,
                                                         const CsvMapping* mapping,
                                                         EventLogFormat format,
                                                         RejectSink* rejects);
+
+// What `replay`, `export` and `inspect` read from topics: the flags they
+// share, as given on the command line.
+struct TopicFlags {
+  std::string bootstrap_servers;
+  std::vector<std::string> topics;
+  std::vector<std::string> properties;  // -X KEY=VALUE
+  // The time range's texts (ParseTimeFlag's forms; empty: open), and the
+  // flags they came from, for messages ("--since", "--from", ...).
+  std::string from;
+  std::string to;
+  std::string from_flag;
+  std::string to_flag;
+};
+// TopicReaderOptions from those flags, times in `tz`. kInvalidArgument names
+// the bad flag: a property without "=" or a time that does not parse.
+absl::StatusOr<TopicReaderOptions> TopicReaderOptionsFromFlags(const TopicFlags& flags,
+                                                               absl::TimeZone tz);
 
 // The message of a status as a std::string (Debian's absl::string_view is
 // not std::string_view).

@@ -53,6 +53,16 @@ def main():
          "--from"),
         (["report", "--bootstrap-servers", "x", "--region", "999999"], "--region"),
         (["report", "--bootstrap-servers", "x", "--format", "xml"], "--format"),
+        # The topic-reading flags replay, export and inspect share.
+        (["replay", "--bootstrap-servers", "x", "--since", "yesterday"], "--since"),
+        (["replay", "--bootstrap-servers", "x", "--until", "2025-02-30"], "--until"),
+        (["replay", "--bootstrap-servers", "x", "-X", "linger.ms"], "-X linger.ms"),
+        (["replay", "--bootstrap-servers", "x", "--topic", "roadpulse.counts"], "--topic"),
+        (["export", "--bootstrap-servers", "x", "--output", "/dev/null", "--from", "soon"],
+         "--from"),
+        (["export", "--bootstrap-servers", "x", "--output", "/dev/null", "-X", "=1"], "-X =1"),
+        (["inspect", "--bootstrap-servers", "x", "--topic", "t", "--to", "2025-13-01"], "--to"),
+        (["inspect", "--bootstrap-servers", "x", "--topic", "t", "-X", "acks"], "-X acks"),
     ]
     for argv, flag in cases:
         rc, text = run(args.roadpulse, *argv)

@@ -1,6 +1,7 @@
 // Event-log files, CSV mappings and the broker-less replay (issue 6).
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 #include <string>
@@ -561,8 +562,25 @@ TEST(ReplayerTest, ThreadsGiveTheSameCountsTallyAndRefusals) {
 // has every day's exact count (a hand-made table: one accident an hour, in
 // time order, so nothing is too late), and holds records for the recent
 // days only.
+// Submits one accident an hour from 2024-01-01 00:00 +08:00 for `days` days,
+// each shaped by tweak(hour, event) first, then finishes the replay.
+void SubmitHourly(Replayer& replay, int days,
+                  const std::function<void(int, v1::IncidentEvent&)>& tweak) {
+  const int64_t start = 1704038400;
+  for (int h = 0; h < days * 24; ++h) {
+    v1::IncidentEvent e = Incident("A-" + std::to_string(h), start + h * 3600);
+    tweak(h, e);
+    const std::string value = e.SerializeAsString();
+    SourceRecord rec;
+    rec.kind = v1::EVENT_KIND_INCIDENT;
+    rec.key = e.id();
+    rec.value = value;
+    replay.Submit(rec);
+  }
+  replay.Finish();
+}
+
 TEST(ReplayerTest, SettledDaysCountExactlyAndHoldNoRecords) {
-  const int64_t start = 1704038400;  // 2024-01-01 00:00 +08:00
   const int days = 200;
   for (int threads : {1, 2}) {
     ReplayOptions o;
@@ -571,18 +589,10 @@ TEST(ReplayerTest, SettledDaysCountExactlyAndHoldNoRecords) {
     o.processor.retention_horizon = absl::Hours(24 * 20);
     Replayer replay(Regions(), o);
     std::map<absl::CivilDay, int64_t> injuries;  // the table: 2 or 1 a day, alternately
-    for (int h = 0; h < days * 24; ++h) {
-      v1::IncidentEvent e = Incident("A-" + std::to_string(h), start + h * 3600);
+    SubmitHourly(replay, days, [&](int h, v1::IncidentEvent& e) {
       e.set_injuries(1 + (h / 24) % 2);
       injuries[absl::CivilDay(2024, 1, 1) + h / 24] += e.injuries();
-      SourceRecord rec;
-      rec.kind = v1::EVENT_KIND_INCIDENT;
-      rec.key = e.id();
-      const std::string value = e.SerializeAsString();
-      rec.value = value;
-      replay.Submit(rec);
-    }
-    replay.Finish();
+    });
     EXPECT_EQ(replay.tally().totals.counted, days * 24);
     CountStore store(Regions());
     ASSERT_TRUE(replay.PublishTo(store).ok());
@@ -602,7 +612,6 @@ TEST(ReplayerTest, SettledDaysCountExactlyAndHoldNoRecords) {
 // With a day range (a report's period and its base), the replay publishes
 // exactly those days, settled or kept, and nothing of the others.
 TEST(ReplayerTest, ADayRangeKeepsExactlyItsDays) {
-  const int64_t start = 1704038400;  // 2024-01-01 00:00 +08:00
   const int days = 200;
   const absl::CivilDay first(2024, 3, 1);  // settled by the end
   const absl::CivilDay last(2024, 7, 10);  // the last 9 days are kept
@@ -615,16 +624,7 @@ TEST(ReplayerTest, ADayRangeKeepsExactlyItsDays) {
     o.days_from_unix_s = absl::ToUnixSeconds(absl::FromCivil(first, tz));
     o.days_to_unix_s = absl::ToUnixSeconds(absl::FromCivil(last, tz));
     Replayer replay(Regions(), o);
-    for (int h = 0; h < days * 24; ++h) {
-      v1::IncidentEvent e = Incident("A-" + std::to_string(h), start + h * 3600);
-      SourceRecord rec;
-      rec.kind = v1::EVENT_KIND_INCIDENT;
-      rec.key = e.id();
-      const std::string value = e.SerializeAsString();
-      rec.value = value;
-      replay.Submit(rec);
-    }
-    replay.Finish();
+    SubmitHourly(replay, days, [](int, v1::IncidentEvent&) {});
     CountStore store(Regions());
     ASSERT_TRUE(replay.PublishTo(store).ok());
     for (absl::CivilDay d(2024, 1, 1); d < absl::CivilDay(2024, 1, 1) + days; ++d) {
