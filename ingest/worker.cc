@@ -615,8 +615,8 @@ class WorkerImpl {
     p.processor->ClearTombstones();
     p.processor->ForEachDirty([&](const BucketKey& key, const MetricValues& values) {
       if (!status.ok()) return;
-      status = sink_.Publish(
-          MakeCountRecord(regions_, p.topic, p.partition, key, values, p.next_offset, now_ms));
+      MakeCountRecord(regions_, p.topic, p.partition, key, values, p.next_offset, now_ms, &record_);
+      status = sink_.Publish(record_);
       ++counts_published_;
     });
     if (!status.ok()) return status;
@@ -949,6 +949,7 @@ class WorkerImpl {
   size_t collected_ = 0;
   bool collecting_ = false;
   bool group_steady_ = false;  // the last statistics saw join state "steady"
+  v1::CountRecord record_;     // reused for every count record published
   Clock::time_point next_commit_{};
 
   int64_t records_consumed_ = 0;

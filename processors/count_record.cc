@@ -74,27 +74,47 @@ v1::CountRecord MakeCountRecord(const RegionTable& regions, std::string_view sou
                                 const MetricValues& values, int64_t source_next_offset,
                                 int64_t published_at_unix_ms) {
   v1::CountRecord record;
-  record.set_source_topic(std::string(source_topic));
-  record.set_source_partition(source_partition);
-  record.set_region_code(regions.at(key.region_index).code);
-  record.set_width(ToProto(key.width));
-  record.set_bucket_start_unix_s(key.start_unix_s);
-  for (Metric m : AllMetrics()) {
-    const int64_t value = At(values, m);
-    if (value == 0) continue;
-    v1::MetricValue* mv = record.add_values();
-    mv->set_metric(std::string(MetricName(m)));
-    mv->set_value(value);
-  }
-  record.set_source_next_offset(source_next_offset);
-  record.set_published_at_unix_ms(published_at_unix_ms);
+  MakeCountRecord(regions, source_topic, source_partition, key, values, source_next_offset,
+                  published_at_unix_ms, &record);
   return record;
 }
 
+void MakeCountRecord(const RegionTable& regions, std::string_view source_topic,
+                     int32_t source_partition, const BucketKey& key, const MetricValues& values,
+                     int64_t source_next_offset, int64_t published_at_unix_ms,
+                     v1::CountRecord* record) {
+  // Clear() keeps the cleared values for the next add_values(), and the
+  // strings' buffers: the setters below assign into them.
+  record->Clear();
+  record->set_source_topic(source_topic.data(), source_topic.size());
+  record->set_source_partition(source_partition);
+  const std::string& code = regions.at(key.region_index).code;
+  record->set_region_code(code.data(), code.size());
+  record->set_width(ToProto(key.width));
+  record->set_bucket_start_unix_s(key.start_unix_s);
+  for (Metric m : AllMetrics()) {
+    const int64_t value = At(values, m);
+    if (value == 0) continue;
+    v1::MetricValue* mv = record->add_values();
+    const std::string_view name = MetricName(m);
+    mv->set_metric(name.data(), name.size());
+    mv->set_value(value);
+  }
+  record->set_source_next_offset(source_next_offset);
+  record->set_published_at_unix_ms(published_at_unix_ms);
+}
+
 std::string CountRecordKey(const v1::CountRecord& record) {
-  return absl::StrCat(record.source_topic(), "/", record.source_partition(), "/",
-                      record.region_code(), "/", v1::BucketWidth_Name(record.width()), "/",
-                      record.bucket_start_unix_s());
+  std::string key;
+  CountRecordKey(record, &key);
+  return key;
+}
+
+void CountRecordKey(const v1::CountRecord& record, std::string* key) {
+  key->clear();
+  absl::StrAppend(key, record.source_topic(), "/", record.source_partition(), "/",
+                  record.region_code(), "/", v1::BucketWidth_Name(record.width()), "/",
+                  record.bucket_start_unix_s());
 }
 
 }  // namespace roadpulse

@@ -24,10 +24,19 @@ v1::CountRecord MakeCountRecord(const RegionTable& regions, std::string_view sou
                                 int32_t source_partition, const BucketKey& key,
                                 const MetricValues& values, int64_t source_next_offset,
                                 int64_t published_at_unix_ms);
+// The same into *record, which is cleared first: a record reused for many
+// (as a publisher does) keeps its strings' and values' memory, so this
+// allocates nothing once it has held a record with as many values.
+void MakeCountRecord(const RegionTable& regions, std::string_view source_topic,
+                     int32_t source_partition, const BucketKey& key, const MetricValues& values,
+                     int64_t source_next_offset, int64_t published_at_unix_ms,
+                     v1::CountRecord* record);
 
 // The compaction key:
 // "<source_topic>/<source_partition>/<region_code>/<width>/<bucket_start>".
 std::string CountRecordKey(const v1::CountRecord& record);
+// The same into *key (replacing its contents, keeping its memory).
+void CountRecordKey(const v1::CountRecord& record, std::string* key);
 
 // The key fields of a record (no values): what a tombstone deletes.
 v1::CountRecord TombstoneRecord(const RegionTable& regions, std::string_view source_topic,

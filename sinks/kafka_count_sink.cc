@@ -23,14 +23,16 @@ absl::Status KafkaCountSink::Publish(const v1::CountRecord& record) {
     return absl::InternalError(absl::StrCat("cannot serialize count record ",
                                             CountRecordKey(record)));
   }
-  absl::Status s = producer_->Produce(topic_, CountRecordKey(record), buffer_);
+  CountRecordKey(record, &key_);
+  absl::Status s = producer_->Produce(topic_, key_, buffer_);
   if (s.ok()) ++published_;
   return s;
 }
 
 absl::Status KafkaCountSink::PublishTombstone(const v1::CountRecord& record) {
   // A default string_view has a null data(): librdkafka sends a null value.
-  absl::Status s = producer_->Produce(topic_, CountRecordKey(record), std::string_view());
+  CountRecordKey(record, &key_);
+  absl::Status s = producer_->Produce(topic_, key_, std::string_view());
   if (s.ok()) ++published_;
   return s;
 }

@@ -41,6 +41,7 @@ class KafkaCountSink final : public CountSink {
   std::unique_ptr<KafkaProducer> producer_;
   const std::string topic_;
   std::string buffer_;  // reused serialization buffer
+  std::string key_;     // reused key buffer
   int64_t published_ = 0;
 };
 
