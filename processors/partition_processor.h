@@ -242,7 +242,8 @@ class PartitionProcessor {
   void Advance(absl::Time occurred);
   void EvictFine();
   void SweepIds();
-  // Moves the day buckets that ended at or before swept_at_s_ to settled_.
+  // Drops the day buckets of days before the one holding swept_at_s_ (they
+  // ended at or before it); the dirty ones go to settled_ first.
   void SettleDays();
   // Calls fn(KindValues&) for the day bucket and every kept fine bucket of
   // `unit` at `occurred_s`.
