@@ -188,18 +188,21 @@ void PartitionProcessor::EvictFine() {
 }
 
 void PartitionProcessor::Evict(uint32_t index) {
-  Bucket& b = pool_[index];
-  const size_t w = static_cast<size_t>(b.key.width);
-  Cursor& cursor = cursors_[b.key.region_index * 3 + w];
-  if (cursor.start == b.key.start_unix_s) cursor = Cursor{};
+  const Bucket& b = pool_[index];
   // A bucket born and evicted between two publishes was never published:
   // there is nothing to delete (this saves most minute-bucket traffic while
   // a worker catches up on history).
   if (b.published) tombstones_.push_back(b.key);
-  if (b.dirty) {
-    b.dirty = false;
-    --dirty_count_;
-  }
+  if (b.dirty) --dirty_count_;
+  FreeSlot(index);
+}
+
+void PartitionProcessor::FreeSlot(uint32_t index) {
+  Bucket& b = pool_[index];
+  const size_t w = static_cast<size_t>(b.key.width);
+  Cursor& cursor = cursors_[b.key.region_index * 3 + w];
+  if (cursor.start == b.key.start_unix_s) cursor = Cursor{};
+  b.dirty = false;
   b.live = false;
   --bucket_count_[w];
   // Reusable at once: if the slot is still listed in dirty_, the `listed`
@@ -297,19 +300,12 @@ void PartitionProcessor::SettleDays() {
     const uint32_t index = days_by_start_.front().second;
     std::pop_heap(days_by_start_.begin(), days_by_start_.end(), std::greater<>());
     days_by_start_.pop_back();
-    Bucket& b = pool_[index];
+    const Bucket& b = pool_[index];
     // A dirty day stays dirty (and counted in dirty_count_) in settled_; a
     // clean one is published with its final values already: dropped.
     if (b.dirty) settled_.push_back(SettledDay{b.key, Expand(b.values), true});
-    Cursor& cursor = cursors_[b.key.region_index * 3 + static_cast<size_t>(BucketWidth::kDay)];
-    if (cursor.start == b.key.start_unix_s) cursor = Cursor{};
-    b.dirty = false;
-    b.live = false;
-    --bucket_count_[static_cast<size_t>(BucketWidth::kDay)];
-    // As in Evict(): `listed` keeps the slot's next bucket from being listed
-    // in dirty_ twice.
-    free_.push_back(index);
     day_index_.erase(b.key);
+    FreeSlot(index);
   }
 }
 

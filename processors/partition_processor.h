@@ -298,6 +298,9 @@ class PartitionProcessor {
   uint32_t NewBucket(const BucketKey& key);
   void MarkDirty(uint32_t index);
   void Evict(uint32_t index);
+  // Frees a kept bucket's pool slot: its cursor, its count, not dirty. The
+  // caller has settled its dirty count and its day_index_ or ring entry.
+  void FreeSlot(uint32_t index);
   // Starts loading a pooled bucket into the cache (for writing).
   void PrefetchBucket(uint32_t index) const;
   processors_internal::StablePool<Bucket> pool_;
