@@ -47,13 +47,9 @@ int RunExport(const ExportFlags& f) {
   absl::TimeZone tz;
   absl::LoadTimeZone(regions->time_zone(), &tz);
   TopicFlags flags{f.bootstrap_servers, f.topics, f.properties, f.from, f.to, "--from", "--to"};
-  if (flags.topics.empty()) flags.topics = {f.incidents_topic, f.violations_topic};
-  for (const std::string& t : flags.topics) {
-    if (t != f.incidents_topic && t != f.violations_topic) {
-      return Fail(fmt::format("--topic {}: not an input topic (--incidents-topic {}, "
-                              "--violations-topic {})",
-                              t, f.incidents_topic, f.violations_topic));
-    }
+  if (absl::Status s = DefaultToInputTopics(&flags.topics, f.incidents_topic, f.violations_topic);
+      !s.ok()) {
+    return Fail(Msg(s));
   }
   absl::StatusOr<TopicReaderOptions> to = TopicReaderOptionsFromFlags(flags, tz);
   if (!to.ok()) return Fail(Msg(to.status()));

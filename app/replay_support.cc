@@ -54,6 +54,21 @@ absl::StatusOr<std::unique_ptr<RecordSource>> OpenInput(const std::string& path,
   return std::unique_ptr<RecordSource>(*std::move(log));
 }
 
+absl::Status DefaultToInputTopics(std::vector<std::string>* topics,
+                                  const std::string& incidents_topic,
+                                  const std::string& violations_topic) {
+  if (topics->empty()) *topics = {incidents_topic, violations_topic};
+  for (const std::string& t : *topics) {
+    if (t != incidents_topic && t != violations_topic) {
+      return absl::InvalidArgumentError(
+          fmt::format("--topic {}: not an input topic (--incidents-topic {}, "
+                      "--violations-topic {})",
+                      t, incidents_topic, violations_topic));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<TopicReaderOptions> TopicReaderOptionsFromFlags(const TopicFlags& flags,
                                                                absl::TimeZone tz) {
   TopicReaderOptions options;

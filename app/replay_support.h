@@ -61,6 +61,11 @@ struct TopicFlags {
   std::string from_flag;
   std::string to_flag;
 };
+// For the commands that read the input topics: no --topic means both; any
+// other topic is kInvalidArgument, naming it and the two input topics.
+absl::Status DefaultToInputTopics(std::vector<std::string>* topics,
+                                  const std::string& incidents_topic,
+                                  const std::string& violations_topic);
 // TopicReaderOptions from those flags, times in `tz`. kInvalidArgument names
 // the bad flag: a property without "=" or a time that does not parse.
 absl::StatusOr<TopicReaderOptions> TopicReaderOptionsFromFlags(const TopicFlags& flags,
