@@ -605,6 +605,8 @@ class WorkerImpl {
 
   absl::Status PublishDirty(Partition& p, int64_t now_ms) {
     absl::Status status;
+    counts_unwatchable_ +=
+        static_cast<int64_t>(p.processor->SkipUnwatchable(absl::FromUnixMillis(now_ms)));
     // Tombstones first: a key evicted and never re-created (horizons only
     // move forward), so order against the dirty records does not matter.
     for (const BucketKey& key : p.processor->tombstones()) {
@@ -873,6 +875,7 @@ class WorkerImpl {
     stats.records_consumed = records_consumed_;
     stats.dead_lettered = dead_lettered_;
     stats.counts_published = counts_published_;
+    stats.counts_unwatchable = counts_unwatchable_;
     stats.rebalances = rebalances_;
     stats.dead_lettered_by_reason = dead_lettered_by_reason_;
     stats.publish_flushes = publish_flushes_;
@@ -908,10 +911,11 @@ class WorkerImpl {
     const WorkerStats s = stats();
     spdlog::info(
         "worker: {:.0f} events/s; {} partitions; read {} = counted {} + amended {} + "
-        "duplicates {} + rejected {}{}; dlq {}; counts published {}",
+        "duplicates {} + rejected {}{}; dlq {}; counts published {} ({} older than any window "
+        "left unpublished)",
         rate, s.partitions.size(), s.totals.read, s.totals.counted, s.totals.amended,
         s.totals.duplicates, s.totals.rejected, s.totals.Balanced() ? "" : " (UNBALANCED)",
-        s.dead_lettered, s.counts_published);
+        s.dead_lettered, s.counts_published, s.counts_unwatchable);
     // One line per input topic: partition next-offset read/counted/amended/duplicates/rejected.
     for (const std::string* topic : {&options_.incidents_topic, &options_.violations_topic}) {
       std::string line;
@@ -955,6 +959,7 @@ class WorkerImpl {
   int64_t records_consumed_ = 0;
   int64_t dead_lettered_ = 0;
   int64_t counts_published_ = 0;
+  int64_t counts_unwatchable_ = 0;
   int64_t rebalances_ = 0;
   std::map<std::string, int64_t> dead_lettered_by_reason_;
   int64_t publish_flushes_ = 0;

@@ -156,6 +156,9 @@ struct WorkerStats {
   int64_t records_consumed = 0;   // since start, including re-reads after rebalances
   int64_t dead_lettered = 0;      // DLQ records produced since start
   int64_t counts_published = 0;   // CountRecords handed to the sink since start
+  // Changed hour and minute buckets no rolling window can show any more,
+  // left unpublished (PartitionProcessor::SkipUnwatchable), since start.
+  int64_t counts_unwatchable = 0;
   int64_t rebalances = 0;         // assignments received since start
   // DLQ records produced since start, by reject reason name.
   std::map<std::string, int64_t> dead_lettered_by_reason;

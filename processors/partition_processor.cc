@@ -710,6 +710,24 @@ void PartitionProcessor::ClearDirty() {
   dirty_count_ = 0;
 }
 
+size_t PartitionProcessor::SkipUnwatchable(absl::Time now) {
+  if (now == absl::InfinitePast()) return 0;
+  const int64_t now_s = absl::ToUnixSeconds(now);
+  size_t skipped = 0;
+  for (uint32_t index : dirty_) {
+    Bucket& b = pool_[index];
+    if (!b.dirty || b.published || b.key.width == BucketWidth::kDay) continue;
+    const size_t w = static_cast<size_t>(b.key.width);
+    const int64_t end = b.key.start_unix_s + UnitSeconds(b.key.width);
+    if (end > now_s - keep_s_[w] - 86400) continue;
+    // Stays listed in dirty_ (ClearDirty unlists it), as an evicted one does.
+    b.dirty = false;
+    --dirty_count_;
+    ++skipped;
+  }
+  return skipped;
+}
+
 void PartitionProcessor::MarkAllDirty() {
   for (uint32_t index = 0; index < pool_.size(); ++index) {
     if (pool_[index].live) MarkDirty(index);

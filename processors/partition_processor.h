@@ -160,6 +160,17 @@ class PartitionProcessor {
   // The caller has published what ForEachDirty reported (settled days
   // included: they stay in settled(), no longer dirty).
   void ClearDirty();
+  // Rolling windows end at the wall-clock time they are asked at and reach
+  // back at most a fine width's keep (hour_buckets_for, minute_buckets_for).
+  // A changed fine bucket that ended more than its keep plus a day (for
+  // clocks that disagree) before `now`, and was never published, is marked
+  // clean without being reported: no window can show it, and its record
+  // would only be followed by a tombstone when it is evicted. A worker
+  // catching up on months of history made about one such record per event
+  // (and one tombstone). A published bucket stays dirty, so the counts topic
+  // never keeps a stale value; day buckets are never skipped. Call it before
+  // ForEachDirty. Returns how many buckets it skipped.
+  size_t SkipUnwatchable(absl::Time now);
   // Marks every bucket dirty (after a restore, to republish everything).
   void MarkAllDirty();
   size_t dirty_count() const { return dirty_count_; }

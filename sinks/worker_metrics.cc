@@ -33,6 +33,10 @@ std::string WorkerMetricsText(const WorkerStats& s, absl::Time now) {
   metric("roadpulse_worker_counts_published_total", "counter",
          "Count records published to roadpulse.counts since start.");
   out += fmt::format("roadpulse_worker_counts_published_total {}\n", s.counts_published);
+  metric("roadpulse_worker_counts_unwatchable_total", "counter",
+         "Changed hour and minute buckets left unpublished since start: older than any "
+         "rolling window can reach.");
+  out += fmt::format("roadpulse_worker_counts_unwatchable_total {}\n", s.counts_unwatchable);
   metric("roadpulse_worker_rebalances_total", "counter", "Partition assignments received.");
   out += fmt::format("roadpulse_worker_rebalances_total {}\n", s.rebalances);
   metric("roadpulse_worker_assigned_partitions", "gauge", "Input partitions assigned.");

@@ -436,6 +436,73 @@ TEST_F(PartitionProcessorTest, DirtyTrackingAndRepublish) {
   EXPECT_EQ(incidents_.dirty_count(), 6u);
 }
 
+// What ForEachDirty reports, by width.
+std::map<BucketWidth, std::vector<int64_t>> DirtyViolations(const PartitionProcessor& p) {
+  std::map<BucketWidth, std::vector<int64_t>> out;
+  p.ForEachDirty([&](const BucketKey& key, const MetricValues& v) {
+    out[key.width].push_back(At(v, Metric::kSpeeding));
+  });
+  return out;
+}
+
+// A fine bucket is skipped once it ended more than its keep (31 days for
+// hours, 25 hours for minutes, by default) plus a day before `now`; never a
+// day bucket, never one already published; and a skipped one leaves no
+// tombstone when it is evicted.
+TEST(SkipUnwatchableTest, SkipsOnlyFineBucketsNoWindowCanReachThatWereNeverPublished) {
+  const absl::Time t0 = kMorning + absl::Minutes(7) + absl::Seconds(5);  // 10:07:05
+  const absl::Time hour_end = kMorning + absl::Hours(1);
+  const absl::Time minute_end = kMorning + absl::Minutes(8);
+  auto speeding = [](std::string id, absl::Time at) {
+    return Violation(std::move(id), v1::VIOLATION_TYPE_SPEEDING, at).SerializeAsString();
+  };
+  using W = BucketWidth;
+  using Counts = std::map<W, std::vector<int64_t>>;
+  {
+    PartitionProcessor p(EventKind::kViolation, Binzhou(), ProcessorOptions());
+    ASSERT_EQ(p.Process(speeding("V1", t0), kNow).outcome, Outcome::kCounted);
+    // The minute ended 25 h + 1 day before: skipped; the hour is still
+    // within 31 days + 1 day. One second earlier neither is.
+    EXPECT_EQ(p.SkipUnwatchable(minute_end + absl::Hours(49) - absl::Seconds(1)), 0u);
+    EXPECT_EQ(p.SkipUnwatchable(minute_end + absl::Hours(49)), 1u);
+    EXPECT_EQ(p.SkipUnwatchable(hour_end + absl::Hours(32 * 24) - absl::Seconds(1)), 0u);
+    EXPECT_EQ(p.SkipUnwatchable(hour_end + absl::Hours(32 * 24)), 1u);
+    EXPECT_EQ(DirtyViolations(p), (Counts{{W::kDay, {1}}}));
+    EXPECT_EQ(p.dirty_count(), 1u);
+    p.ClearDirty();
+    // Changed again while unwatchable: skipped again, and the kept values
+    // are exact.
+    ASSERT_EQ(p.Process(speeding("V2", t0), kNow).outcome, Outcome::kCounted);
+    EXPECT_EQ(p.SkipUnwatchable(absl::Now()), 2u);
+    EXPECT_EQ(DirtyViolations(p), (Counts{{W::kDay, {2}}}));
+    p.ClearDirty();
+    EXPECT_EQ(At(*p.FindBucket(BucketKey{Binzhou().Find("371602")->index,
+                                         absl::ToUnixSeconds(kMorning), W::kHour}),
+                 Metric::kSpeeding),
+              2);
+    // Three days later the minute is evicted, never published: no tombstone.
+    ASSERT_EQ(p.Process(speeding("V3", t0 + absl::Hours(72)), kNow).outcome, Outcome::kCounted);
+    EXPECT_TRUE(p.tombstones().empty());
+  }
+  {
+    PartitionProcessor p(EventKind::kViolation, Binzhou(), ProcessorOptions());
+    ASSERT_EQ(p.Process(speeding("V1", t0), kNow).outcome, Outcome::kCounted);
+    // Live: nothing to skip, all three published.
+    EXPECT_EQ(p.SkipUnwatchable(t0 + absl::Seconds(1)), 0u);
+    EXPECT_EQ(DirtyViolations(p), (Counts{{W::kDay, {1}}, {W::kHour, {1}}, {W::kMinute, {1}}}));
+    p.ClearDirty();
+    // Published, then changed after the windows passed: still reported, so
+    // the counts topic does not keep a stale value.
+    ASSERT_EQ(p.Process(speeding("V2", t0), kNow).outcome, Outcome::kCounted);
+    EXPECT_EQ(p.SkipUnwatchable(absl::Now()), 0u);
+    EXPECT_EQ(DirtyViolations(p), (Counts{{W::kDay, {2}}, {W::kHour, {2}}, {W::kMinute, {2}}}));
+    p.ClearDirty();
+    ASSERT_EQ(p.Process(speeding("V3", t0 + absl::Hours(72)), kNow).outcome, Outcome::kCounted);
+    ASSERT_EQ(p.tombstones().size(), 1u);
+    EXPECT_EQ(p.tombstones()[0].width, W::kMinute);
+  }
+}
+
 }  // namespace
 }  // namespace roadpulse
 
