@@ -1,9 +1,9 @@
 // IdTable: the compact dedup state of a PartitionProcessor. Maps the 80-bit
 // fingerprint of an event id to a small value, in a bucketized cuckoo hash
 // table (2 candidate buckets of 4 slots each). Once past 256 Ki slots it is
-// kept between 73% and 92% full, so an id costs about
-// (10 + sizeof(Value)) / 0.82 bytes: ~15 bytes for a violation (value: its
-// day, 2 bytes), ~44 for an accident (value: what it contributed, 24 bytes).
+// kept between 70% and 88% full, so an id costs about
+// (10 + sizeof(Value)) / 0.79 bytes: ~15 bytes for a violation (value: its
+// day, 2 bytes), ~46 for an accident (value: what it contributed, 24 bytes).
 // Smaller tables double when full. The slots live in ZeroedPages (huge
 // pages for big tables).
 //
@@ -131,7 +131,7 @@ class IdTable {
   // Makes room for `n` entries in all (before restoring a saved table).
   void Reserve(size_t n) {
     size_t buckets = n_buckets_;
-    while (buckets * kSlots / 100 * 92 < n) buckets *= 2;
+    while (MaxSizeOf(buckets) < n) buckets *= 2;
     if (buckets != n_buckets_) Resize(buckets);
   }
 
@@ -165,8 +165,11 @@ class IdTable {
     Slot slots[kSlots];
   };
 
-  // Grow before 92% full: 2-choice 4-way cuckoo tables fill to ~97%.
-  size_t MaxSize() const { return capacity() / 100 * 92; }
+  // Grow before 88% full. 2-choice 4-way cuckoo tables fill to ~97%, but
+  // above ~85% most inserts find both buckets full and move entries: at 92%
+  // the hot-path benchmark ran 8-10% slower (BENCHMARKS.md).
+  static size_t MaxSizeOf(size_t n_buckets) { return n_buckets * kSlots / 100 * 88; }
+  size_t MaxSize() const { return MaxSizeOf(n_buckets_); }
 
   // Doubles a small table (cheap, and a fresh table grows through many
   // sizes); grows a large one by a quarter, so that memory stays close to
@@ -280,7 +283,7 @@ class IdTable {
           const auto [b1, b2] = Buckets(s.fp());
           if (PutIn(first ? b1 : b2, s)) continue;
           Slot moving = s;
-          if (!Place(moving)) {  // practically impossible at <= 92% / 1.25 load
+          if (!Place(moving)) {  // practically impossible at <= 88% / 1.25 load
             placed_all = false;
             break;
           }
