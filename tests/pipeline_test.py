@@ -168,6 +168,7 @@ def main():
         # The worker; its stderr is kept to read its final tallies.
         log_path = os.path.join(tmp, "run.log")
         t0 = time.monotonic()
+        run_started_unix_s = time.time()
         with open(log_path, "w") as log_file:
             run = subprocess.Popen([args.roadpulse, "run", "--bootstrap-servers", servers,
                                     "--stop-at-end", "--group", "pipeline-test",
@@ -226,6 +227,29 @@ def main():
         failures += count_failures
         h.log("roadpulse.counts: %d records, %d keys; manifest: %d regions, %d region/day/metric "
               "cells" % (len(records), keys, len(h.manifest_truth(manifest)), cells))
+
+        # Hour and minute buckets that no rolling window can reach any more are
+        # not published (PartitionProcessor::SkipUnwatchable): every hour or
+        # minute key in the topic (a value or a tombstone) ended within its
+        # keep (31 days, 25 hours) plus a day of the worker's clock, which was
+        # at least run_started_unix_s at every publish.
+        fine = stale = 0
+        for _, _, key, _, _ in records:
+            width, start = key.decode().split("/")[3:5]
+            if width == "BUCKET_WIDTH_DAY":
+                continue
+            fine += 1
+            unit, keep = ((3600, 31 * 86400) if width == "BUCKET_WIDTH_HOUR"
+                          else (60, 25 * 3600))
+            if int(start) + unit <= run_started_unix_s - keep - 86400:
+                stale += 1
+        skipped = re.findall(r"\((\d+) older than any window left unpublished\)", run_log)
+        h.log("roadpulse.counts: %d hour/minute records, %d of them older than any rolling "
+              "window; the worker left %s such buckets unpublished" %
+              (fine, stale, skipped[-1] if skipped else "?"))
+        if stale:
+            failures.append("%d hour/minute records in roadpulse.counts ended before any rolling "
+                            "window can reach" % stale)
 
         # The report (issue 3's acceptance), from roadpulse.counts.
         failures += check_report(args.roadpulse, servers)
