@@ -240,7 +240,7 @@ uint32_t PartitionProcessor::BucketFor(const BucketKey& key) {
   if (cursor.start == key.start_unix_s) return cursor.bucket;
   uint32_t index;
   if (key.width == BucketWidth::kDay) {
-    auto [it, inserted] = day_index_.try_emplace(key, 0);
+    auto [it, inserted] = day_index_.try_emplace(DayIndexKey(key), 0);
     if (inserted) {
       it->second = NewBucket(key);
       days_by_start_.emplace_back(key.start_unix_s, it->second);
@@ -304,7 +304,7 @@ void PartitionProcessor::SettleDays() {
     // A dirty day stays dirty (and counted in dirty_count_) in settled_; a
     // clean one is published with its final values already: dropped.
     if (b.dirty) settled_.push_back(SettledDay{b.key, Expand(b.values), true});
-    day_index_.erase(b.key);
+    day_index_.erase(DayIndexKey(b.key));
     FreeSlot(index);
   }
 }
@@ -742,8 +742,9 @@ MetricValues PartitionProcessor::Expand(const KindValues& values) const {
 
 std::optional<MetricValues> PartitionProcessor::FindBucket(const BucketKey& key) const {
   if (key.width == BucketWidth::kDay) {
-    auto it = day_index_.find(key);
-    if (it == day_index_.end()) return std::nullopt;
+    auto it = day_index_.find(DayIndexKey(key));
+    // A start outside the Timestamp range can share its index key.
+    if (it == day_index_.end() || !(pool_[it->second].key == key)) return std::nullopt;
     return Expand(pool_[it->second].values);
   }
   const size_t w = static_cast<size_t>(key.width);

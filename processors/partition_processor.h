@@ -315,7 +315,15 @@ class PartitionProcessor {
   // Starts loading a pooled bucket into the cache (for writing).
   void PrefetchBucket(uint32_t index) const;
   processors_internal::StablePool<Bucket> pool_;
-  absl::flat_hash_map<BucketKey, uint32_t> day_index_;  // day buckets only
+  // Day buckets only, by DayIndexKey: 16-byte slots where a BucketKey made
+  // 32 (a processor can hold ~10^5 days of units).
+  absl::flat_hash_map<uint64_t, uint32_t> day_index_;
+  // The counting unit in the top 16 bits, the start's low 48 bits below
+  // (every valid Timestamp's Unix seconds fit in 48-bit two's complement).
+  static uint64_t DayIndexKey(const BucketKey& key) {
+    return (static_cast<uint64_t>(key.region_index) << 48) |
+           (static_cast<uint64_t>(key.start_unix_s) & ((uint64_t{1} << 48) - 1));
+  }
   // Kept day buckets as (start, pool index), a min-heap by start: SettleDays
   // pops the days to settle instead of scanning day_index_.
   std::vector<std::pair<int64_t, uint32_t>> days_by_start_;

@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
 #include "processors/count_record.h"
 #include "processors/partition_processor.h"
 
@@ -202,7 +203,15 @@ absl::StatusOr<std::unique_ptr<PartitionProcessor>> PartitionProcessor::Restore(
             std::string(MetricName(static_cast<Metric>(m))), "\""));
       }
     }
-    const BucketKey key{region_index[state.bucket_region(i)], state.bucket_start_unix_s(i), width};
+    const int64_t start = state.bucket_start_unix_s(i);
+    // Every bucket starts at an instant a record's timestamp can name (and
+    // day buckets are indexed by the start's low 48 bits).
+    if (start < google::protobuf::util::TimeUtil::kTimestampMinSeconds - 86400 ||
+        start > google::protobuf::util::TimeUtil::kTimestampMaxSeconds) {
+      return absl::InvalidArgumentError(absl::StrCat("checkpoint state: bucket start ", start,
+                                                     " is outside the Timestamp range"));
+    }
+    const BucketKey key{region_index[state.bucket_region(i)], start, width};
     // A fine bucket behind this process's horizon (or of a width it does
     // not keep) is not restored; nothing will change it any more.
     if (width != BucketWidth::kDay && key.start_unix_s < p->horizon_[static_cast<size_t>(width)]) {

@@ -136,6 +136,13 @@ TEST(PartitionStateTest, RefusesAStateItCannotUse) {
   const absl::Status s = restore(EventKind::kViolation, other_kind);
   EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
   EXPECT_NE(s.message().find("accidents"), std::string_view::npos) << s;
+  // A bucket start no record can name: 2^48 seconds past a real day's
+  // start would share that day's index key.
+  v1::PartitionState far_start = good;
+  far_start.set_bucket_start_unix_s(0, far_start.bucket_start_unix_s(0) + (int64_t{1} << 48));
+  const absl::Status far = restore(EventKind::kViolation, far_start);
+  EXPECT_TRUE(absl::IsInvalidArgument(far)) << far;
+  EXPECT_NE(far.message().find("outside the Timestamp range"), std::string_view::npos) << far;
 }
 
 class CheckpointStoreTest : public ::testing::Test {

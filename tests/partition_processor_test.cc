@@ -436,6 +436,17 @@ TEST_F(PartitionProcessorTest, DirtyTrackingAndRepublish) {
   EXPECT_EQ(incidents_.dirty_count(), 6u);
 }
 
+// Day buckets are indexed by the unit and the start's low 48 bits: a start
+// that shares them but no record can name is not found.
+TEST_F(PartitionProcessorTest, FindBucketTellsApartStartsThatShareTheirLow48Bits) {
+  ASSERT_EQ(Feed(Accident("A", 1, kMorning)).outcome, Outcome::kCounted);
+  BucketKey key{Binzhou().Find("371621")->index,
+                absl::ToUnixSeconds(absl::FromCivil(absl::CivilDay(2025, 3, 1), Shanghai()))};
+  ASSERT_TRUE(incidents_.FindBucket(key).has_value());
+  key.start_unix_s += int64_t{1} << 48;
+  EXPECT_FALSE(incidents_.FindBucket(key).has_value());
+}
+
 // What ForEachDirty reports, by width.
 std::map<BucketWidth, std::vector<int64_t>> DirtyViolations(const PartitionProcessor& p) {
   std::map<BucketWidth, std::vector<int64_t>> out;
