@@ -33,6 +33,9 @@ using Clock = std::chrono::steady_clock;
 constexpr absl::Duration kFlushWait = absl::Seconds(10);
 // Final flush when stopping or losing partitions.
 constexpr absl::Duration kFinalFlushWait = absl::Seconds(60);
+// Checkpoint bytes handed to the producer before the worker waits for their
+// delivery (a bound on the memory a checkpoint round takes).
+constexpr int64_t kCheckpointQueueBytes = int64_t{8} << 20;
 // librdkafka's statistics interval, unless the properties set another: the
 // statistics carry the group's join state, which gates offset commits.
 constexpr const char* kStatsIntervalMs = "1000";
@@ -749,6 +752,12 @@ class WorkerImpl {
   absl::Status Checkpoint(const std::vector<Partition*>& partitions, bool only_changed) {
     const auto started = Clock::now();
     std::vector<std::pair<Partition*, int64_t>> written;
+    // Not fatal: the previous checkpoints stay valid; retried next round.
+    auto not_confirmed = [](const absl::Status& flushed) {
+      spdlog::warn("worker: checkpoints not confirmed: {}", flushed.ToString());
+      return absl::IsDeadlineExceeded(flushed) ? absl::OkStatus() : flushed;
+    };
+    int64_t queued_bytes = 0;
     for (Partition* p : partitions) {
       if (only_changed && p->checkpointed_offset == p->next_offset) continue;
       const v1::PartitionState state = p->processor->SaveState();
@@ -757,17 +766,24 @@ class WorkerImpl {
           !s.ok()) {
         return s;
       }
-      checkpoint_bytes_ += static_cast<int64_t>(state.ByteSizeLong());
+      const auto bytes = static_cast<int64_t>(state.ByteSizeLong());
+      checkpoint_bytes_ += bytes;
       written.emplace_back(p, p->next_offset);
       p->checkpoint_id = id;
+      // The producer holds a copy of every chunk until it is delivered:
+      // without a wait now and then, a round of 96 partitions caught up on
+      // history queued ~50 MiB at once (the worker's peak memory).
+      queued_bytes += bytes;
+      if (queued_bytes >= kCheckpointQueueBytes) {
+        if (absl::Status flushed = checkpoints_->Flush(kFinalFlushWait); !flushed.ok()) {
+          return not_confirmed(flushed);
+        }
+        queued_bytes = 0;
+      }
     }
     if (written.empty()) return absl::OkStatus();
     absl::Status flushed = checkpoints_->Flush(kFinalFlushWait);
-    if (!flushed.ok()) {
-      // Not fatal: the previous checkpoint stays valid; retried next round.
-      spdlog::warn("worker: checkpoints not confirmed: {}", flushed.ToString());
-      return absl::IsDeadlineExceeded(flushed) ? absl::OkStatus() : flushed;
-    }
+    if (!flushed.ok()) return not_confirmed(flushed);
     for (auto& [p, offset] : written) p->checkpointed_offset = offset;
     checkpoints_written_ += static_cast<int64_t>(written.size());
     last_checkpoint_seconds_ = SecondsSince(started);
