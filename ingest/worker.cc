@@ -770,9 +770,9 @@ class WorkerImpl {
       checkpoint_bytes_ += bytes;
       written.emplace_back(p, p->next_offset);
       p->checkpoint_id = id;
-      // The producer holds a copy of every chunk until it is delivered:
-      // without a wait now and then, a round of 96 partitions caught up on
-      // history queued ~50 MiB at once (the worker's peak memory).
+      // The producer holds a copy of every chunk until it is delivered, and
+      // a round writes the whole state of every changed partition: without
+      // a wait now and then it would hold all of them at once.
       queued_bytes += bytes;
       if (queued_bytes >= kCheckpointQueueBytes) {
         if (absl::Status flushed = checkpoints_->Flush(kFinalFlushWait); !flushed.ok()) {

@@ -166,8 +166,8 @@ class PartitionProcessor {
   // clocks that disagree) before `now`, and was never published, is marked
   // clean without being reported: no window can show it, and its record
   // would only be followed by a tombstone when it is evicted. A worker
-  // catching up on months of history made about one such record per event
-  // (and one tombstone). A published bucket stays dirty, so the counts topic
+  // catching up on months of history published about 1.2 such records
+  // (values, then tombstones) per event. A published bucket stays dirty, so the counts topic
   // never keeps a stale value; day buckets are never skipped. Call it before
   // ForEachDirty. Returns how many buckets it skipped.
   size_t SkipUnwatchable(absl::Time now);
@@ -315,8 +315,8 @@ class PartitionProcessor {
   // Starts loading a pooled bucket into the cache (for writing).
   void PrefetchBucket(uint32_t index) const;
   processors_internal::StablePool<Bucket> pool_;
-  // Day buckets only, by DayIndexKey: 16-byte slots where a BucketKey made
-  // 32 (a processor can hold ~10^5 days of units).
+  // Day buckets only, by DayIndexKey: 16-byte map slots where a BucketKey
+  // made 32.
   absl::flat_hash_map<uint64_t, uint32_t> day_index_;
   // The counting unit in the top 16 bits, the start's low 48 bits below
   // (every valid Timestamp's Unix seconds fit in 48-bit two's complement).
