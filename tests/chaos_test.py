@@ -45,13 +45,12 @@ emits exactly N records of it. The manifest stays the ground truth.
 The mock's 5 MiB: each mock partition keeps only about 5 MiB and silently
 drops its oldest records (no compaction). Inputs and DLQ are sized to fit
 (the generator batches with linger.ms=100; inputs must keep offset 0).
-roadpulse.counts cannot fit: today every assignment rebuilds a partition from
-offset 0 and republishes all its buckets (and a tombstone for every minute
-and hour bucket its history ever evicted: ~2.5 count records per event per
-rebuild), and every kill causes one or two rebalances. So the final check
-relies on a property of the worker instead: every owner republishes the
-whole state of a partition after it is assigned (a rebuild today, a restore
-with MarkAllDirty once checkpoints exist). The harness samples the end
+roadpulse.counts cannot fit: every assignment restores a partition from its
+last checkpoint (or rebuilds it from offset 0 before the first one) and
+republishes all its buckets, and every kill causes one or two rebalances.
+So the final check relies on a property of the worker instead: every owner
+republishes the whole state of a partition after it is assigned (a restore
+with MarkAllDirty, or a rebuild). The harness samples the end
 offsets of roadpulse.counts and roadpulse.dlq twice a second (a background
 thread), takes the newest sample before each scrape of the workers' /metrics,
 and remembers for each final worker process the sample taken before its last
@@ -60,9 +59,10 @@ complete if no partition of those topics has dropped anything from there on
 (log start offset <= those offsets); otherwise the verdict is FAIL, naming
 the partition (raise --counts-partitions). Records dropped before that point
 were superseded by the final owners' republication. The DLQ gets the same
-treatment: today every owner re-reads its partitions from offset 0 and
-dead-letters their bad records again (with checkpoints each bad record will
-be dead-lettered about once, and the DLQ stays far below the limit).
+treatment: an owner re-reads its partitions from their last checkpoint and
+dead-letters the bad records after it again, so a bad record is dead-lettered
+once, plus once per kill between its checkpoints, and the DLQ stays far below
+the limit.
 With the defaults (24 counts partitions for 520,000 events and 10 kills)
 nothing is dropped today; the check keeps the verdict honest when it is.
 
