@@ -17,7 +17,8 @@
 // the day buckets hold exactly one accident (or one violation) per count
 // (until days settle: then at most one);
 // key_violations is the sum of its six parts; fine buckets are inside their
-// horizons and evicted ones are gone; ForEachDirty reaches every dirty bucket.
+// horizons and evicted ones are gone; ForEachDirty reaches every dirty bucket,
+// also after SkipUnwatchable.
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -156,8 +157,12 @@ int TestOneInput(const uint8_t* data, size_t size) {
     if (sep == std::string_view::npos) break;
     rest.remove_prefix(sep + kSeparator.size());
   }
+  // The worker skips unwatchable fine buckets before it publishes; the
+  // record time stands in for its clock.
+  fresh.SkipUnwatchable(record_time);
   CheckBuckets(fresh);
-  // What a worker does after publishing.
+  // What a worker does when it publishes.
+  old.SkipUnwatchable(record_time);
   old.ForEachDirty([](const BucketKey&, const MetricValues&) {});
   old.ClearDirty();
   old.ClearSettled();
