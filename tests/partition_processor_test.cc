@@ -484,7 +484,7 @@ TEST(SkipUnwatchableTest, SkipsOnlyFineBucketsNoWindowCanReachThatWereNeverPubli
     // Changed again while unwatchable: skipped again, and the kept values
     // are exact.
     ASSERT_EQ(p.Process(speeding("V2", t0), kNow).outcome, Outcome::kCounted);
-    EXPECT_EQ(p.SkipUnwatchable(absl::Now()), 2u);
+    EXPECT_EQ(p.SkipUnwatchable(kNow), 2u);
     EXPECT_EQ(DirtyViolations(p), (Counts{{W::kDay, {2}}}));
     p.ClearDirty();
     EXPECT_EQ(At(*p.FindBucket(BucketKey{Binzhou().Find("371602")->index,
@@ -505,7 +505,7 @@ TEST(SkipUnwatchableTest, SkipsOnlyFineBucketsNoWindowCanReachThatWereNeverPubli
     // Published, then changed after the windows passed: still reported, so
     // the counts topic does not keep a stale value.
     ASSERT_EQ(p.Process(speeding("V2", t0), kNow).outcome, Outcome::kCounted);
-    EXPECT_EQ(p.SkipUnwatchable(absl::Now()), 0u);
+    EXPECT_EQ(p.SkipUnwatchable(kNow), 0u);
     EXPECT_EQ(DirtyViolations(p), (Counts{{W::kDay, {2}}, {W::kHour, {2}}, {W::kMinute, {2}}}));
     p.ClearDirty();
     ASSERT_EQ(p.Process(speeding("V3", t0 + absl::Hours(72)), kNow).outcome, Outcome::kCounted);
