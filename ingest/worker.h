@@ -91,6 +91,12 @@ struct WorkerOptions {
   int session_timeout_ms = 6000;
   // Most records taken from the consumer queue at once.
   int max_batch = 10000;
+  // When the consumer queue runs empty while the broker holds more records,
+  // the worker wakes the fetcher (ingest/internal/fetch_nudger.h: one
+  // ListOffsets request per partition leader), at most this often; else a
+  // worker reading a backlog waits up to a second each time librdkafka's
+  // pre-fetch queue fills. Zero: never.
+  absl::Duration fetch_nudge_interval = absl::Milliseconds(10);
   // Exit Run() once every assigned partition has reached its end (partition
   // EOF) and everything is published. For tests and batch runs.
   bool stop_at_end = false;
@@ -176,6 +182,9 @@ struct WorkerStats {
   int64_t restores = 0;                   // partitions restored from a checkpoint
   double last_restore_seconds = 0;        // duration of the last assignment's restore
   int64_t offset_resets = 0;              // checkpointed offsets found out of range (data loss)
+  // Times the worker woke a fetcher paused on a full pre-fetch queue
+  // (WorkerOptions::fetch_nudge_interval) since start.
+  int64_t fetch_nudges = 0;
 };
 
 // Thread-compatible; Run() is called from one thread. stats() and

@@ -37,6 +37,9 @@ std::string WorkerMetricsText(const WorkerStats& s, absl::Time now) {
          "Changed hour and minute buckets left unpublished since start: older than any "
          "rolling window can reach.");
   out += fmt::format("roadpulse_worker_counts_unwatchable_total {}\n", s.counts_unwatchable);
+  metric("roadpulse_worker_fetch_nudges_total", "counter",
+         "Times the worker woke a fetcher paused on a full pre-fetch queue since start.");
+  out += fmt::format("roadpulse_worker_fetch_nudges_total {}\n", s.fetch_nudges);
   metric("roadpulse_worker_rebalances_total", "counter", "Partition assignments received.");
   out += fmt::format("roadpulse_worker_rebalances_total {}\n", s.rebalances);
   metric("roadpulse_worker_assigned_partitions", "gauge", "Input partitions assigned.");
