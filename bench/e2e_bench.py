@@ -17,6 +17,7 @@ times leave out the consumer-group join, which the mock cluster holds for
 about session.timeout.ms - 1 s (a real cluster does not).
 
   /usr/bin/python3 bench/e2e_bench.py [--events 2000000] [--partitions 48] [--out FILE.json]
+                                      [-X KEY=VALUE ...]  (producer properties for the load)
 """
 import argparse
 import datetime
@@ -105,6 +106,8 @@ def main():
     ap.add_argument("--partitions", type=int, default=48)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", help="write the results as JSON here")
+    ap.add_argument("--generate-property", "-X", action="append", default=[],
+                    help="librdkafka producer property KEY=VALUE for the load (repeatable)")
     args = ap.parse_args()
 
     results = {"events": args.events, "partitions": args.partitions,
@@ -121,8 +124,9 @@ def main():
             log("broker at", servers)
             gen = [args.roadpulse, "generate", "--scenario-file", scenario, "--seed",
                    str(args.seed), "--events", str(args.events)]
-            results["load"] = measure("generate", gen + ["--bootstrap-servers", servers,
-                                                         "--truth", tmp + "/truth.json"])
+            load_props = [a for p in args.generate_property for a in ("-X", p)]
+            results["load"] = measure("generate", gen + load_props + [
+                "--bootstrap-servers", servers, "--truth", tmp + "/truth.json"])
             with open(tmp + "/truth.json") as f:
                 produced = json.load(f)["produced"]["total"]
             results["produced"] = produced
