@@ -120,6 +120,8 @@ int RunWorker(const RunFlags& flags) {
           .value_or(WorkerOptions::OffsetResetPolicy::kStop);
   options.instance_id = flags.config.GetString("worker.instance_id");
   options.log_interval = absl::Seconds(flags.config.GetInt("worker.log_interval_s"));
+  options.fetch_nudge_interval =
+      absl::Milliseconds(flags.config.GetInt("worker.fetch_nudge_interval_ms"));
   absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Create(options, *regions, **sink);
   if (!worker.ok()) {
     spdlog::error("{}", worker.status().ToString());
