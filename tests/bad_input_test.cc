@@ -9,7 +9,6 @@
 #include <map>
 #include <set>
 #include <string>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
@@ -175,19 +174,10 @@ TEST_F(BadInputTest, EveryBadRecordIsDeadLetteredWithItsReasonAndNothingCounts) 
   absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Create(options, *regions_, **sink);
   ASSERT_TRUE(worker.ok()) << worker.status();
   // Bounded: a watchdog stops the worker if it never reaches the end.
-  std::atomic<bool> stop{false};
-  std::atomic<bool> finished{false};
-  std::thread watchdog([&] {
-    const absl::Time deadline = absl::Now() + absl::Seconds(60);
-    while (!finished.load() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
-    stop.store(true);
-  });
-  const absl::Status run = (*worker)->Run(&stop);
-  const bool timed_out = stop.load();
-  finished.store(true);
-  watchdog.join();
-  ASSERT_TRUE(run.ok()) << run;
-  ASSERT_FALSE(timed_out) << "the worker did not reach the end within 60 s";
+  const testing::BoundedRun run = testing::RunWithWatchdog(
+      [&](const std::atomic<bool>* stop) { return (*worker)->Run(stop); }, absl::Seconds(60));
+  ASSERT_TRUE(run.status.ok()) << run.status;
+  ASSERT_FALSE(run.timed_out) << "the worker did not reach the end within 60 s";
 
   // Tallies balance: 7 bad incidents + 1 control, 1 bad violation + 1 control.
   const WorkerStats stats = (*worker)->stats();

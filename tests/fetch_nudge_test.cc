@@ -9,7 +9,6 @@
 #include <atomic>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
@@ -20,6 +19,7 @@
 #include "processors/region_table.h"
 #include "roadpulse/v1/events.pb.h"
 #include "sinks/kafka_count_sink.h"
+#include "tests/kafka_test_util.h"
 
 namespace roadpulse {
 namespace {
@@ -74,21 +74,12 @@ TEST(FetchNudgeTest, AWorkerReadingABacklogIsNotHeldBackByAFullPrefetchQueue) {
   options.properties.emplace("queued.min.messages", "10");
   absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Create(options, *regions, **sink);
   ASSERT_TRUE(worker.ok()) << worker.status();
-  std::atomic<bool> stop{false};
-  std::atomic<bool> finished{false};
-  std::thread watchdog([&] {
-    const absl::Time deadline = absl::Now() + absl::Seconds(60);
-    while (!finished.load() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
-    stop.store(true);
-  });
   const absl::Time started = absl::Now();
-  const absl::Status run = (*worker)->Run(&stop);
-  const bool timed_out = stop.load();
-  finished.store(true);
-  watchdog.join();
-  ASSERT_TRUE(run.ok()) << run;
-  ASSERT_FALSE(timed_out) << "the worker did not read " << kBatches * kPerBatch
-                          << " records within 60 s";
+  const testing::BoundedRun run = testing::RunWithWatchdog(
+      [&](const std::atomic<bool>* stop) { return (*worker)->Run(stop); }, absl::Seconds(60));
+  ASSERT_TRUE(run.status.ok()) << run.status;
+  ASSERT_FALSE(run.timed_out) << "the worker did not read " << kBatches * kPerBatch
+                              << " records within 60 s";
   const WorkerStats stats = (*worker)->stats();
   std::printf("%d records in %d batches read in %.1f s with %lld fetch nudges\n",
               kBatches * kPerBatch, kBatches, absl::ToDoubleSeconds(absl::Now() - started),

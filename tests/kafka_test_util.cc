@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 
@@ -152,6 +153,23 @@ int32_t JavaPartition(std::string_view key, int32_t partitions) {
   h *= m;
   h ^= h >> 15;
   return static_cast<int32_t>((h & 0x7fffffff) % static_cast<uint32_t>(partitions));
+}
+
+BoundedRun RunWithWatchdog(const std::function<absl::Status(const std::atomic<bool>*)>& run,
+                           absl::Duration limit) {
+  std::atomic<bool> stop{false};
+  std::atomic<bool> finished{false};
+  std::thread watchdog([&] {
+    const absl::Time deadline = absl::Now() + limit;
+    while (!finished.load() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+    stop.store(true);
+  });
+  BoundedRun result;
+  result.status = run(&stop);
+  result.timed_out = stop.load();
+  finished.store(true);
+  watchdog.join();
+  return result;
 }
 
 }  // namespace roadpulse::testing

@@ -1,10 +1,13 @@
 // Test helpers for the Kafka tests: an independent reader of a whole topic
-// (librdkafka's C API directly, not our Worker/CountReader), and the Java
-// client's murmur2 partitioner as ground truth for key placement.
+// (librdkafka's C API directly, not our Worker/CountReader), the Java
+// client's murmur2 partitioner as ground truth for key placement, and a
+// watchdog for runs that stop on a flag (Worker::Run).
 #ifndef ROADPULSE_TESTS_KAFKA_TEST_UTIL_H_
 #define ROADPULSE_TESTS_KAFKA_TEST_UTIL_H_
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -36,6 +39,15 @@ absl::StatusOr<std::vector<ReadRecord>> ReadTopic(const std::string& bootstrap_s
 // The partition the Java client (and librdkafka's murmur2_random) picks for
 // a non-empty key: (murmur2(key) & 0x7fffffff) % partitions.
 int32_t JavaPartition(std::string_view key, int32_t partitions);
+
+// Calls run(&stop) on this thread and sets `stop` once `limit` has passed
+// (a watchdog thread). `timed_out`: the watchdog had to set it.
+struct BoundedRun {
+  absl::Status status;
+  bool timed_out = false;
+};
+BoundedRun RunWithWatchdog(const std::function<absl::Status(const std::atomic<bool>*)>& run,
+                           absl::Duration limit);
 
 }  // namespace roadpulse::testing
 
