@@ -208,8 +208,8 @@ class WorkerImpl {
       if ((stop != nullptr && stop->load()) || stop_requested_.load()) break;
       const auto now = Clock::now();
       const int wait_ms = static_cast<int>(std::clamp<int64_t>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(std::min(next_flush, nudge_retry_) -
-                                                                now)
+          std::chrono::duration_cast<std::chrono::milliseconds>(
+              (nudge_held_back_ ? std::min(next_flush, next_nudge_) : next_flush) - now)
               .count(),
           0, 100));
       const size_t n = CollectBatch(wait_ms);
@@ -514,32 +514,40 @@ class WorkerImpl {
     return collected_;
   }
 
+  // The partition's high watermark as librdkafka last saw it (no broker
+  // round trip), -1 when not known.
+  int64_t HighWatermark(const Partition& p) const {
+    int64_t low = 0;
+    int64_t high = -1;
+    if (rd_kafka_get_watermark_offsets(consumer_.get(), p.topic.c_str(), p.partition, &low,
+                                       &high) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return -1;
+    }
+    return high;
+  }
+
   // Called when the consumer queue ran empty. If the broker holds records
   // this worker has not read (a partition's high watermark, as the last fetch
   // saw it, is past its next offset), the fetcher may be waiting out
   // librdkafka's one-second pause after the queue filled up
   // (ingest/internal/fetch_nudger.h): wake the leaders of those partitions,
   // at most once per fetch_nudge_interval; a nudge held back by that limit
-  // is retried when it expires (nudge_retry_ shortens the consumer's wait). A
+  // is retried when it expires (nudge_held_back_ shortens the consumer's wait). A
   // live worker reads every record a fetch brought, high watermark included,
   // so it rarely nudges.
   void MaybeNudgeFetcher() {
-    nudge_retry_ = Clock::time_point::max();
+    nudge_held_back_ = false;
     if (nudger_ == nullptr) return;
-    PartitionListHandle lagging(rd_kafka_topic_partition_list_new(8));
+    PartitionListHandle lagging;  // allocated only when some partition lags
     for (const auto& [key, p] : partitions_) {
-      int64_t low = 0;
-      int64_t high = -1;
-      if (rd_kafka_get_watermark_offsets(consumer_.get(), p.topic.c_str(), p.partition, &low,
-                                         &high) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-          high > p.next_offset) {
-        rd_kafka_topic_partition_list_add(lagging.get(), p.topic.c_str(), p.partition);
-      }
+      if (HighWatermark(p) <= p.next_offset) continue;
+      if (lagging == nullptr) lagging.reset(rd_kafka_topic_partition_list_new(8));
+      rd_kafka_topic_partition_list_add(lagging.get(), p.topic.c_str(), p.partition);
     }
-    if (lagging->cnt == 0) return;
+    if (lagging == nullptr) return;
     const auto now = Clock::now();
     if (now < next_nudge_) {
-      nudge_retry_ = next_nudge_;
+      nudge_held_back_ = true;
       return;
     }
     nudger_->Nudge(std::move(lagging));
@@ -919,13 +927,7 @@ class WorkerImpl {
       ps.next_offset = p.next_offset;
       ps.reached_end = p.reached_end;
       ps.tally = p.processor->tally();
-      int64_t low = 0;
-      int64_t high = -1;
-      if (rd_kafka_get_watermark_offsets(consumer_.get(), p.topic.c_str(), p.partition, &low,
-                                         &high) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        high = -1;
-      }
-      ps.high_watermark = high;
+      ps.high_watermark = HighWatermark(p);
       ps.restored = p.restored;
       ps.data_loss = p.data_loss;
       ps.checkpointed_offset = p.checkpointed_offset;
@@ -1020,8 +1022,8 @@ class WorkerImpl {
   bool group_steady_ = false;  // the last statistics saw join state "steady"
   v1::CountRecord record_;     // reused for every count record published
   Clock::time_point next_commit_{};
-  Clock::time_point next_nudge_{};                            // earliest next nudge
-  Clock::time_point nudge_retry_ = Clock::time_point::max();  // a held-back nudge's turn
+  Clock::time_point next_nudge_{};  // earliest next nudge
+  bool nudge_held_back_ = false;    // a nudge waits for next_nudge_
 
   int64_t records_consumed_ = 0;
   int64_t dead_lettered_ = 0;

@@ -7,6 +7,7 @@
 // worker waking it, every record is read and counted once, and the worker
 // says it nudged.
 #include <atomic>
+#include <cstdio>
 #include <memory>
 #include <string>
 
