@@ -2,6 +2,9 @@
 //  - BM_DecodeValidateAggregate: serialized IncidentEvent/ViolationEvent mix
 //    (pre-generated) through PartitionProcessor::Process on one core: parse,
 //    validate, dedup, day + hour + minute buckets. items_per_second = events/s.
+//    Fresh processors per pass: the dedup tables grow while timed.
+//  - BM_DecodeValidateAggregateSteady: the same work for a running worker,
+//    whose dedup tables hold the retention horizon and have stopped growing.
 //  - BM_DecodeOnly: protobuf's parse alone; BM_DecodeInPlace: the in-place
 //    decode the processor uses for ordinary records.
 //  - BM_WindowQuery / BM_YoYQuery: a CountStore holding two years of day
@@ -28,74 +31,137 @@ namespace {
 using testing::Binzhou;
 using testing::Shanghai;
 
-// 1 M events over 30 days (a busy month), serialized once.
+// `months` busy months of 1 M events each (30 days), from 2025-06-01 on,
+// serialized once.
+std::vector<bench::SerializedEvent>* MakeEvents(uint64_t months) {
+  auto* v = new std::vector<bench::SerializedEvent>();
+  const uint64_t n = 1'000'000 * months;
+  std::mt19937_64 rng(42);
+  const absl::Time start = absl::FromCivil(absl::CivilDay(2025, 6, 1), Shanghai());
+  v->reserve(n + n / 100);
+  for (uint64_t i = 0; i < n; ++i) {
+    v->push_back(bench::MakeEvent(Binzhou(), i, n, start,
+                                  absl::Hours(24 * 30 * static_cast<int64_t>(months)), rng));
+    // 1% exact duplicates of a recent event.
+    if (i % 100 == 99) v->push_back(v->at(v->size() - 1 - rng() % 50));
+  }
+  return v;
+}
+
+// One month: 1 M events over 30 days.
 const std::vector<bench::SerializedEvent>& Events() {
-  static const std::vector<bench::SerializedEvent>* events = [] {
-    auto* v = new std::vector<bench::SerializedEvent>();
-    constexpr uint64_t kN = 1'000'000;
-    std::mt19937_64 rng(42);
-    const absl::Time start = absl::FromCivil(absl::CivilDay(2025, 6, 1), Shanghai());
-    v->reserve(kN);
-    for (uint64_t i = 0; i < kN; ++i) {
-      v->push_back(bench::MakeEvent(Binzhou(), i, kN, start, absl::Hours(24 * 30), rng));
-      // 1% exact duplicates of a recent event.
-      if (i % 100 == 99) v->push_back(v->at(v->size() - 1 - rng() % 50));
-    }
-    return v;
-  }();
+  static const std::vector<bench::SerializedEvent>* events = MakeEvents(1);
+  return *events;
+}
+
+// Two such months, for the steady state: the first fills the dedup table,
+// the second is timed.
+const std::vector<bench::SerializedEvent>& TwoMonths() {
+  static const std::vector<bench::SerializedEvent>* events = MakeEvents(2);
   return *events;
 }
 
 // Records per consumed batch (the worker's default max_batch).
 constexpr size_t kBatch = 10000;
 
+struct Processors {
+  explicit Processors(const ProcessorOptions& options)
+      : incidents(EventKind::kIncident, Binzhou(), options),
+        violations(EventKind::kViolation, Binzhou(), options) {}
+  PartitionProcessor incidents;
+  PartitionProcessor violations;
+};
+
+// Feeds events [from, to) through `p` as the worker does: a cache hint for
+// the record `ahead` positions on (0: none; the worker and replay give it one
+// record ahead), and after every kBatch records the changed and evicted
+// buckets handed to the publisher. Returns a checksum of what was published.
+int64_t Feed(const std::vector<bench::SerializedEvent>& events, size_t from, size_t to,
+             size_t ahead, absl::Time record_time, Processors& p) {
+  int64_t published = 0;
+  size_t in_batch = 0;
+  for (size_t i = from; i < to; ++i) {
+    const bench::SerializedEvent& e = events[i];
+    if (ahead > 0 && i + ahead < to) {
+      const bench::SerializedEvent& next = events[i + ahead];
+      (next.incident ? p.incidents : p.violations).Prefetch(next.bytes);
+    }
+    PartitionProcessor& q = e.incident ? p.incidents : p.violations;
+    benchmark::DoNotOptimize(q.Process(e.bytes, record_time));
+    if (++in_batch == kBatch) {
+      in_batch = 0;
+      for (PartitionProcessor* r : {&p.incidents, &p.violations}) {
+        r->ForEachDirty([&](const BucketKey&, const MetricValues& v) { published += v[0]; });
+        r->ClearDirty();
+        r->ClearSettled();
+        published += static_cast<int64_t>(r->tombstones().size());
+        r->ClearTombstones();
+      }
+    }
+  }
+  return published;
+}
+
+// A fresh pair of processors per pass (a worker starting from offset 0): the
+// dedup tables grow from empty to ~1 M ids while they are timed, moving
+// every id a few times (processors/internal/id_table.h). Argument: `ahead`.
 void BM_DecodeValidateAggregate(benchmark::State& state) {
   const std::vector<bench::SerializedEvent>& events = Events();
+  const size_t ahead = static_cast<size_t>(state.range(0));
   const absl::Time record_time = absl::FromCivil(absl::CivilDay(2025, 8, 1), Shanghai());
   int64_t processed = 0;
   for (auto _ : state) {
     // Fresh state per pass, so every pass counts the same events (not
     // duplicates of the last pass); construction is outside the timing.
     state.PauseTiming();
-    auto incidents =
-        std::make_unique<PartitionProcessor>(EventKind::kIncident, Binzhou(), ProcessorOptions());
-    auto violations =
-        std::make_unique<PartitionProcessor>(EventKind::kViolation, Binzhou(), ProcessorOptions());
+    auto p = std::make_unique<Processors>(ProcessorOptions());
     state.ResumeTiming();
-    int64_t published = 0;
-    size_t in_batch = 0;
-    for (size_t i = 0; i < events.size(); ++i) {
-      const bench::SerializedEvent& e = events[i];
-      // As the worker does: a hint for the next record of the batch.
-      if (i + 1 < events.size()) {
-        const bench::SerializedEvent& next = events[i + 1];
-        (next.incident ? *incidents : *violations).Prefetch(next.bytes);
-      }
-      PartitionProcessor& p = e.incident ? *incidents : *violations;
-      benchmark::DoNotOptimize(p.Process(e.bytes, record_time));
-      // What the worker does after each consumed batch: hand the changed
-      // buckets and the evicted ones to the publisher.
-      if (++in_batch == kBatch) {
-        in_batch = 0;
-        for (PartitionProcessor* q : {incidents.get(), violations.get()}) {
-          q->ForEachDirty([&](const BucketKey&, const MetricValues& v) { published += v[0]; });
-          q->ClearDirty();
-          q->ClearSettled();
-          published += static_cast<int64_t>(q->tombstones().size());
-          q->ClearTombstones();
-        }
-      }
-    }
-    benchmark::DoNotOptimize(published);
+    benchmark::DoNotOptimize(Feed(events, 0, events.size(), ahead, record_time, *p));
     processed += static_cast<int64_t>(events.size());
     state.PauseTiming();
-    incidents.reset();
-    violations.reset();
+    p.reset();
     state.ResumeTiming();
   }
   state.SetItemsProcessed(processed);
 }
-BENCHMARK(BM_DecodeValidateAggregate)->Unit(benchmark::kMillisecond)->MinTime(3.0);
+BENCHMARK(BM_DecodeValidateAggregate)
+    ->ArgName("ahead")
+    ->Arg(1)
+    ->Arg(0)
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(3.0);
+
+// A running worker: its dedup tables already hold the retention horizon's
+// ids and no longer grow (each sweep forgets a day as the next one comes in;
+// memory_bench shows the same at the default horizon). Here the horizon is
+// 30 days, so that one month of 1 M events fills it: the same density and a
+// table of the same size (~1 M ids) as the fresh pass above ends with. Each
+// pass fills fresh processors with the first month (not timed), then times
+// the second month: every record new to them, ids forgotten a day at a time.
+void BM_DecodeValidateAggregateSteady(benchmark::State& state) {
+  const std::vector<bench::SerializedEvent>& events = TwoMonths();
+  const size_t half = events.size() / 2;
+  const absl::Time record_time = absl::FromCivil(absl::CivilDay(2025, 9, 1), Shanghai());
+  ProcessorOptions options;
+  options.retention_horizon = absl::Hours(24 * 30);
+  int64_t processed = 0;
+  size_t ids = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto p = std::make_unique<Processors>(options);
+    benchmark::DoNotOptimize(Feed(events, 0, half, 1, record_time, *p));
+    state.ResumeTiming();
+    benchmark::DoNotOptimize(Feed(events, half, events.size(), 1, record_time, *p));
+    processed += static_cast<int64_t>(events.size() - half);
+    state.PauseTiming();
+    ids = p->incidents.remembered_ids() + p->violations.remembered_ids();
+    p.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(processed);
+  state.counters["ids_held"] = static_cast<double>(ids);
+}
+BENCHMARK(BM_DecodeValidateAggregateSteady)->Unit(benchmark::kMillisecond)->MinTime(3.0);
 
 // The decode step alone (protobuf parse into reused messages), for the
 // breakdown of the figure above.
