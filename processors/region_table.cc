@@ -139,8 +139,8 @@ absl::StatusOr<RegionTable> RegionTable::LoadString(std::string_view text,
   }
   main_region.index = 1;
   table.regions_.push_back(std::move(main_region));
-  table.by_code_[table.regions_[0].code] = 0;
-  if (!table.by_code_.emplace(table.regions_[1].code, 1).second) {
+  table.AddCode(table.regions_[0].code, 0);
+  if (!table.AddCode(table.regions_[1].code, 1)) {
     return err("[main_urban] code equals the city's code");
   }
 
@@ -178,7 +178,7 @@ absl::StatusOr<RegionTable> RegionTable::LoadString(std::string_view text,
     stated_main.push_back(main_node ? main_node->value<bool>() : std::nullopt);
     if (table.regions_.size() >= 0xFFFF) return err("too many units (at most 65534)");
     r.index = static_cast<uint16_t>(table.regions_.size());
-    if (!table.by_code_.emplace(r.code, r.index).second) {
+    if (!table.AddCode(r.code, r.index)) {
       return err(fmt::format("{}: duplicate code \"{}\"", where, r.code));
     }
     table.regions_.push_back(std::move(r));
@@ -221,7 +221,29 @@ absl::StatusOr<RegionTable> RegionTable::LoadString(std::string_view text,
   return table;
 }
 
+uint64_t RegionTable::NumericKey(std::string_view code) {
+  if (code.empty() || code.size() > 18) return 0;
+  uint64_t value = 0;
+  for (char c : code) {
+    const unsigned digit = static_cast<unsigned char>(c) - '0';
+    if (digit > 9) return 0;
+    value = value * 10 + digit;
+  }
+  // The length keeps "0371" and "371" apart; 10^18 < 2^60.
+  return (static_cast<uint64_t>(code.size()) << 60) | value;
+}
+
+bool RegionTable::AddCode(const std::string& code, uint16_t index) {
+  if (!by_code_.emplace(code, index).second) return false;
+  if (const uint64_t key = NumericKey(code); key != 0) by_number_.emplace(key, index);
+  return true;
+}
+
 const Region* RegionTable::Find(std::string_view code) const {
+  if (const uint64_t key = NumericKey(code); key != 0) {
+    auto it = by_number_.find(key);
+    return it == by_number_.end() ? nullptr : &regions_[it->second];
+  }
   auto it = by_code_.find(absl::string_view(code.data(), code.size()));
   return it == by_code_.end() ? nullptr : &regions_[it->second];
 }
@@ -268,15 +290,23 @@ std::vector<const Region*> RegionTable::UnitsOf(std::string_view code) const {
 
 const Region* RegionTable::CountingUnit(std::string_view county_code,
                                         std::string_view township_code) const {
+  if (!township_code.empty()) {
+    // One lookup: the loader made every township-level unit's parent a
+    // county-level unit, so a township whose parent is county_code is all
+    // that county_code must be.
+    const Region* township = Find(township_code);
+    if (township == nullptr || !IsTownshipLevel(township->kind) ||
+        township->parent != county_code) {
+      return nullptr;
+    }
+    return township;
+  }
   const Region* county = Find(county_code);
   if (county == nullptr || county->kind == RegionKind::kCity ||
       county->kind == RegionKind::kMainUrban || IsTownshipLevel(county->kind)) {
     return nullptr;
   }
-  if (township_code.empty()) return county;
-  const Region* township = Find(township_code);
-  if (township == nullptr || township->parent != county->code) return nullptr;
-  return township;
+  return county;
 }
 
 }  // namespace roadpulse

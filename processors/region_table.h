@@ -73,9 +73,17 @@ class RegionTable {
 
  private:
   RegionTable() = default;
+  // Indexes `code`; false if it is taken.
+  bool AddCode(const std::string& code, uint16_t index);
+  // A code of 1 to 18 ASCII digits (every administrative division code) as
+  // an integer that keeps its length; 0 for any other code.
+  static uint64_t NumericKey(std::string_view code);
   std::string time_zone_;
   std::vector<Region> regions_;  // [0] city, [1] main urban, then units
-  absl::flat_hash_map<std::string, uint16_t> by_code_;
+  absl::flat_hash_map<std::string, uint16_t> by_code_;  // every code
+  // The numeric codes again, by NumericKey: Find() runs for every event, and
+  // hashing an integer costs a fraction of hashing a string.
+  absl::flat_hash_map<uint64_t, uint16_t> by_number_;
 };
 
 }  // namespace roadpulse

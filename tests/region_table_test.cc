@@ -49,7 +49,56 @@ TEST(RegionTableTest, CountingUnitChecksParents) {
   EXPECT_EQ(table->CountingUnit("371681", "371602003"), nullptr);  // wrong parent
   EXPECT_EQ(table->CountingUnit("371600", ""), nullptr);           // the city is no unit
   EXPECT_EQ(table->CountingUnit("371602001", ""), nullptr);        // a township as county
+  EXPECT_EQ(table->CountingUnit("371600", "371602"), nullptr);     // a county as township
+  EXPECT_EQ(table->CountingUnit("", "371602003"), nullptr);        // no county
   EXPECT_EQ(table->CountingUnit("999999", ""), nullptr);
+}
+
+// Find looks codes of digits up by value and length: codes that differ only
+// in leading zeros stay apart, and other codes (letters, 19+ digits) are
+// found by their text.
+TEST(RegionTableTest, FindMatchesCodesExactly) {
+  constexpr char kToml[] = R"(
+[city]
+code = "0100"
+name_zh = "测试市"
+[[units]]
+code = "100"
+name_zh = "一区"
+parent = "0100"
+kind = "district"
+[[units]]
+code = "00100"
+name_zh = "二区"
+parent = "0100"
+kind = "county"
+[[units]]
+code = "A-7"
+name_zh = "甲街道"
+parent = "100"
+kind = "street"
+[[units]]
+code = "1234567890123456789"
+name_zh = "乙镇"
+parent = "00100"
+kind = "township"
+)";
+  absl::StatusOr<RegionTable> table = RegionTable::LoadString(kToml, "codes");
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->Find("0100"), &table->city());
+  EXPECT_EQ(table->Find("100")->name_zh, "一区");
+  EXPECT_EQ(table->Find("00100")->name_zh, "二区");
+  EXPECT_EQ(table->Find("000100"), nullptr);
+  EXPECT_EQ(table->Find("1000"), nullptr);
+  EXPECT_EQ(table->Find("A-7")->name_zh, "甲街道");
+  EXPECT_EQ(table->Find("1234567890123456789")->name_zh, "乙镇");
+  EXPECT_EQ(table->Find("123456789012345678"), nullptr);
+  EXPECT_EQ(table->Find(""), nullptr);
+  EXPECT_EQ(table->CountingUnit("100", "A-7")->name_zh, "甲街道");
+  EXPECT_EQ(table->CountingUnit("00100", "A-7"), nullptr);  // not its parent
+  EXPECT_EQ(table->CountingUnit("00100", "1234567890123456789")->name_zh, "乙镇");
+  EXPECT_EQ(table->CountingUnit("0100", "100"), nullptr);  // a district as township
+  EXPECT_EQ(table->CountingUnit("00100", "")->name_zh, "二区");
 }
 
 TEST(RegionTableTest, UnitsOfRollUps) {
