@@ -222,14 +222,15 @@ absl::StatusOr<RegionTable> RegionTable::LoadString(std::string_view text,
 }
 
 uint64_t RegionTable::NumericKey(std::string_view code) {
-  if (code.empty() || code.size() > 18) return 0;
+  // The length takes the top 4 bits: at most 15 digits (10^15 < 2^50).
+  if (code.empty() || code.size() > 15) return 0;
   uint64_t value = 0;
   for (char c : code) {
     const unsigned digit = static_cast<unsigned char>(c) - '0';
     if (digit > 9) return 0;
     value = value * 10 + digit;
   }
-  // The length keeps "0371" and "371" apart; 10^18 < 2^60.
+  // The length keeps "0371" and "371" apart.
   return (static_cast<uint64_t>(code.size()) << 60) | value;
 }
 

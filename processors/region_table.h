@@ -75,8 +75,8 @@ class RegionTable {
   RegionTable() = default;
   // Indexes `code`; false if it is taken.
   bool AddCode(const std::string& code, uint16_t index);
-  // A code of 1 to 18 ASCII digits (every administrative division code) as
-  // an integer that keeps its length; 0 for any other code.
+  // A code of 1 to 15 ASCII digits (administrative division codes have 6,
+  // 9 or 12) as an integer that keeps its length; 0 for any other code.
   static uint64_t NumericKey(std::string_view code);
   std::string time_zone_;
   std::vector<Region> regions_;  // [0] city, [1] main urban, then units

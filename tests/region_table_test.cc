@@ -54,9 +54,10 @@ TEST(RegionTableTest, CountingUnitChecksParents) {
   EXPECT_EQ(table->CountingUnit("999999", ""), nullptr);
 }
 
-// Find looks codes of digits up by value and length: codes that differ only
-// in leading zeros stay apart, and other codes (letters, 19+ digits) are
-// found by their text.
+// Find looks codes of up to 15 digits up by value and length: codes that
+// differ only in leading zeros stay apart, and other codes (letters, 16+
+// digits) are found by their text, also where their value and length would
+// collide with a short code's if the length were kept in 4 bits.
 TEST(RegionTableTest, FindMatchesCodesExactly) {
   constexpr char kToml[] = R"(
 [city]
@@ -82,6 +83,21 @@ code = "1234567890123456789"
 name_zh = "乙镇"
 parent = "00100"
 kind = "township"
+[[units]]
+code = "5"
+name_zh = "五区"
+parent = "0100"
+kind = "district"
+[[units]]
+code = "00000000000000005"
+name_zh = "十七位区"
+parent = "0100"
+kind = "district"
+[[units]]
+code = "000000000000005"
+name_zh = "十五位区"
+parent = "0100"
+kind = "district"
 )";
   absl::StatusOr<RegionTable> table = RegionTable::LoadString(kToml, "codes");
   ASSERT_TRUE(table.ok()) << table.status();
@@ -93,6 +109,10 @@ kind = "township"
   EXPECT_EQ(table->Find("A-7")->name_zh, "甲街道");
   EXPECT_EQ(table->Find("1234567890123456789")->name_zh, "乙镇");
   EXPECT_EQ(table->Find("123456789012345678"), nullptr);
+  EXPECT_EQ(table->Find("5")->name_zh, "五区");
+  EXPECT_EQ(table->Find("00000000000000005")->name_zh, "十七位区");
+  EXPECT_EQ(table->Find("000000000000005")->name_zh, "十五位区");
+  EXPECT_EQ(table->Find("0000000000000005"), nullptr);  // 16 digits: not in the table
   EXPECT_EQ(table->Find(""), nullptr);
   EXPECT_EQ(table->CountingUnit("100", "A-7")->name_zh, "甲街道");
   EXPECT_EQ(table->CountingUnit("00100", "A-7"), nullptr);  // not its parent
