@@ -7,6 +7,7 @@
 #include <random>
 #include <string>
 
+#include "google/protobuf/stubs/logging.h"
 #include "gtest/gtest.h"
 
 namespace roadpulse {
@@ -210,6 +211,32 @@ TEST(EventViewTest, LeavesUnusualInputToProtobuf) {
   EXPECT_FALSE(CheckIncident(unknown));
   std::string wrong_type = std::string("\x08\x01", 2);  // id as a varint: an unknown field
   EXPECT_FALSE(CheckIncident(wrong_type));
+}
+
+// Strings are checked for ASCII eight bytes at a time, then byte by byte: a
+// non-ASCII byte anywhere in a string of any length leaves the record to
+// protobuf, and an ASCII string of any length takes the fast path.
+TEST(EventViewTest, FindsNonAsciiAnywhereInAString) {
+  google::protobuf::LogSilencer quiet;  // protobuf logs every invalid UTF-8 string it refuses
+  for (size_t len = 0; len <= 20; ++len) {
+    v1::ViolationEvent vio;
+    vio.set_id(std::string(len, 'a'));
+    vio.mutable_location()->set_region_code(std::string(len, '7'));
+    EXPECT_TRUE(CheckViolation(vio.SerializeAsString())) << len;
+    for (size_t at = 0; at < len; ++at) {
+      // One byte with its high bit set and every other byte ASCII (not
+      // UTF-8, so protobuf refuses the record; CheckViolation fails the test
+      // if the fast path accepts it).
+      std::string text(len, 'a');
+      text[at] = '\xE9';
+      vio.set_id(text);
+      EXPECT_FALSE(CheckViolation(vio.SerializeAsString())) << len << " " << at;
+      vio.set_id("a");
+      vio.mutable_location()->set_township_code(text);
+      EXPECT_FALSE(CheckViolation(vio.SerializeAsString())) << len << " " << at;
+      vio.mutable_location()->clear_township_code();
+    }
+  }
 }
 
 TEST(EventViewTest, AgreesWithProtobufOnRandomAndMutatedEvents) {
