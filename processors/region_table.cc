@@ -235,9 +235,11 @@ uint64_t RegionTable::NumericKey(std::string_view code) {
 }
 
 bool RegionTable::AddCode(const std::string& code, uint16_t index) {
-  if (!by_code_.emplace(code, index).second) return false;
-  if (const uint64_t key = NumericKey(code); key != 0) by_number_.emplace(key, index);
-  return true;
+  // NumericKey is one-to-one on the codes it takes: equal keys, equal codes.
+  if (const uint64_t key = NumericKey(code); key != 0) {
+    return by_number_.emplace(key, index).second;
+  }
+  return by_code_.emplace(code, index).second;
 }
 
 const Region* RegionTable::Find(std::string_view code) const {

@@ -80,10 +80,11 @@ class RegionTable {
   static uint64_t NumericKey(std::string_view code);
   std::string time_zone_;
   std::vector<Region> regions_;  // [0] city, [1] main urban, then units
-  absl::flat_hash_map<std::string, uint16_t> by_code_;  // every code
-  // The numeric codes again, by NumericKey: Find() runs for every event, and
-  // hashing an integer costs a fraction of hashing a string.
+  // Codes of digits by NumericKey (Find() runs for every event, and hashing
+  // an integer costs a fraction of hashing a string); every other code by
+  // its text. A code is in exactly one of the two.
   absl::flat_hash_map<uint64_t, uint16_t> by_number_;
+  absl::flat_hash_map<std::string, uint16_t> by_code_;
 };
 
 }  // namespace roadpulse
