@@ -1,5 +1,6 @@
 #include "processors/internal/event_view.h"
 
+#include <cstddef>
 #include <cstring>
 
 namespace roadpulse {
@@ -37,13 +38,28 @@ class Reader {
     return true;
   }
 
+  // Most varints here are one byte (tags' values, enums, small counts); the
+  // rest are timestamps' seconds (five bytes) and nanos. The loop over the
+  // bytes is unrolled, with the end of the input checked once up front.
   bool Varint(uint64_t* value) {
-    uint64_t v = 0;
-    for (int i = 0; i < 9; ++i) {
-      if (p_ == end_) return false;
-      const uint8_t b = *p_++;
-      v |= static_cast<uint64_t>(b & 0x7F) << (7 * i);
-      if ((b & 0x80) == 0) {
+    const uint8_t* p = p_;
+    const ptrdiff_t left = end_ - p;
+    if (left <= 0) return false;
+    uint64_t b = p[0];
+    if (b < 0x80) {
+      p_ = p + 1;
+      *value = b;
+      return true;
+    }
+    const int n = left < 9 ? static_cast<int>(left) : 9;
+    uint64_t v = b & 0x7F;
+#pragma GCC unroll 8
+    for (int i = 1; i < 9; ++i) {
+      if (i >= n) return false;
+      b = p[i];
+      v |= (b & 0x7F) << (7 * i);
+      if (b < 0x80) {
+        p_ = p + i + 1;
         *value = v;
         return true;
       }
@@ -68,22 +84,37 @@ class Reader {
   }
 
   // A string field: its bytes, which must be ASCII. Eight bytes at a time:
-  // the high bits of all of them are or'ed together and tested once.
+  // the high bits of all of them are or'ed together and tested once. A tail
+  // of one to seven bytes is read as two overlapping words (of 8 or 4 bytes)
+  // where the string is long enough, a byte at a time only below 4 bytes.
   bool Ascii(std::string_view* out) {
     if (!Bytes(out)) return false;
     const char* p = out->data();
-    size_t n = out->size();
+    const size_t n = out->size();
     uint64_t high = 0;
-    for (; n >= 8; p += 8, n -= 8) {
-      uint64_t word;
-      std::memcpy(&word, p, 8);
-      high |= word;
+    if (n >= 8) {
+      for (size_t i = 0; i + 8 <= n; i += 8) high |= Load64(p + i);
+      high |= Load64(p + n - 8);
+    } else if (n >= 4) {
+      high = Load32(p) | Load32(p + n - 4);
+    } else {
+      for (size_t i = 0; i < n; ++i) high |= static_cast<uint8_t>(p[i]);
     }
-    for (; n > 0; ++p, --n) high |= static_cast<uint8_t>(*p);
     return (high & 0x8080808080808080ULL) == 0;
   }
 
  private:
+  static uint64_t Load64(const char* p) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    return word;
+  }
+  static uint64_t Load32(const char* p) {
+    uint32_t word;
+    std::memcpy(&word, p, 4);
+    return word;
+  }
+
   const uint8_t* p_;
   const uint8_t* end_;
 };
