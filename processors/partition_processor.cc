@@ -140,9 +140,14 @@ int64_t PartitionProcessor::DayStartOf(int64_t s) {
   return cached_day_start_;
 }
 
+void PartitionProcessor::SetWatermark(absl::Time watermark) {
+  watermark_ = watermark;
+  oldest_allowed_ = watermark - options_.retention_horizon;
+}
+
 void PartitionProcessor::Advance(absl::Time occurred) {
   if (occurred <= watermark_) return;
-  watermark_ = occurred;
+  SetWatermark(occurred);
   const int64_t minute = FloorDiv(absl::ToUnixSeconds(occurred), 60);
   if (minute == watermark_minute_) return;
   watermark_minute_ = minute;
@@ -417,26 +422,30 @@ bool IsValidTimestamp(const TimestampView& ts) {
          ts.nanos <= 999'999'999;
 }
 
+// Valid timestamps within about 292 years of 1970 (all real ones) are
+// converted through int64 nanoseconds, which absl does inline; the rest
+// through Duration addition, which it does not.
 absl::Time ToTime(const TimestampView& ts) {
+  constexpr int64_t kNanosFitBelow = std::numeric_limits<int64_t>::max() / 1'000'000'000 - 1;
+  if (ts.seconds > -kNanosFitBelow && ts.seconds < kNanosFitBelow) {
+    return absl::FromUnixNanos(ts.seconds * 1'000'000'000 + ts.nanos);
+  }
   return absl::FromUnixSeconds(ts.seconds) + absl::Nanoseconds(ts.nanos);
 }
 
-// Checks shared by both event kinds. Returns the counting unit, or sets
-// `*reject` and returns nullptr.
-struct CommonCheck {
-  const Region* unit = nullptr;
-  absl::Time occurred;
-  std::optional<std::pair<RejectReason, std::string>> reject;
-};
-
-CommonCheck CheckCommon(const RegionTable& regions, const ProcessorOptions& options,
-                        std::string_view id, const TimestampView& occurred_at,
-                        const TimestampView& reported_at, const LocationView& location,
-                        absl::Time record_time, absl::Time watermark) {
-  CommonCheck c;
-  auto fail = [&c](RejectReason reason, std::string detail) {
-    c.reject.emplace(reason, std::move(detail));
-    return c;
+// Checks shared by both event kinds: returns the counting unit and sets
+// *occurred, or returns nullptr and sets *reject. `oldest_allowed` is
+// watermark - options.retention_horizon (InfinitePast before any event).
+const Region* CheckCommon(const RegionTable& regions, const ProcessorOptions& options,
+                          std::string_view id, const TimestampView& occurred_at,
+                          const TimestampView& reported_at, const LocationView& location,
+                          absl::Time record_time, absl::Time watermark, absl::Time oldest_allowed,
+                          absl::Time* occurred, ProcessResult* reject) {
+  auto fail = [reject](RejectReason reason, std::string detail) -> const Region* {
+    reject->outcome = Outcome::kRejected;
+    reject->reason = reason;
+    reject->detail = std::move(detail);
+    return nullptr;
   };
   if (id.empty()) return fail(RejectReason::kEmptyId, "id is empty");
   if (!occurred_at.present) return fail(RejectReason::kMissingTime, "occurred_at is missing");
@@ -450,43 +459,43 @@ CommonCheck CheckCommon(const RegionTable& regions, const ProcessorOptions& opti
                                "} is not a valid timestamp (0001-01-01 to 9999-12-31 UTC)"));
     }
   }
-  c.unit = regions.CountingUnit(location.region_code, location.township_code);
-  if (c.unit == nullptr) {
+  const Region* unit = regions.CountingUnit(location.region_code, location.township_code);
+  if (unit == nullptr) {
     return fail(RejectReason::kUnknownRegion,
                 absl::StrCat("region_code \"", std::string(location.region_code),
                              "\" / township_code \"", std::string(location.township_code),
                              "\" is not in the region table"));
   }
-  if (location.has_main_urban && location.main_urban != c.unit->main_urban) {
+  if (location.has_main_urban && location.main_urban != unit->main_urban) {
     return fail(RejectReason::kMainUrbanMismatch,
                 absl::StrCat("main_urban=", location.main_urban ? "true" : "false",
-                             " but region ", c.unit->code, " is ", c.unit->main_urban ? "" : "not ",
+                             " but region ", unit->code, " is ", unit->main_urban ? "" : "not ",
                              "in the main urban area"));
   }
-  c.occurred = ToTime(occurred_at);
+  *occurred = ToTime(occurred_at);
   const absl::Time reported = ToTime(reported_at);
   if (record_time != absl::InfinitePast()) {
     const absl::Time limit = record_time + options.max_clock_skew;
-    if (c.occurred > limit || reported > limit) {
+    if (*occurred > limit || reported > limit) {
       return fail(RejectReason::kFutureTime,
-                  absl::StrCat("occurred_at ", absl::FormatTime(c.occurred), " / reported_at ",
+                  absl::StrCat("occurred_at ", absl::FormatTime(*occurred), " / reported_at ",
                                absl::FormatTime(reported), " is after the record time ",
                                absl::FormatTime(record_time)));
     }
   }
-  if (reported < c.occurred) {
+  if (reported < *occurred) {
     return fail(RejectReason::kReportedBeforeOccurred,
                 absl::StrCat("reported_at ", absl::FormatTime(reported), " is before occurred_at ",
-                             absl::FormatTime(c.occurred)));
+                             absl::FormatTime(*occurred)));
   }
-  if (watermark != absl::InfinitePast() && c.occurred < watermark - options.retention_horizon) {
+  if (*occurred < oldest_allowed) {
     return fail(RejectReason::kTooLate,
-                absl::StrCat("occurred_at ", absl::FormatTime(c.occurred),
+                absl::StrCat("occurred_at ", absl::FormatTime(*occurred),
                              " is older than the retention horizon (",
                              absl::FormatDuration(options.retention_horizon),
                              " before the newest event ", absl::FormatTime(watermark), ")"));
   }
-  return c;
+  return unit;
 }
 
 }  // namespace
@@ -504,9 +513,12 @@ ProcessResult PartitionProcessor::ProcessIncident(std::string_view payload,
     }
     processors_internal::ViewOf(incident_, &e);
   }
-  CommonCheck c = CheckCommon(regions_, options_, e.id, e.occurred_at, e.reported_at,
-                              e.location, record_time, watermark_);
-  if (c.reject.has_value()) return Reject(c.reject->first, std::move(c.reject->second));
+  absl::Time occurred;
+  ProcessResult rejected;
+  const Region* unit =
+      CheckCommon(regions_, options_, e.id, e.occurred_at, e.reported_at, e.location, record_time,
+                  watermark_, oldest_allowed_, &occurred, &rejected);
+  if (unit == nullptr) return rejected;
   if (e.deaths < 0 || e.injuries < 0 || e.property_loss_yuan < 0) {
     return Reject(RejectReason::kNegativeCount,
                   absl::StrCat("deaths=", e.deaths, " injuries=", e.injuries,
@@ -533,13 +545,13 @@ ProcessResult PartitionProcessor::ProcessIncident(std::string_view payload,
     return Reject(RejectReason::kHandlingContradiction,
                   "video quick handling is for property-damage-only accidents");
   }
-  Advance(c.occurred);
+  Advance(occurred);
 
   SeenAccident next;
   next.revision = e.revision;
-  next.region_index = c.unit->index;
+  next.region_index = unit->index;
   next.occurred_minute =
-      static_cast<int32_t>(FloorDiv(absl::ToUnixSeconds(c.occurred), 60));
+      static_cast<int32_t>(FloorDiv(absl::ToUnixSeconds(occurred), 60));
   next.deaths = static_cast<uint16_t>(e.deaths);
   next.injuries = static_cast<uint16_t>(e.injuries);
   const uint64_t loss = static_cast<uint64_t>(e.property_loss_yuan);
@@ -576,9 +588,12 @@ ProcessResult PartitionProcessor::ProcessViolation(std::string_view payload,
     }
     processors_internal::ViewOf(violation_, &e);
   }
-  CommonCheck c = CheckCommon(regions_, options_, e.id, e.occurred_at, e.reported_at,
-                              e.location, record_time, watermark_);
-  if (c.reject.has_value()) return Reject(c.reject->first, std::move(c.reject->second));
+  absl::Time occurred;
+  ProcessResult rejected;
+  const Region* unit =
+      CheckCommon(regions_, options_, e.id, e.occurred_at, e.reported_at, e.location, record_time,
+                  watermark_, oldest_allowed_, &occurred, &rejected);
+  if (unit == nullptr) return rejected;
   if (e.type == v1::VIOLATION_TYPE_UNSPECIFIED || !v1::ViolationType_IsValid(e.type)) {
     return Reject(RejectReason::kMissingField, "type is unspecified or unknown");
   }
@@ -639,9 +654,9 @@ ProcessResult PartitionProcessor::ProcessViolation(std::string_view payload,
       metric = Metric::kOtherViolations;
       break;
   }
-  Advance(c.occurred);
+  Advance(occurred);
   const processors_internal::Fingerprint fp = processors_internal::FingerprintOf(e.id);
-  const int64_t occurred_s = absl::ToUnixSeconds(c.occurred);
+  const int64_t occurred_s = absl::ToUnixSeconds(occurred);
   bool inserted = false;
   violations_.FindOrInsert(
       fp, static_cast<uint16_t>(std::clamp<int64_t>(FloorDiv(occurred_s, 86400), 0, 65535)),
@@ -650,7 +665,7 @@ ProcessResult PartitionProcessor::ProcessViolation(std::string_view payload,
   const bool key_violation = metric != Metric::kOtherViolations;
   const size_t slot = static_cast<size_t>(metric) - first_metric_;
   const size_t key_slot = static_cast<size_t>(Metric::kKeyViolations) - first_metric_;
-  ForEachBucketOf(c.unit->index, occurred_s, [slot, key_slot, key_violation](KindValues& values) {
+  ForEachBucketOf(unit->index, occurred_s, [slot, key_slot, key_violation](KindValues& values) {
     ++values[slot];
     if (key_violation) ++values[key_slot];
   });

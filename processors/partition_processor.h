@@ -251,6 +251,8 @@ class PartitionProcessor {
   ProcessResult Reject(RejectReason reason, std::string detail);
   // Moves the watermark; evicts fine buckets and forgets old ids as needed.
   void Advance(absl::Time occurred);
+  // Sets watermark_ and oldest_allowed_ together.
+  void SetWatermark(absl::Time watermark);
   void EvictFine();
   void SweepIds();
   // Drops the day buckets of days before the one holding swept_at_s_ (they
@@ -352,6 +354,9 @@ class PartitionProcessor {
   // clamping only forgets a pre-1970 id early, when it is too late anyway).
   processors_internal::IdTable<uint16_t> violations_;
   absl::Time watermark_ = absl::InfinitePast();  // newest occurred_at seen
+  // watermark_ - retention_horizon, kept with it (SetWatermark): an event that
+  // occurred before it is too late. InfinitePast until the first event.
+  absl::Time oldest_allowed_ = absl::InfinitePast();
   int64_t watermark_minute_ = INT64_MIN;          // floor(watermark / 60 s)
   int64_t swept_at_s_ = INT64_MIN;  // retention horizon (Unix s) of the last id sweep
   int64_t sweep_every_s_ = 0;

@@ -156,7 +156,7 @@ absl::StatusOr<std::unique_ptr<PartitionProcessor>> PartitionProcessor::Restore(
   p->tally_.duplicates = state.tally().duplicates();
   p->tally_.rejected = state.tally().dead_lettered();
   if (state.has_watermark_unix_ns()) {
-    p->watermark_ = absl::FromUnixNanos(state.watermark_unix_ns());
+    p->SetWatermark(absl::FromUnixNanos(state.watermark_unix_ns()));
     p->watermark_minute_ = absl::ToUnixSeconds(p->watermark_) / 60 -
                            (absl::ToUnixSeconds(p->watermark_) % 60 < 0 ? 1 : 0);
     // Fine horizons: as saved, where this process keeps that width at all.

@@ -1,5 +1,6 @@
 #include "processors/partition_processor.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -7,6 +8,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -401,6 +403,55 @@ TEST_F(PartitionProcessorTest, CountsAtBothEndsOfTheTimestampRange) {
   EXPECT_EQ(p.Process(last.SerializeAsString(), absl::InfinitePast()).outcome, Outcome::kCounted);
   EXPECT_EQ(Total(p, Metric::kSpeeding), 2);
   EXPECT_TRUE(p.tally().Balanced());
+}
+
+// Times within about 292 years of 1970 are converted through int64
+// nanoseconds, the rest otherwise (ToTime in partition_processor.cc): the two
+// must agree at the seam, in 2262 and in 1677.
+TEST_F(PartitionProcessorTest, TimesAreExactOnBothSidesOfTheNanosecondRange) {
+  for (const int64_t sign : {1, -1}) {
+    SCOPED_TRACE(sign);
+    const int64_t inside = sign * 9223372034;  // the last second converted through nanoseconds
+    const int64_t outside = sign * 9223372035;
+    auto at = [](v1::ViolationEvent v, int64_t occurred_s, int32_t occurred_ns,
+                 int64_t reported_s, int32_t reported_ns) {
+      v.mutable_occurred_at()->set_seconds(occurred_s);
+      v.mutable_occurred_at()->set_nanos(occurred_ns);
+      v.mutable_reported_at()->set_seconds(reported_s);
+      v.mutable_reported_at()->set_nanos(reported_ns);
+      return v.SerializeAsString();
+    };
+    const v1::ViolationEvent v = Violation("x", v1::VIOLATION_TYPE_SPEEDING, kMorning);
+    const int64_t later_s = std::max(inside, outside);
+    const int64_t earlier_s = std::min(inside, outside);
+    // Reported one nanosecond before it occurred, across the seam.
+    PartitionProcessor p(EventKind::kViolation, Binzhou(), ProcessorOptions());
+    ProcessResult r = p.Process(at(v, later_s, 0, earlier_s, 999999999), absl::InfinitePast());
+    EXPECT_EQ(r.reason, RejectReason::kReportedBeforeOccurred) << r.detail;
+    // The same instants the right way round count, and the watermark is exact.
+    r = p.Process(at(v, earlier_s, 999999999, later_s, 0), absl::InfinitePast());
+    EXPECT_EQ(r.outcome, Outcome::kCounted) << r.detail;
+    EXPECT_EQ(p.watermark(), absl::FromUnixSeconds(earlier_s) + absl::Nanoseconds(999999999));
+    v1::ViolationEvent next = v;
+    next.set_id("y");
+    r = p.Process(at(next, later_s, 1, later_s, 1), absl::InfinitePast());
+    EXPECT_EQ(r.outcome, Outcome::kCounted) << r.detail;
+    EXPECT_EQ(p.watermark(), absl::FromUnixSeconds(later_s) + absl::Nanoseconds(1));
+    EXPECT_TRUE(p.tally().Balanced());
+  }
+  // Where int64 nanoseconds really end: each instant is held exactly.
+  for (const auto& [s, ns] : std::vector<std::pair<int64_t, int32_t>>{
+           {9223372036, 854775807}, {9223372036, 854775808}, {9223372036, 999999999},
+           {-9223372036, 0}, {-9223372037, 145224192}, {-9223372037, 0}}) {
+    SCOPED_TRACE(absl::StrCat(s, " s ", ns, " ns"));
+    v1::ViolationEvent v = Violation("z", v1::VIOLATION_TYPE_SPEEDING, kMorning);
+    v.mutable_occurred_at()->set_seconds(s);
+    v.mutable_occurred_at()->set_nanos(ns);
+    *v.mutable_reported_at() = v.occurred_at();
+    PartitionProcessor p(EventKind::kViolation, Binzhou(), ProcessorOptions());
+    ASSERT_EQ(p.Process(v.SerializeAsString(), absl::InfinitePast()).outcome, Outcome::kCounted);
+    EXPECT_EQ(p.watermark(), absl::FromUnixSeconds(s) + absl::Nanoseconds(ns));
+  }
 }
 
 TEST_F(PartitionProcessorTest, EventOlderThanHorizonIsTooLate) {
