@@ -1,5 +1,7 @@
 #include "processors/region_table.h"
 
+#include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -221,31 +223,75 @@ absl::StatusOr<RegionTable> RegionTable::LoadString(std::string_view text,
   return table;
 }
 
-uint64_t RegionTable::NumericKey(std::string_view code) {
-  // The length takes the top 4 bits: at most 15 digits (10^15 < 2^50).
-  if (code.empty() || code.size() > 15) return 0;
-  uint64_t value = 0;
-  for (char c : code) {
-    const unsigned digit = static_cast<unsigned char>(c) - '0';
-    if (digit > 9) return 0;
-    value = value * 10 + digit;
+RegionTable::ShortKey RegionTable::ShortKeyOf(std::string_view code) {
+  ShortKey key;
+  const size_t n = code.size();
+  key.size = static_cast<uint32_t>(n);
+  const char* p = code.data();
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  // Whole words where the code is long enough, overlapping at the end; the
+  // overlapped bytes land on the same bits, so or-ing them is exact.
+  auto load64 = [](const char* q) {
+    uint64_t w;
+    std::memcpy(&w, q, 8);
+    return w;
+  };
+  auto load32 = [](const char* q) {
+    uint32_t w;
+    std::memcpy(&w, q, 4);
+    return static_cast<uint64_t>(w);
+  };
+  if (n > 8) {
+    key.lo = load64(p);
+    key.hi = load64(p + n - 8) >> (8 * (16 - n));
+  } else if (n == 8) {
+    key.lo = load64(p);
+  } else if (n >= 4) {
+    key.lo = load32(p) | load32(p + n - 4) << (8 * (n - 4));
+  } else {
+    for (size_t i = 0; i < n; ++i)
+      key.lo |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
   }
-  // The length keeps "0371" and "371" apart.
-  return (static_cast<uint64_t>(code.size()) << 60) | value;
+#else
+  for (size_t i = 0; i < n; ++i) {
+    (i < 8 ? key.lo : key.hi) |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * (i % 8));
+  }
+#endif
+  return key;
+}
+
+size_t RegionTable::ShortSlot(const ShortKey& key) const {
+  const size_t mask = short_.size() - 1;
+  const uint64_t h = (key.lo ^ (key.hi << 29 | key.hi >> 35) ^ key.size) * 0x9E3779B97F4A7C15ULL;
+  for (size_t i = static_cast<size_t>(h >> 32) & mask;; i = (i + 1) & mask) {
+    const ShortKey& s = short_[i];
+    if (s.size == 0 || (s.lo == key.lo && s.hi == key.hi && s.size == key.size)) return i;
+  }
 }
 
 bool RegionTable::AddCode(const std::string& code, uint16_t index) {
-  // NumericKey is one-to-one on the codes it takes: equal keys, equal codes.
-  if (const uint64_t key = NumericKey(code); key != 0) {
-    return by_number_.emplace(key, index).second;
+  if (code.empty() || code.size() > kShortMax) return by_code_.emplace(code, index).second;
+  if (2 * (short_count_ + 1) > short_.size()) {
+    std::vector<ShortKey> old = std::move(short_);
+    short_.assign(std::max<size_t>(16, 2 * old.size()), ShortKey{});
+    for (const ShortKey& k : old) {
+      if (k.size != 0) short_[ShortSlot(k)] = k;
+    }
   }
-  return by_code_.emplace(code, index).second;
+  ShortKey key = ShortKeyOf(code);
+  key.index = index;
+  ShortKey& slot = short_[ShortSlot(key)];
+  if (slot.size != 0) return false;
+  slot = key;
+  ++short_count_;
+  return true;
 }
 
 const Region* RegionTable::Find(std::string_view code) const {
-  if (const uint64_t key = NumericKey(code); key != 0) {
-    auto it = by_number_.find(key);
-    return it == by_number_.end() ? nullptr : &regions_[it->second];
+  if (!code.empty() && code.size() <= kShortMax) {
+    if (short_.empty()) return nullptr;
+    const ShortKey& slot = short_[ShortSlot(ShortKeyOf(code))];
+    return slot.size == 0 ? nullptr : &regions_[slot.index];
   }
   auto it = by_code_.find(absl::string_view(code.data(), code.size()));
   return it == by_code_.end() ? nullptr : &regions_[it->second];

@@ -75,15 +75,26 @@ class RegionTable {
   RegionTable() = default;
   // Indexes `code`; false if it is taken.
   bool AddCode(const std::string& code, uint16_t index);
-  // A code of 1 to 15 ASCII digits (administrative division codes have 6,
-  // 9 or 12) as an integer that keeps its length; 0 for any other code.
-  static uint64_t NumericKey(std::string_view code);
+  // A code of 1 to 16 bytes (administrative division codes have 6, 9 or 12
+  // digits), zero-padded into two words: equal keys, equal codes.
+  struct ShortKey {
+    uint64_t lo = 0;
+    uint64_t hi = 0;
+    uint32_t size = 0;  // 0: an empty slot of short_
+    uint16_t index = 0;
+  };
+  static constexpr size_t kShortMax = 16;
+  static ShortKey ShortKeyOf(std::string_view code);
+  // The slot of short_ holding `key`, or the empty one where it would go.
+  size_t ShortSlot(const ShortKey& key) const;
   std::string time_zone_;
   std::vector<Region> regions_;  // [0] city, [1] main urban, then units
-  // Codes of digits by NumericKey (Find() runs for every event, and hashing
-  // an integer costs a fraction of hashing a string); every other code by
-  // its text. A code is in exactly one of the two.
-  absl::flat_hash_map<uint64_t, uint16_t> by_number_;
+  // Short codes (all real ones) in an open-addressing table of a power-of-two
+  // size, at most half full, probed linearly: Find() runs for every event,
+  // and this costs a fraction of hashing a string. Longer codes by their
+  // text in by_code_. A code is in exactly one of the two.
+  std::vector<ShortKey> short_;
+  size_t short_count_ = 0;
   absl::flat_hash_map<std::string, uint16_t> by_code_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -58,6 +59,34 @@ TEST(RegionTableTest, CountingUnitChecksParents) {
 // differ only in leading zeros stay apart, and other codes (letters, 16+
 // digits) are found by their text, also where their value and length would
 // collide with a short code's if the length were kept in 4 bits.
+// Codes of every length from 1 to 20 bytes, each a prefix of the next, so
+// short codes (packed into two words) and long ones (by text) meet: each is
+// found, and a code differing from one of them in any single byte is not.
+TEST(RegionTableTest, FindTellsCodesApartInEveryByte) {
+  const std::string digits = "37160212345678901234";
+  std::string toml = "[city]\ncode = \"C\"\nname_zh = \"市\"\n";
+  for (size_t n = 1; n <= digits.size(); ++n) {
+    absl::StrAppend(&toml, "[[units]]\ncode = \"", digits.substr(0, n), "\"\nname_zh = \"区", n,
+                    "\"\nparent = \"C\"\nkind = \"district\"\n");
+  }
+  absl::StatusOr<RegionTable> table = RegionTable::LoadString(toml, "prefixes");
+  ASSERT_TRUE(table.ok()) << table.status();
+  for (size_t n = 1; n <= digits.size(); ++n) {
+    const std::string code = digits.substr(0, n);
+    const Region* found = table->Find(code);
+    ASSERT_NE(found, nullptr) << code;
+    EXPECT_EQ(found->name_zh, absl::StrCat("区", n));
+    for (size_t i = 0; i < n; ++i) {
+      for (const char c : {'x', '\0', static_cast<char>(code[i] ^ 0x80)}) {
+        std::string other = code;
+        other[i] = c;
+        EXPECT_EQ(table->Find(other), nullptr) << code << " with byte " << i << " changed";
+      }
+    }
+    EXPECT_EQ(table->Find(code + std::string(1, '\0')), nullptr) << code;
+  }
+}
+
 TEST(RegionTableTest, FindMatchesCodesExactly) {
   constexpr char kToml[] = R"(
 [city]
