@@ -467,10 +467,10 @@ const Region* CheckCommon(const RegionTable& regions, const ProcessorOptions& op
                              "\" is not in the region table"));
   }
   if (location.has_main_urban && location.main_urban != unit->main_urban) {
-    return fail(RejectReason::kMainUrbanMismatch,
-                absl::StrCat("main_urban=", location.main_urban ? "true" : "false",
-                             " but region ", unit->code, " is ", unit->main_urban ? "" : "not ",
-                             "in the main urban area"));
+    return fail(
+        RejectReason::kMainUrbanMismatch,
+        absl::StrCat("main_urban=", location.main_urban ? "true" : "false", " but region ",
+                     unit->code, " is ", unit->main_urban ? "" : "not ", "in the main urban area"));
   }
   *occurred = ToTime(occurred_at);
   const absl::Time reported = ToTime(reported_at);
@@ -550,8 +550,7 @@ ProcessResult PartitionProcessor::ProcessIncident(std::string_view payload,
   SeenAccident next;
   next.revision = e.revision;
   next.region_index = unit->index;
-  next.occurred_minute =
-      static_cast<int32_t>(FloorDiv(absl::ToUnixSeconds(occurred), 60));
+  next.occurred_minute = static_cast<int32_t>(FloorDiv(absl::ToUnixSeconds(occurred), 60));
   next.deaths = static_cast<uint16_t>(e.deaths);
   next.injuries = static_cast<uint16_t>(e.injuries);
   const uint64_t loss = static_cast<uint64_t>(e.property_loss_yuan);

@@ -413,8 +413,8 @@ TEST_F(PartitionProcessorTest, TimesAreExactOnBothSidesOfTheNanosecondRange) {
     SCOPED_TRACE(sign);
     const int64_t inside = sign * 9223372034;  // the last second converted through nanoseconds
     const int64_t outside = sign * 9223372035;
-    auto at = [](v1::ViolationEvent v, int64_t occurred_s, int32_t occurred_ns,
-                 int64_t reported_s, int32_t reported_ns) {
+    auto at = [](v1::ViolationEvent v, int64_t occurred_s, int32_t occurred_ns, int64_t reported_s,
+                 int32_t reported_ns) {
       v.mutable_occurred_at()->set_seconds(occurred_s);
       v.mutable_occurred_at()->set_nanos(occurred_ns);
       v.mutable_reported_at()->set_seconds(reported_s);
@@ -440,9 +440,10 @@ TEST_F(PartitionProcessorTest, TimesAreExactOnBothSidesOfTheNanosecondRange) {
     EXPECT_TRUE(p.tally().Balanced());
   }
   // Where int64 nanoseconds really end: each instant is held exactly.
-  for (const auto& [s, ns] : std::vector<std::pair<int64_t, int32_t>>{
-           {9223372036, 854775807}, {9223372036, 854775808}, {9223372036, 999999999},
-           {-9223372036, 0}, {-9223372037, 145224192}, {-9223372037, 0}}) {
+  const std::vector<std::pair<int64_t, int32_t>> edges = {
+      {9223372036, 854775807}, {9223372036, 854775808},  {9223372036, 999999999},
+      {-9223372036, 0},        {-9223372037, 145224192}, {-9223372037, 0}};
+  for (const auto& [s, ns] : edges) {
     SCOPED_TRACE(absl::StrCat(s, " s ", ns, " ns"));
     v1::ViolationEvent v = Violation("z", v1::VIOLATION_TYPE_SPEEDING, kMorning);
     v.mutable_occurred_at()->set_seconds(s);
