@@ -10,6 +10,7 @@
 #include "absl/time/civil_time.h"
 #include "google/protobuf/util/time_util.h"
 #include "processors/internal/event_view.h"
+#include "processors/internal/prefetch.h"
 
 namespace roadpulse {
 namespace {
@@ -367,8 +368,11 @@ void PartitionProcessor::Prefetch(std::string_view payload) const {
 
 void PartitionProcessor::PrefetchBucket(uint32_t index) const {
   const char* p = reinterpret_cast<const char*>(&pool_[index]);
-  for (size_t at = 0; at < sizeof(Bucket); at += 64) __builtin_prefetch(p + at, 1);
-  __builtin_prefetch(p + sizeof(Bucket) - 1, 1);
+  using processors_internal::PrefetchIntent;
+  for (size_t at = 0; at < sizeof(Bucket); at += 64) {
+    processors_internal::Prefetch(p + at, PrefetchIntent::kWrite);
+  }
+  processors_internal::Prefetch(p + sizeof(Bucket) - 1, PrefetchIntent::kWrite);
 }
 
 ProcessResult PartitionProcessor::Process(std::string_view payload, absl::Time record_time) {

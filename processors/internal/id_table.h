@@ -23,6 +23,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "processors/internal/prefetch.h"
 #include "processors/internal/zeroed_pages.h"
 
 namespace roadpulse {
@@ -62,8 +63,8 @@ class IdTable {
     const auto [b1, b2] = Buckets(fp);
     for (size_t b : {b1, b2}) {
       const char* p = reinterpret_cast<const char*>(&buckets()[b]);
-      __builtin_prefetch(p);
-      __builtin_prefetch(p + sizeof(Bucket) - 1);
+      processors_internal::Prefetch(p, PrefetchIntent::kRead);
+      processors_internal::Prefetch(p + sizeof(Bucket) - 1, PrefetchIntent::kRead);
     }
   }
 
@@ -245,8 +246,8 @@ class IdTable {
         const auto [c1, c2] = Buckets(buckets()[b].slots[j].fp());
         other[i][j] = b == c1 ? c2 : c1;
         const char* p = reinterpret_cast<const char*>(&buckets()[other[i][j]]);
-        __builtin_prefetch(p, 1);
-        __builtin_prefetch(p + sizeof(Bucket) - 1, 1);
+        processors_internal::Prefetch(p, PrefetchIntent::kWrite);
+        processors_internal::Prefetch(p + sizeof(Bucket) - 1, PrefetchIntent::kWrite);
       }
     }
     for (int i = 0; i < 2; ++i) {
