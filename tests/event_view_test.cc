@@ -213,8 +213,8 @@ TEST(EventViewTest, LeavesUnusualInputToProtobuf) {
   EXPECT_FALSE(CheckIncident(wrong_type));
 }
 
-// Strings are checked for ASCII eight bytes at a time, then byte by byte: a
-// non-ASCII byte anywhere in a string of any length leaves the record to
+// Strings are checked for ASCII eight bytes at a time, a short tail as two
+// overlapping words or byte by byte: a non-ASCII byte anywhere in a string of any length leaves the record to
 // protobuf, and an ASCII string of any length takes the fast path.
 TEST(EventViewTest, FindsNonAsciiAnywhereInAString) {
   google::protobuf::LogSilencer quiet;  // protobuf logs every invalid UTF-8 string it refuses

@@ -55,10 +55,6 @@ TEST(RegionTableTest, CountingUnitChecksParents) {
   EXPECT_EQ(table->CountingUnit("999999", ""), nullptr);
 }
 
-// Find looks codes of up to 15 digits up by value and length: codes that
-// differ only in leading zeros stay apart, and other codes (letters, 16+
-// digits) are found by their text, also where their value and length would
-// collide with a short code's if the length were kept in 4 bits.
 // Codes of every length from 1 to 20 bytes, each a prefix of the next, so
 // short codes (packed into two words) and long ones (by text) meet: each is
 // found, and a code differing from one of them in any single byte is not.
@@ -87,6 +83,10 @@ TEST(RegionTableTest, FindTellsCodesApartInEveryByte) {
   }
 }
 
+// Find matches a code exactly: codes that differ only in leading zeros stay
+// apart, letters are as good as digits, and codes on both sides of the
+// 16-byte limit of packed keys (15, 17 and 19 digits; 16 absent) find only
+// themselves.
 TEST(RegionTableTest, FindMatchesCodesExactly) {
   constexpr char kToml[] = R"(
 [city]
