@@ -1,7 +1,6 @@
 #include "processors/region_table.h"
 
 #include <algorithm>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -9,6 +8,7 @@
 #include "absl/time/time.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
+#include "processors/internal/load.h"
 #include "toml++/toml.h"
 
 namespace roadpulse {
@@ -231,23 +231,15 @@ RegionTable::ShortKey RegionTable::ShortKeyOf(std::string_view code) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
   // Whole words where the code is long enough, overlapping at the end; the
   // overlapped bytes land on the same bits, so or-ing them is exact.
-  auto load64 = [](const char* q) {
-    uint64_t w;
-    std::memcpy(&w, q, 8);
-    return w;
-  };
-  auto load32 = [](const char* q) {
-    uint32_t w;
-    std::memcpy(&w, q, 4);
-    return static_cast<uint64_t>(w);
-  };
+  using processors_internal::Load32;
+  using processors_internal::Load64;
   if (n > 8) {
-    key.lo = load64(p);
-    key.hi = load64(p + n - 8) >> (8 * (16 - n));
+    key.lo = Load64(p);
+    key.hi = Load64(p + n - 8) >> (8 * (16 - n));
   } else if (n == 8) {
-    key.lo = load64(p);
+    key.lo = Load64(p);
   } else if (n >= 4) {
-    key.lo = load32(p) | load32(p + n - 4) << (8 * (n - 4));
+    key.lo = Load32(p) | Load32(p + n - 4) << (8 * (n - 4));
   } else {
     for (size_t i = 0; i < n; ++i)
       key.lo |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);

@@ -3,6 +3,8 @@
 #include <cstddef>
 #include <cstring>
 
+#include "processors/internal/load.h"
+
 namespace roadpulse {
 namespace processors_internal {
 namespace {
@@ -104,17 +106,6 @@ class Reader {
   }
 
  private:
-  static uint64_t Load64(const char* p) {
-    uint64_t word;
-    std::memcpy(&word, p, 8);
-    return word;
-  }
-  static uint64_t Load32(const char* p) {
-    uint32_t word;
-    std::memcpy(&word, p, 4);
-    return word;
-  }
-
   const uint8_t* p_;
   const uint8_t* end_;
 };
