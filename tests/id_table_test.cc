@@ -1,5 +1,5 @@
 // IdTable (the processors' dedup table) against a std::map model: inserts
-// through every growth step (doubling, then growing by a quarter), lookups of
+// through every growth step (doubling, then growing by half), lookups of
 // held and unheld fingerprints, and sweeps.
 #include "processors/internal/id_table.h"
 

@@ -1,10 +1,10 @@
 // IdTable: the compact dedup state of a PartitionProcessor. Maps the 80-bit
 // fingerprint of an event id to a small value, in a bucketized cuckoo hash
 // table (2 candidate buckets of 4 slots each). Once past 256 Ki slots it is
-// kept between 70% and 88% full, so an id costs about
-// (10 + sizeof(Value)) / 0.79 bytes: ~15 bytes for a violation (value: its
-// day, 2 bytes), ~46 for an accident (value: what it contributed, 24 bytes).
-// Smaller tables double when full. The slots live in ZeroedPages (huge
+// kept between 59% and 88% full, so an id costs its slot's size / 0.88 to
+// / 0.59: 14-20 bytes for a violation (a 12-byte slot; value: its day, 2
+// bytes), 41-61 for an accident (36 bytes; value: what it contributed, 24
+// bytes). Smaller tables double when full. The slots live in ZeroedPages (huge
 // pages for big tables).
 //
 // Why fingerprints and not the id strings: the table holds every id inside the
@@ -300,8 +300,8 @@ class IdTable {
   // accidents). It was 1 Mi slots: a table doubled to 2^k buckets could sit
   // at half load with tens of MiB to spare (an accident table of 275 k ids
   // took 18 MiB for 11 MiB of entries). Lower still would save more for
-  // small tables but costs a fresh table's fill rate: growing by a quarter
-  // moves entries more often and keeps the table fuller (more cuckoo kicks).
+  // small tables but costs a fresh table's fill rate: growing by half moves
+  // entries more often and keeps the table fuller (more cuckoo kicks).
   static constexpr size_t kDoubleBelowBuckets = size_t{1} << 16;
 
   // 12 bytes with a 2-byte value, 36 with a 24-byte one.
@@ -325,11 +325,14 @@ class IdTable {
   size_t MaxSize() const { return MaxSizeOf(n_buckets_); }
 
   // Doubles a small table (cheap, and a fresh table grows through many
-  // sizes); grows a large one by a quarter, so that memory stays close to
-  // what the ids need (a steady-state table stops growing altogether).
+  // sizes); grows a large one by half, so that memory stays closer to what
+  // the ids need (a steady-state table stops growing altogether). It grew by
+  // a quarter until session 10: a fresh table then moved its ids ~3.5 times
+  // each on the way to a million (now ~2), and ran fuller (more cuckoo
+  // walks). Growing by half made that pass 5-10% faster (BENCHMARKS.md).
   void Grow() {
     const size_t n = n_buckets_;
-    Resize(n < kDoubleBelowBuckets ? 2 * n : n + n / 4 + 1);
+    Resize(n < kDoubleBelowBuckets ? 2 * n : n + n / 2 + 1);
   }
 
   static uint64_t Mix(uint64_t x) {
@@ -418,8 +421,8 @@ class IdTable {
   // first (second) candidate moves to its first (second) candidate in the new
   // table, and the pass walks both tables front to back, with no random
   // access. When doubling, that bucket (2i or 2i+1) always has room: it takes
-  // entries from old bucket i only. When growing by a quarter a new bucket
-  // can draw on two old ones, and an entry that finds it full is placed by
+  // entries from old bucket i only. When growing by half a new bucket can
+  // draw on two old ones, and an entry that finds it full is placed by
   // the usual cuckoo walk.
   void Resize(size_t n_buckets) {
     ZeroedPages old = std::move(memory_);
@@ -436,7 +439,7 @@ class IdTable {
           const auto [b1, b2] = Buckets(s.fp());
           if (PutIn(first ? b1 : b2, s)) continue;
           Slot moving = s;
-          if (!Place(moving)) {  // practically impossible at <= 88% / 1.25 load
+          if (!Place(moving)) {  // practically impossible at <= 88% / 1.5 load
             placed_all = false;
             break;
           }
