@@ -287,12 +287,14 @@ void PartitionProcessor::SweepIds() {
   // Exact: an id is forgotten only when every instant of its stored day or
   // minute is before the horizon, so a record carrying its occurred_at is
   // refused as kTooLate by CheckCommon.
-  const int64_t horizon_s = swept_at_s_;
-  violations_.EraseIf([horizon_s](uint16_t day) {
-    return (static_cast<int64_t>(day) + 1) * 86400 <= horizon_s;
-  });
-  accidents_.EraseIf([horizon_s](const SeenAccident& a) {
-    return (static_cast<int64_t>(a.occurred_minute) + 1) * 60 <= horizon_s;
+  // (day + 1) * 86400 <= horizon_s holds exactly when day < floor(horizon_s
+  // / 86400), and likewise for minutes: one compare per slot.
+  const int64_t first_kept_day = FloorDiv(swept_at_s_, 86400);
+  const int64_t first_kept_minute = FloorDiv(swept_at_s_, 60);
+  violations_.EraseIf(
+      [first_kept_day](uint16_t day) { return static_cast<int64_t>(day) < first_kept_day; });
+  accidents_.EraseIf([first_kept_minute](const SeenAccident& a) {
+    return static_cast<int64_t>(a.occurred_minute) < first_kept_minute;
   });
 }
 

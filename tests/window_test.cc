@@ -347,6 +347,55 @@ TEST(DedupTest, AmendmentOfAForgottenAccidentIsTooLate) {
   EXPECT_EQ(r.reason, RejectReason::kTooLate);
 }
 
+// The sweep forgets an id once every instant of its stored day (a violation,
+// in Unix days) or minute (an accident) is behind the horizon, and not
+// before: here a sweep runs with the horizon exactly at the start of a day
+// (a minute). The id of the day (minute) that ends there is forgotten; the id
+// of the one that starts there is kept, and its duplicate caught.
+TEST(DedupTest, SweepForgetsExactlyTheDaysAndMinutesBehindTheHorizon) {
+  ProcessorOptions options;
+  options.retention_horizon = absl::Hours(24 * 10);  // a sweep at most once a day
+  const absl::Time d0 = absl::FromUnixSeconds(int64_t{20'000} * 86400);  // 2024-10-04 UTC
+  {
+    PartitionProcessor p(EventKind::kViolation, Binzhou(), options);
+    const absl::Time before = d0 - absl::Hours(1);
+    const absl::Time after = d0 + absl::Hours(23);
+    ASSERT_EQ(p.Process(Violation("before", before), absl::InfinitePast()).outcome,
+              Outcome::kCounted);
+    ASSERT_EQ(p.Process(Violation("after", after), absl::InfinitePast()).outcome,
+              Outcome::kCounted);
+    // The horizon moves to d0: a sweep.
+    ASSERT_EQ(
+        p.Process(Violation("mover", d0 + options.retention_horizon), absl::InfinitePast()).outcome,
+        Outcome::kCounted);
+    EXPECT_EQ(p.remembered_ids(), 2u);  // "after" and "mover"
+    EXPECT_EQ(p.Process(Violation("after", after), absl::InfinitePast()).outcome,
+              Outcome::kDuplicate);
+    EXPECT_EQ(p.Process(Violation("before", before), absl::InfinitePast()).reason,
+              RejectReason::kTooLate);
+    EXPECT_EQ(p.tally().counted, 3);
+  }
+  {
+    PartitionProcessor p(EventKind::kIncident, Binzhou(), options);
+    const absl::Time m0 = d0 + absl::Minutes(6 * 60 + 7);
+    const absl::Time before = m0 - absl::Seconds(1);
+    const absl::Time after = m0 + absl::Seconds(59);
+    ASSERT_EQ(p.Process(Accident("before", 1, before, 0, 1, before), absl::InfinitePast()).outcome,
+              Outcome::kCounted);
+    ASSERT_EQ(p.Process(Accident("after", 1, after, 0, 1, after), absl::InfinitePast()).outcome,
+              Outcome::kCounted);
+    const absl::Time mover = m0 + options.retention_horizon;  // the horizon moves to m0
+    ASSERT_EQ(p.Process(Accident("mover", 1, mover, 0, 1, mover), absl::InfinitePast()).outcome,
+              Outcome::kCounted);
+    EXPECT_EQ(p.remembered_ids(), 2u);
+    EXPECT_EQ(p.Process(Accident("after", 1, after, 0, 1, after), absl::InfinitePast()).outcome,
+              Outcome::kDuplicate);
+    EXPECT_EQ(p.Process(Accident("before", 1, before, 0, 1, before), absl::InfinitePast()).reason,
+              RejectReason::kTooLate);
+    EXPECT_EQ(p.tally().counted, 3);
+  }
+}
+
 TEST(CountRecordKeyTest, RoundTripsAndRejectsGarbage) {
   const BucketKey key{Binzhou().Find("371621")->index, 1740000000, BucketWidth::kHour};
   const v1::CountRecord r = TombstoneRecord(Binzhou(), "roadpulse.incidents", 3, key);
