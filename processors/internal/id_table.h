@@ -305,14 +305,6 @@ class IdTable {
     Resize(n < kDoubleBelowBuckets ? 2 * n : n + n / 2 + 1);
   }
 
-  static uint64_t Mix(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-  }
   // Maps a uniform 64-bit value to [0, n) without a division.
   static size_t Range(uint64_t x, size_t n) {
     return static_cast<size_t>((static_cast<unsigned __int128>(x) * n) >> 64);
@@ -323,7 +315,8 @@ class IdTable {
   // The candidate buckets of `fp` in a table of `n` buckets.
   static std::pair<size_t, size_t> BucketsIn(const Fingerprint& fp, size_t n) {
     const uint64_t lo = (static_cast<uint64_t>(fp.w1) << 32) | fp.w0;
-    return {Range(lo, n), Range(Mix(lo ^ (static_cast<uint64_t>(fp.w2) << 17)), n)};
+    return {Range(lo, n),
+            Range(fingerprint_internal::Fmix(lo ^ (static_cast<uint64_t>(fp.w2) << 17)), n)};
   }
 
   Slot* FindIn(size_t bucket, const Fingerprint& fp) {
