@@ -287,8 +287,9 @@ void PartitionProcessor::SweepIds() {
   // Exact: an id is forgotten only when every instant of its stored day or
   // minute is before the horizon, so a record carrying its occurred_at is
   // refused as kTooLate by CheckCommon.
-  // (day + 1) * 86400 <= horizon_s holds exactly when day < floor(horizon_s
-  // / 86400), and likewise for minutes: one compare per slot.
+  // With h = swept_at_s_ (the horizon): (day + 1) * 86400 <= h holds exactly
+  // when day < floor(h / 86400), and likewise for minutes. One compare per
+  // slot.
   const int64_t first_kept_day = FloorDiv(swept_at_s_, 86400);
   const int64_t first_kept_minute = FloorDiv(swept_at_s_, 60);
   violations_.EraseIf(
