@@ -228,27 +228,13 @@ RegionTable::ShortKey RegionTable::ShortKeyOf(std::string_view code) {
   const size_t n = code.size();
   key.size = static_cast<uint32_t>(n);
   const char* p = code.data();
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  // Whole words where the code is long enough, overlapping at the end; the
-  // overlapped bytes land on the same bits, so or-ing them is exact.
-  using processors_internal::Load32;
+  // The first 8 bytes and the rest, each as a little-endian integer. Past 8
+  // bytes, the rest is the last word shifted down past the bytes it shares
+  // with the first.
   using processors_internal::Load64;
-  if (n > 8) {
-    key.lo = Load64(p);
-    key.hi = Load64(p + n - 8) >> (8 * (16 - n));
-  } else if (n == 8) {
-    key.lo = Load64(p);
-  } else if (n >= 4) {
-    key.lo = Load32(p) | Load32(p + n - 4) << (8 * (n - 4));
-  } else {
-    for (size_t i = 0; i < n; ++i)
-      key.lo |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
-  }
-#else
-  for (size_t i = 0; i < n; ++i) {
-    (i < 8 ? key.lo : key.hi) |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * (i % 8));
-  }
-#endif
+  using processors_internal::LoadPartial64;
+  key.lo = n >= 8 ? Load64(p) : LoadPartial64(p, n);
+  key.hi = n > 8 ? Load64(p + n - 8) >> (8 * (16 - n)) : 0;
   return key;
 }
 

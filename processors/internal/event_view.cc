@@ -87,8 +87,8 @@ class Reader {
 
   // A string field: its bytes, which must be ASCII. Eight bytes at a time:
   // the high bits of all of them are or'ed together and tested once. A tail
-  // of one to seven bytes is read as two overlapping words (of 8 or 4 bytes)
-  // where the string is long enough, a byte at a time only below 4 bytes.
+  // is read as an overlapping last word where the string has 8 bytes or
+  // more; a string of fewer as one integer (LoadPartial64).
   bool Ascii(std::string_view* out) {
     if (!Bytes(out)) return false;
     const char* p = out->data();
@@ -97,10 +97,8 @@ class Reader {
     if (n >= 8) {
       for (size_t i = 0; i + 8 <= n; i += 8) high |= Load64(p + i);
       high |= Load64(p + n - 8);
-    } else if (n >= 4) {
-      high = Load32(p) | Load32(p + n - 4);
     } else {
-      for (size_t i = 0; i < n; ++i) high |= static_cast<uint8_t>(p[i]);
+      high = LoadPartial64(p, n);
     }
     return (high & 0x8080808080808080ULL) == 0;
   }

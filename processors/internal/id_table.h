@@ -55,15 +55,6 @@ inline uint64_t Fmix(uint64_t k) {
   return k;
 }
 
-// Bytes [0, n) of p as a little-endian integer, n <= 8, without reading
-// outside them: two overlapping words, or three single bytes below 4.
-inline uint64_t LoadTail(const char* p, size_t n) {
-  if (n >= 4) return Load32(p) | (Load32(p + n - 4) << (8 * (n - 4)));
-  if (n == 0) return 0;
-  const auto byte = [p](size_t i) { return uint64_t{static_cast<uint8_t>(p[i])} << (8 * i); };
-  return byte(0) | byte(n / 2) | byte(n - 1);
-}
-
 // MurmurHash3_x64_128 (Austin Appleby, public domain), seed 0. Stable across
 // processes and builds, so fingerprints can be checkpointed: the values are
 // pinned by FingerprintTest against another implementation. The tail (the
@@ -72,6 +63,7 @@ inline uint64_t LoadTail(const char* p, size_t n) {
 inline void Murmur3x64_128(const char* data, size_t len, uint64_t out[2]) {
   static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                 "MurmurHash3 reads its blocks in little-endian order");
+  using processors_internal::LoadPartial64;
   const size_t nblocks = len / 16;
   uint64_t h1 = 0;
   uint64_t h2 = 0;
@@ -98,14 +90,14 @@ inline void Murmur3x64_128(const char* data, size_t len, uint64_t out[2]) {
   const char* tail = data + nblocks * 16;
   const size_t rest = len & 15;
   if (rest > 8) {
-    uint64_t k2 = LoadTail(tail + 8, rest - 8);
+    uint64_t k2 = Load64(tail + rest - 8) >> (8 * (16 - rest));  // bytes 8 to rest - 1
     k2 *= c2;
     k2 = Rotl(k2, 33);
     k2 *= c1;
     h2 ^= k2;
   }
   if (rest > 0) {
-    uint64_t k1 = rest >= 8 ? Load64(tail) : LoadTail(tail, rest);
+    uint64_t k1 = rest >= 8 ? Load64(tail) : LoadPartial64(tail, rest);
     k1 *= c1;
     k1 = Rotl(k1, 31);
     k1 *= c2;
