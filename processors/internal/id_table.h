@@ -151,11 +151,8 @@ class IdTable {
   // a Find or FindOrInsert a little later does not wait for memory.
   void Prefetch(const Fingerprint& fp) const {
     const auto [b1, b2] = Buckets(fp);
-    for (size_t b : {b1, b2}) {
-      const char* p = reinterpret_cast<const char*>(&buckets()[b]);
-      processors_internal::Prefetch(p, PrefetchIntent::kRead);
-      processors_internal::Prefetch(p + sizeof(Bucket) - 1, PrefetchIntent::kRead);
-    }
+    PrefetchBucket(b1, PrefetchIntent::kRead);
+    PrefetchBucket(b2, PrefetchIntent::kRead);
   }
 
   // Inserts `fp` (REQUIRES: not present).
@@ -205,11 +202,7 @@ class IdTable {
       // slots are empty), and an erasure is rare (a sweep forgets ~1/32 of
       // the ids), so the mask is almost always zero.
       Slot* slots = buckets()[i].slots;
-      if (i + kSweepAhead < n_buckets_) {
-        const char* ahead = reinterpret_cast<const char*>(&buckets()[i + kSweepAhead]);
-        processors_internal::Prefetch(ahead, PrefetchIntent::kRead);
-        processors_internal::Prefetch(ahead + sizeof(Bucket) - 1, PrefetchIntent::kRead);
-      }
+      if (i + kSweepAhead < n_buckets_) PrefetchBucket(i + kSweepAhead, PrefetchIntent::kRead);
       unsigned mask = 0;
       // Unrolled: the shifts become constants (a shift by a register costs
       // three micro-ops here, and the sweep was bound by them, not memory).
@@ -342,9 +335,7 @@ class IdTable {
       for (int j = 0; j < kSlots; ++j) {
         const auto [c1, c2] = Buckets(buckets()[b].slots[j].fp());
         other[i][j] = b == c1 ? c2 : c1;
-        const char* p = reinterpret_cast<const char*>(&buckets()[other[i][j]]);
-        processors_internal::Prefetch(p, PrefetchIntent::kWrite);
-        processors_internal::Prefetch(p + sizeof(Bucket) - 1, PrefetchIntent::kWrite);
+        PrefetchBucket(other[i][j], PrefetchIntent::kWrite);
       }
     }
     for (int i = 0; i < 2; ++i) {
@@ -369,6 +360,13 @@ class IdTable {
   }
 
   Bucket* buckets() const { return static_cast<Bucket*>(memory_.data()); }
+
+  // Asks for both ends of bucket `b` (a bucket may straddle two cache lines).
+  void PrefetchBucket(size_t b, PrefetchIntent intent) const {
+    const char* p = reinterpret_cast<const char*>(&buckets()[b]);
+    processors_internal::Prefetch(p, intent);
+    processors_internal::Prefetch(p + sizeof(Bucket) - 1, intent);
+  }
 
   // Moves every entry into a table of `n_buckets` (more than now). Range()
   // is monotone in n: an entry's candidate buckets in the new table lie at
