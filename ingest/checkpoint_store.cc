@@ -16,6 +16,7 @@ namespace {
 
 using ingest_internal::ConfHandle;
 using ingest_internal::KafkaHandle;
+using ingest_internal::NewClientConf;
 
 uint32_t Crc32(std::string_view bytes) {
   uLong crc = crc32(0L, Z_NULL, 0);
@@ -48,7 +49,7 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointStore::Create(
   if (options.max_chunk_bytes < 1024) {
     return absl::InvalidArgumentError("checkpoints: max_chunk_bytes must be at least 1024");
   }
-  ConfHandle conf(rd_kafka_conf_new());
+  ConfHandle conf = NewClientConf();
   if (absl::Status s = ingest_internal::SetProperties(
           conf.get(), {{"bootstrap.servers", options.bootstrap_servers},
                        {"client.id", "roadpulse-checkpoints"}});

@@ -24,6 +24,7 @@ namespace {
 using ingest_internal::ConfHandle;
 using ingest_internal::HeadersHandle;
 using ingest_internal::KafkaHandle;
+using ingest_internal::NewClientConf;
 using ingest_internal::ToStatus;
 
 class RdKafkaProducer final : public KafkaProducer {
@@ -40,7 +41,7 @@ class RdKafkaProducer final : public KafkaProducer {
     if (options.bootstrap_servers.empty()) {
       return absl::InvalidArgumentError("producer: bootstrap_servers is required");
     }
-    ConfHandle conf(rd_kafka_conf_new());
+    ConfHandle conf = NewClientConf();
     const KafkaProperties defaults = {
         {"bootstrap.servers", options.bootstrap_servers},
         {"acks", "all"},

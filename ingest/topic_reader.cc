@@ -27,7 +27,7 @@ class TopicReaderImpl {
       return absl::InvalidArgumentError("topic reader: bootstrap servers are required");
     }
     if (options_.topics.empty()) return absl::InvalidArgumentError("topic reader: no topic given");
-    ConfHandle conf(rd_kafka_conf_new());
+    ConfHandle conf = NewClientConf();
     const KafkaProperties defaults = {
         {"bootstrap.servers", options_.bootstrap_servers},
         // Needed for the consumer queue API; assign() never joins the group.

@@ -79,7 +79,7 @@ class WorkerImpl {
     }
     const bool checkpoints = options_.checkpoint_interval > absl::ZeroDuration();
 
-    ConfHandle conf(rd_kafka_conf_new());
+    ConfHandle conf = NewClientConf();
     const KafkaProperties defaults = {
         {"bootstrap.servers", options_.bootstrap_servers},
         {"group.id", options_.group_id},

@@ -15,6 +15,7 @@ namespace sinks_internal {
 using ingest_internal::ConfHandle;
 using ingest_internal::KafkaHandle;
 using ingest_internal::MessageHandle;
+using ingest_internal::NewClientConf;
 using ingest_internal::PartitionListHandle;
 using ingest_internal::QueueHandle;
 using ingest_internal::ToStatus;
@@ -37,7 +38,7 @@ class CountReaderImpl {
     if (options_.bootstrap_servers.empty()) {
       return absl::InvalidArgumentError("count reader: bootstrap_servers is required");
     }
-    ConfHandle conf(rd_kafka_conf_new());
+    ConfHandle conf = NewClientConf();
     // A group id is needed for the consumer queue API; assign() never joins
     // the group and nothing is committed, so it is only a name.
     const KafkaProperties defaults = {

@@ -2,8 +2,17 @@
 // Records are read back with an independent reader (tests/kafka_test_util.h).
 #include "ingest/kafka_producer.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -181,6 +190,58 @@ TEST(KafkaPropertyScopeTest, AProducerIsNotGivenConsumerProperties) {
 TEST(KafkaProducerCreateTest, RequiresBootstrapServers) {
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create({});
   EXPECT_EQ(producer.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// TCP_NODELAY of each of this process's TCP sockets connected to `port` on
+// the loopback: the client ends of connections to a broker listening there.
+std::vector<int> NoDelayOfSocketsTo(int port) {
+  std::vector<int> values;
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return values;
+  while (const dirent* entry = readdir(dir)) {
+    const int fd = std::atoi(entry->d_name);
+    struct stat st;
+    if (entry->d_name[0] == '.' || fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    sockaddr_in peer{};
+    socklen_t len = sizeof(peer);
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0 ||
+        peer.sin_family != AF_INET || ntohs(peer.sin_port) != port) {
+      continue;
+    }
+    int nodelay = -1;
+    len = sizeof(nodelay);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len) == 0) values.push_back(nodelay);
+  }
+  closedir(dir);
+  return values;
+}
+
+TEST(KafkaClientSocketTest, RequestsGoOutWithoutWaitingForNagle) {
+  absl::StatusOr<std::unique_ptr<MockBroker>> broker = MockBroker::Create(1, {{"t", 1, 1}});
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  const std::string& servers = (*broker)->bootstrap_servers();
+  const int port = std::atoi(servers.substr(servers.rfind(':') + 1).c_str());
+  ASSERT_GT(port, 0) << servers;
+  {
+    absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create({servers, {}});
+    ASSERT_TRUE(producer.ok()) << producer.status();
+    ASSERT_TRUE((*producer)->Produce("t", "k", "v", {}, 0).ok());
+    ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
+    const std::vector<int> nodelay = NoDelayOfSocketsTo(port);
+    ASSERT_FALSE(nodelay.empty()) << "no socket connected to " << servers;
+    for (int v : nodelay) EXPECT_NE(v, 0) << "a client socket with Nagle's algorithm on";
+  }
+  {
+    // The user's properties come after roadpulse's defaults: Nagle back on.
+    absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
+        KafkaProducer::Create({servers, {{"socket.nagle.disable", "false"}}});
+    ASSERT_TRUE(producer.ok()) << producer.status();
+    ASSERT_TRUE((*producer)->Produce("t", "k", "v", {}, 0).ok());
+    ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
+    const std::vector<int> nodelay = NoDelayOfSocketsTo(port);
+    ASSERT_FALSE(nodelay.empty()) << "no socket connected to " << servers;
+    for (int v : nodelay) EXPECT_EQ(v, 0);
+  }
 }
 
 TEST(MockBrokerTest, RejectsBadShapes) {

@@ -159,6 +159,14 @@ absl::Status SetPropertiesFor(rd_kafka_type_t type, rd_kafka_conf_t* conf,
   return absl::OkStatus();
 }
 
+ConfHandle NewClientConf() {
+  ConfHandle conf(rd_kafka_conf_new());
+  char errstr[512];
+  // A known property with a valid value: cannot fail.
+  rd_kafka_conf_set(conf.get(), "socket.nagle.disable", "true", errstr, sizeof(errstr));
+  return conf;
+}
+
 absl::StatusOr<KafkaHandle> NewClient(rd_kafka_type_t type, ConfHandle conf) {
   char errstr[512];
   // librdkafka's own messages go through spdlog like everything else, so they

@@ -45,6 +45,18 @@ absl::Status ToStatus(rd_kafka_resp_err_t err, std::string_view context);
 // Same for an rd_kafka_error_t (takes ownership; nullptr is OK).
 absl::Status ToStatus(rd_kafka_error_t* error, std::string_view context);
 
+// A fresh configuration holding roadpulse's defaults for every client, to
+// which each client adds its own and then the user's properties (so `-X`
+// and the `[kafka]` table can override any of them):
+// - socket.nagle.disable=true: requests go out at once. With Nagle's
+//   algorithm on (the default of Debian 12's librdkafka 2.0; later releases
+//   turned it off, confluentinc/librdkafka#4986), a request written while an
+//   earlier one is unacknowledged waits for the broker's delayed ACK, up to
+//   40 ms on Linux: a worker's Fetch behind its fetch nudge (ListOffsets), a
+//   producer's Produce behind the one before. librdkafka batches on its own
+//   (linger.ms), so Nagle's coalescing buys nothing.
+ConfHandle NewClientConf();
+
 // Sets one property; kInvalidArgument naming the property and librdkafka's
 // reason when it is unknown or its value is bad.
 absl::Status SetProperty(rd_kafka_conf_t* conf, const std::string& name, const std::string& value);
