@@ -22,9 +22,15 @@ int main(int argc, char** argv) {
                                                                  .time_since_epoch()
                                                                  .count());
   const std::vector<std::pair<const char*, std::string>> props = {
-      {"bootstrap.servers", argv[1]},      {"group.id", group},
-      {"enable.partition.eof", "true"},    {"auto.offset.reset", "earliest"},
-      {"enable.auto.commit", "false"},     {"fetch.wait.max.ms", "100"},
+      {"bootstrap.servers", argv[1]},
+      {"group.id", group},
+      {"enable.partition.eof", "true"},
+      {"auto.offset.reset", "earliest"},
+      {"enable.auto.commit", "false"},
+      {"fetch.wait.max.ms", "100"},
+      // The socket setting of roadpulse's own clients (NewClientConf), so the
+      // ceiling is not measured with less than the worker gets.
+      {"socket.nagle.disable", "true"},
   };
   for (const auto& [k, v] : props) {
     if (rd_kafka_conf_set(conf, k, v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {

@@ -100,6 +100,8 @@ class MockBroker {
  public:
   // Starts `brokers` (>= 1) mock brokers and creates `topics`.
   // kInvalidArgument for bad counts; kUnavailable if the cluster cannot start.
+  // Like a real Kafka broker (and unlike librdkafka's mock by itself), every
+  // connection it accepts sends with Nagle's algorithm off (TCP_NODELAY).
   static absl::StatusOr<std::unique_ptr<MockBroker>> Create(int brokers,
                                                             const std::vector<TopicSpec>& topics);
   ~MockBroker();

@@ -192,9 +192,10 @@ TEST(KafkaProducerCreateTest, RequiresBootstrapServers) {
   EXPECT_EQ(producer.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-// TCP_NODELAY of each of this process's TCP sockets connected to `port` on
-// the loopback: the client ends of connections to a broker listening there.
-std::vector<int> NoDelayOfSocketsTo(int port) {
+// TCP_NODELAY of each of this process's TCP sockets connected to a loopback
+// `port` (the clients' ends, peer_is_port) or accepted on it (the broker's
+// ends: local port `port`, not listening).
+std::vector<int> NoDelayOfConnections(int port, bool peer_is_port) {
   std::vector<int> values;
   DIR* dir = opendir("/proc/self/fd");
   if (dir == nullptr) return values;
@@ -202,10 +203,15 @@ std::vector<int> NoDelayOfSocketsTo(int port) {
     const int fd = std::atoi(entry->d_name);
     struct stat st;
     if (entry->d_name[0] == '.' || fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
-    sockaddr_in peer{};
-    socklen_t len = sizeof(peer);
-    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0 ||
-        peer.sin_family != AF_INET || ntohs(peer.sin_port) != port) {
+    sockaddr_in addr{};
+    socklen_t len = sizeof(addr);
+    const int got = peer_is_port ? getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len)
+                                 : getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    int listening = 0;
+    socklen_t listening_len = sizeof(listening);
+    if (got != 0 || addr.sin_family != AF_INET || ntohs(addr.sin_port) != port ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &listening_len) != 0 ||
+        listening != 0) {
       continue;
     }
     int nodelay = -1;
@@ -216,7 +222,9 @@ std::vector<int> NoDelayOfSocketsTo(int port) {
   return values;
 }
 
-TEST(KafkaClientSocketTest, RequestsGoOutWithoutWaitingForNagle) {
+// Both ends of every connection send without waiting for Nagle's algorithm,
+// as between a real Kafka broker and a client that sets TCP_NODELAY.
+TEST(KafkaClientSocketTest, BothEndsSendWithoutWaitingForNagle) {
   absl::StatusOr<std::unique_ptr<MockBroker>> broker = MockBroker::Create(1, {{"t", 1, 1}});
   ASSERT_TRUE(broker.ok()) << broker.status();
   const std::string& servers = (*broker)->bootstrap_servers();
@@ -227,20 +235,24 @@ TEST(KafkaClientSocketTest, RequestsGoOutWithoutWaitingForNagle) {
     ASSERT_TRUE(producer.ok()) << producer.status();
     ASSERT_TRUE((*producer)->Produce("t", "k", "v", {}, 0).ok());
     ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
-    const std::vector<int> nodelay = NoDelayOfSocketsTo(port);
-    ASSERT_FALSE(nodelay.empty()) << "no socket connected to " << servers;
-    for (int v : nodelay) EXPECT_NE(v, 0) << "a client socket with Nagle's algorithm on";
+    const std::vector<int> client = NoDelayOfConnections(port, /*peer_is_port=*/true);
+    const std::vector<int> server = NoDelayOfConnections(port, /*peer_is_port=*/false);
+    ASSERT_FALSE(client.empty()) << "no client socket connected to " << servers;
+    ASSERT_FALSE(server.empty()) << "no connection accepted on " << servers;
+    for (int v : client) EXPECT_NE(v, 0) << "a client socket with Nagle's algorithm on";
+    for (int v : server) EXPECT_NE(v, 0) << "a broker connection with Nagle's algorithm on";
   }
   {
-    // The user's properties come after roadpulse's defaults: Nagle back on.
+    // The user's properties come after roadpulse's defaults: Nagle back on
+    // at the client's end; the broker's ends are the broker's.
     absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
         KafkaProducer::Create({servers, {{"socket.nagle.disable", "false"}}});
     ASSERT_TRUE(producer.ok()) << producer.status();
     ASSERT_TRUE((*producer)->Produce("t", "k", "v", {}, 0).ok());
     ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
-    const std::vector<int> nodelay = NoDelayOfSocketsTo(port);
-    ASSERT_FALSE(nodelay.empty()) << "no socket connected to " << servers;
-    for (int v : nodelay) EXPECT_EQ(v, 0);
+    const std::vector<int> client = NoDelayOfConnections(port, /*peer_is_port=*/true);
+    ASSERT_FALSE(client.empty()) << "no client socket connected to " << servers;
+    for (int v : client) EXPECT_EQ(v, 0);
   }
 }
 
