@@ -241,8 +241,11 @@ absl::Status MockBroker::SetBrokerDown(int32_t broker_id) {
 }
 
 absl::Status MockBroker::SetBrokerUp(int32_t broker_id) {
-  return ToStatus(rd_kafka_mock_broker_set_up(state_->cluster.get(), broker_id),
-                  absl::StrCat("mock broker: set broker ", broker_id, " up"));
+  absl::Status s = ToStatus(rd_kafka_mock_broker_set_up(state_->cluster.get(), broker_id),
+                            absl::StrCat("mock broker: set broker ", broker_id, " up"));
+  // librdkafka 2.0 opens a new listener for a broker coming back up.
+  if (s.ok()) DisableNagleOnListeners(bootstrap_servers_);
+  return s;
 }
 
 absl::Status MockBroker::SetBrokerRtt(int32_t broker_id, absl::Duration rtt) {

@@ -254,6 +254,18 @@ TEST(KafkaClientSocketTest, BothEndsSendWithoutWaitingForNagle) {
     ASSERT_FALSE(client.empty()) << "no client socket connected to " << servers;
     for (int v : client) EXPECT_EQ(v, 0);
   }
+  // A broker taken down and brought back accepts connections the same way.
+  ASSERT_TRUE((*broker)->SetBrokerDown(1).ok());
+  ASSERT_TRUE((*broker)->SetBrokerUp(1).ok());
+  {
+    absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create({servers, {}});
+    ASSERT_TRUE(producer.ok()) << producer.status();
+    ASSERT_TRUE((*producer)->Produce("t", "k", "v", {}, 0).ok());
+    ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
+    const std::vector<int> server = NoDelayOfConnections(port, /*peer_is_port=*/false);
+    ASSERT_FALSE(server.empty()) << "no connection accepted on " << servers;
+    for (int v : server) EXPECT_NE(v, 0) << "a broker connection with Nagle's algorithm on";
+  }
 }
 
 TEST(MockBrokerTest, RejectsBadShapes) {
