@@ -1,12 +1,13 @@
 #include "ingest/mock_broker.h"
 
-// rdkafka_mock.h requires rdkafka.h first.
 #include <dirent.h>
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+
+// rdkafka_mock.h requires rdkafka.h first.
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 
 #include <algorithm>
 #include <utility>
