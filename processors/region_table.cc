@@ -228,13 +228,8 @@ RegionTable::ShortKey RegionTable::ShortKeyOf(std::string_view code) {
   const size_t n = code.size();
   key.size = static_cast<uint32_t>(n);
   const char* p = code.data();
-  // The first 8 bytes and the rest, each as a little-endian integer. Past 8
-  // bytes, the rest is the last word shifted down past the bytes it shares
-  // with the first.
-  using processors_internal::Load64;
-  using processors_internal::LoadPartial64;
-  key.lo = n >= 8 ? Load64(p) : LoadPartial64(p, n);
-  key.hi = n > 8 ? Load64(p + n - 8) >> (8 * (16 - n)) : 0;
+  // The first 8 bytes and the rest, each as a little-endian integer.
+  processors_internal::LoadPartial128(p, n, &key.lo, &key.hi);
   return key;
 }
 

@@ -63,7 +63,7 @@ inline uint64_t Fmix(uint64_t k) {
 inline void Murmur3x64_128(const char* data, size_t len, uint64_t out[2]) {
   static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                 "MurmurHash3 reads its blocks in little-endian order");
-  using processors_internal::LoadPartial64;
+  using processors_internal::LoadPartial128;
   const size_t nblocks = len / 16;
   uint64_t h1 = 0;
   uint64_t h2 = 0;
@@ -87,17 +87,17 @@ inline void Murmur3x64_128(const char* data, size_t len, uint64_t out[2]) {
     h2 += h1;
     h2 = h2 * 5 + 0x38495ab5;
   }
-  const char* tail = data + nblocks * 16;
   const size_t rest = len & 15;
+  uint64_t k1;
+  uint64_t k2;
+  LoadPartial128(data + nblocks * 16, rest, &k1, &k2);
   if (rest > 8) {
-    uint64_t k2 = Load64(tail + rest - 8) >> (8 * (16 - rest));  // bytes 8 to rest - 1
     k2 *= c2;
     k2 = Rotl(k2, 33);
     k2 *= c1;
     h2 ^= k2;
   }
   if (rest > 0) {
-    uint64_t k1 = rest >= 8 ? Load64(tail) : LoadPartial64(tail, rest);
     k1 *= c1;
     k1 = Rotl(k1, 31);
     k1 *= c2;

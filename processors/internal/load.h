@@ -1,5 +1,6 @@
 // Load64 / Load32: a word of bytes from any address (no alignment needed),
-// in the machine's byte order. LoadPartial64: up to 8 bytes, as an integer.
+// in the machine's byte order. LoadPartial64: up to 8 bytes, as an integer;
+// LoadPartial128: up to 16, as two.
 //
 // Internal to processors/.
 #ifndef ROADPULSE_PROCESSORS_INTERNAL_LOAD_H_
@@ -35,6 +36,15 @@ inline uint64_t LoadPartial64(const char* p, size_t n) {
   if (n == 0) return 0;
   const auto byte = [p](size_t i) { return uint64_t{static_cast<uint8_t>(p[i])} << (8 * i); };
   return byte(0) | byte(n / 2) | byte(n - 1);
+}
+
+// Bytes [0, n) of p, n <= 16, as two little-endian integers: *lo holds
+// bytes 0 to min(n, 8) - 1, *hi bytes 8 to n - 1 (0 when n <= 8). Reads no
+// byte outside them. Past 8 bytes, *hi is the last word shifted down past
+// the bytes it shares with the first.
+inline void LoadPartial128(const char* p, size_t n, uint64_t* lo, uint64_t* hi) {
+  *lo = n >= 8 ? Load64(p) : LoadPartial64(p, n);
+  *hi = n > 8 ? Load64(p + n - 8) >> (8 * (16 - n)) : 0;
 }
 
 }  // namespace processors_internal
