@@ -222,6 +222,18 @@ std::vector<int> NoDelayOfConnections(int port, bool peer_is_port) {
   return values;
 }
 
+// A producer that has delivered one record to topic "t" of `servers`, so
+// its connection is up.
+absl::StatusOr<std::unique_ptr<KafkaProducer>> ConnectedProducer(const std::string& servers,
+                                                                 KafkaProperties properties) {
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
+      KafkaProducer::Create({servers, std::move(properties)});
+  if (!producer.ok()) return producer.status();
+  if (absl::Status s = (*producer)->Produce("t", "k", "v", {}, 0); !s.ok()) return s;
+  if (absl::Status s = (*producer)->Flush(absl::Seconds(30)); !s.ok()) return s;
+  return producer;
+}
+
 // Both ends of every connection send without waiting for Nagle's algorithm,
 // as between a real Kafka broker and a client that sets TCP_NODELAY.
 TEST(KafkaClientSocketTest, BothEndsSendWithoutWaitingForNagle) {
@@ -231,10 +243,8 @@ TEST(KafkaClientSocketTest, BothEndsSendWithoutWaitingForNagle) {
   const int port = std::atoi(servers.substr(servers.rfind(':') + 1).c_str());
   ASSERT_GT(port, 0) << servers;
   {
-    absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create({servers, {}});
+    absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = ConnectedProducer(servers, {});
     ASSERT_TRUE(producer.ok()) << producer.status();
-    ASSERT_TRUE((*producer)->Produce("t", "k", "v", {}, 0).ok());
-    ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
     const std::vector<int> client = NoDelayOfConnections(port, /*peer_is_port=*/true);
     const std::vector<int> server = NoDelayOfConnections(port, /*peer_is_port=*/false);
     ASSERT_FALSE(client.empty()) << "no client socket connected to " << servers;
@@ -246,10 +256,8 @@ TEST(KafkaClientSocketTest, BothEndsSendWithoutWaitingForNagle) {
     // The user's properties come after roadpulse's defaults: Nagle back on
     // at the client's end; the broker's ends are the broker's.
     absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
-        KafkaProducer::Create({servers, {{"socket.nagle.disable", "false"}}});
+        ConnectedProducer(servers, {{"socket.nagle.disable", "false"}});
     ASSERT_TRUE(producer.ok()) << producer.status();
-    ASSERT_TRUE((*producer)->Produce("t", "k", "v", {}, 0).ok());
-    ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
     const std::vector<int> client = NoDelayOfConnections(port, /*peer_is_port=*/true);
     ASSERT_FALSE(client.empty()) << "no client socket connected to " << servers;
     for (int v : client) EXPECT_EQ(v, 0);
@@ -258,10 +266,8 @@ TEST(KafkaClientSocketTest, BothEndsSendWithoutWaitingForNagle) {
   ASSERT_TRUE((*broker)->SetBrokerDown(1).ok());
   ASSERT_TRUE((*broker)->SetBrokerUp(1).ok());
   {
-    absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create({servers, {}});
+    absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = ConnectedProducer(servers, {});
     ASSERT_TRUE(producer.ok()) << producer.status();
-    ASSERT_TRUE((*producer)->Produce("t", "k", "v", {}, 0).ok());
-    ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
     const std::vector<int> server = NoDelayOfConnections(port, /*peer_is_port=*/false);
     ASSERT_FALSE(server.empty()) << "no connection accepted on " << servers;
     for (int v : server) EXPECT_NE(v, 0) << "a broker connection with Nagle's algorithm on";
