@@ -267,6 +267,36 @@ void MockBroker::ClearRequestErrors(KafkaApi api) {
   rd_kafka_mock_clear_request_errors(state_->cluster.get(), static_cast<int16_t>(api));
 }
 
+absl::Status MockBroker::PushBrokerRequestErrors(int32_t broker_id, KafkaApi api,
+                                                 const std::vector<DelayedError>& errors) {
+  for (const DelayedError& e : errors) {
+    // The C call is variadic in (error, rtt) pairs: push them one by one.
+    if (absl::Status s =
+            ToStatus(rd_kafka_mock_broker_push_request_error_rtts(
+                         state_->cluster.get(), broker_id, static_cast<int16_t>(api), 1,
+                         e.error.has_value() ? ToRdKafka(*e.error) : RD_KAFKA_RESP_ERR_NO_ERROR,
+                         static_cast<int>(absl::ToInt64Milliseconds(e.rtt))),
+                     absl::StrCat("mock broker: push errors for broker ", broker_id));
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> MockBroker::PendingBrokerRequestErrors(int32_t broker_id,
+                                                              KafkaApi api) const {
+  size_t count = 0;
+  if (absl::Status s =
+          ToStatus(rd_kafka_mock_broker_error_stack_cnt(state_->cluster.get(), broker_id,
+                                                        static_cast<int16_t>(api), &count),
+                   absl::StrCat("mock broker: pending errors of broker ", broker_id));
+      !s.ok()) {
+    return s;
+  }
+  return count;
+}
+
 absl::Status MockBroker::SetGroupCoordinator(const std::string& group_id, int32_t broker_id) {
   return ToStatus(
       rd_kafka_mock_coordinator_set(state_->cluster.get(), "group", group_id.c_str(), broker_id),

@@ -33,6 +33,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -124,6 +125,19 @@ class MockBroker {
   // these errors, in order.
   void PushRequestErrors(KafkaApi api, const std::vector<MockError>& errors);
   void ClearRequestErrors(KafkaApi api);
+  // The next errors.size() requests of type `api` to `broker_id` fail with
+  // these errors, in order, each answered `rtt` late; an entry without an
+  // error only delays the request's normal answer. They are used before the
+  // cluster-wide ones above, and ClearRequestErrors leaves them.
+  struct DelayedError {
+    std::optional<MockError> error;
+    absl::Duration rtt;
+  };
+  absl::Status PushBrokerRequestErrors(int32_t broker_id, KafkaApi api,
+                                       const std::vector<DelayedError>& errors);
+  // How many of the errors pushed with PushBrokerRequestErrors are still to
+  // be used: a drop means a request of `api` reached the broker.
+  absl::StatusOr<size_t> PendingBrokerRequestErrors(int32_t broker_id, KafkaApi api) const;
   // Makes `broker_id` the coordinator of consumer group `group_id`.
   absl::Status SetGroupCoordinator(const std::string& group_id, int32_t broker_id);
   // Makes `broker_id` the leader of one partition (-1: leader-less).
