@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/numbers.h"
@@ -43,6 +44,19 @@ constexpr const char* kStatsIntervalMs = "1000";
 // A statistics report older than this when it is served says too little
 // about the join state now to commit on it.
 constexpr std::chrono::milliseconds kStatsFreshness{100};
+// How long a worker stopped during its first join waits for the group to
+// answer its SyncGroup (see WorkerImpl::InFirstJoin). It is normally
+// answered within a second of the JoinGroup; a stop must end well inside
+// the 10 s that deployments give a worker after SIGTERM.
+constexpr absl::Duration kFirstJoinWait = absl::Seconds(5);
+
+// Consumers kept alive on purpose until the process exits (WorkerImpl::
+// ~WorkerImpl); held here so that leak checkers see them as reachable.
+std::vector<rd_kafka_t*>& KeptConsumers() {
+  static auto* kept = new std::vector<rd_kafka_t*>();
+  return *kept;
+}
+std::mutex kept_consumers_mu;
 
 int64_t NowUnixMs() { return absl::ToUnixMillis(absl::Now()); }
 
@@ -62,6 +76,16 @@ class WorkerImpl {
     // borrows it.
     nudger_.reset();
     queue_.reset();
+    if (keep_consumer_) {
+      // rd_kafka_destroy() would abort the process (InFirstJoin). The
+      // consumer was closed; its threads idle until the process exits. Its
+      // callbacks run only inside a poll, which no one makes any more, and
+      // it stops logging, so that it never calls into spdlog while the
+      // process's statics are being destroyed.
+      rd_kafka_set_log_level(consumer_.get(), 0);
+      std::lock_guard<std::mutex> lock(kept_consumers_mu);
+      KeptConsumers().push_back(consumer_.release());
+    }
     consumer_.reset();
   }
 
@@ -128,6 +152,11 @@ class WorkerImpl {
           "worker: statistics.interval.ms=0: group offsets (lag monitoring only) are committed "
           "only when the worker stops");
     }
+    char strategy[256];
+    size_t strategy_size = sizeof(strategy);
+    cooperative_sticky_ = rd_kafka_conf_get(conf.get(), "partition.assignment.strategy", strategy,
+                                            &strategy_size) == RD_KAFKA_CONF_OK &&
+                          std::strstr(strategy, "cooperative-sticky") != nullptr;
     rd_kafka_conf_set_opaque(conf.get(), this);
     rd_kafka_conf_set_rebalance_cb(conf.get(), &WorkerImpl::OnRebalance);
     rd_kafka_conf_set_offset_commit_cb(conf.get(), &WorkerImpl::OnCommit);
@@ -297,12 +326,22 @@ class WorkerImpl {
     CommitSync();
     if (nudger_ != nullptr) nudger_->Stop();  // before the consumer closes
     LogProgress(Clock::now());
+    const bool first_join = InFirstJoin();
+    if (first_join) FinishFirstJoin();
     // Keep the last snapshot: leaving the group revokes (and forgets) every
     // partition, but callers want the final tallies.
     closing_ = true;
     if (absl::Status s = ToStatus(rd_kafka_consumer_close(consumer_.get()), "worker: close");
         !s.ok()) {
       spdlog::warn("{}", s.ToString());
+    }
+    if (first_join && !assigned_once_) {
+      keep_consumer_ = true;
+      spdlog::warn(
+          "worker: the group did not finish its join within {} s of the stop; the "
+          "consumer is left to the process's exit (librdkafka before 2.3.0 would abort "
+          "destroying it: confluentinc/librdkafka#4381)",
+          absl::ToInt64Seconds(kFirstJoinWait));
     }
     if (result.ok() && !callback_error_.ok()) result = callback_error_;
     return result;
@@ -392,6 +431,20 @@ class WorkerImpl {
                        rd_kafka_topic_partition_list_t* list) {
     const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      assigned_once_ = true;
+      if (stopping_) {
+        // FinishFirstJoin: the group needs the assignment taken; the close
+        // right after hands it back unread, from where it was.
+        spdlog::info("worker: assigned {} partitions while stopping; leaving them unread",
+                     list->cnt);
+        absl::Status s = cooperative
+                             ? ToStatus(rd_kafka_incremental_assign(rk, list), "worker: assign")
+                             : ToStatus(rd_kafka_assign(rk, list), "worker: assign");
+        if (!s.ok()) spdlog::warn("{}", s.ToString());
+        ++rebalances_;
+        UpdateStats();
+        return;
+      }
       DropCollected(*list);
       absl::Status restored = Restore(list);
       if (!restored.ok()) {
@@ -452,6 +505,39 @@ class WorkerImpl {
     partitions_.clear();
     last_partition_ = nullptr;
     UpdateStats();
+  }
+
+  // librdkafka before 2.3.0 aborts in rd_kafka_destroy() when a
+  // cooperative-sticky consumer is closed after a JoinGroup was answered and
+  // before its first SyncGroup was: the assignor's state is still null
+  // (confluentinc/librdkafka#4381; Debian 12 ships 2.0.2). A member id is
+  // set by the JoinGroup's answer. (A SyncGroup refused with
+  // UNKNOWN_MEMBER_ID clears the id but not the assignor: that narrower case
+  // is not covered.)
+  bool InFirstJoin() const {
+    if (options_.assign_all_partitions || !cooperative_sticky_ || assigned_once_) return false;
+    char* member_id = rd_kafka_memberid(consumer_.get());
+    const bool joined = member_id != nullptr && member_id[0] != '\0';
+    if (member_id != nullptr) rd_kafka_mem_free(consumer_.get(), member_id);
+    return joined;
+  }
+
+  // Serves the consumer until the first assignment arrives (and is handed
+  // back unread, see HandleRebalance), for at most kFirstJoinWait.
+  void FinishFirstJoin() {
+    stopping_ = true;
+    spdlog::info(
+        "worker: stopping in the group's first join: waiting up to {} s for the "
+        "assignment, so that the consumer can be closed safely",
+        absl::ToInt64Seconds(kFirstJoinWait));
+    const auto deadline = Clock::now() + absl::ToChronoMilliseconds(kFirstJoinWait);
+    while (!assigned_once_ && Clock::now() < deadline) {
+      // Records of the assignment taken are dropped unread: nothing after
+      // the stop is processed, and nothing read here is checkpointed.
+      if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_.get(), 100); m != nullptr) {
+        rd_kafka_message_destroy(m);
+      }
+    }
   }
 
   Partition* FindPartition(const rd_kafka_message_t& message) {
@@ -1014,6 +1100,10 @@ class WorkerImpl {
   absl::Status callback_error_;  // first error raised inside the rebalance callback
   std::atomic<bool> stop_requested_{false};
   bool closing_ = false;  // inside rd_kafka_consumer_close
+  bool cooperative_sticky_ = false;  // partition.assignment.strategy (InFirstJoin)
+  bool assigned_once_ = false;       // an assignment (even empty) was received
+  bool stopping_ = false;            // in FinishFirstJoin
+  bool keep_consumer_ = false;       // never destroy the consumer (InFirstJoin)
   // The batch being collected (CollectBatch); entries dropped by a rebalance
   // are null.
   std::vector<rd_kafka_message_t*> batch_;

@@ -6,7 +6,12 @@
 // Lifecycle: Create() -> Run(stop) (blocks) -> destroy. Run() returns when
 // `stop` becomes true, when Options::stop_at_end is set and every assigned
 // partition has reached its end with everything published, or on a fatal
-// error.
+// error. A worker stopped in the middle of its group's first join (its
+// JoinGroup answered, its first assignment not yet received) first waits up
+// to 5 s for that assignment and hands it back unread: librdkafka before
+// 2.3.0 aborts when such a consumer is destroyed (confluentinc/librdkafka
+// #4381). If the assignment does not come, the closed consumer is kept, idle,
+// until the process exits, instead of being destroyed.
 //
 // State: on assignment a partition's state is restored from its latest
 // checkpoint (WorkerOptions::checkpoint_*), every restored bucket is
