@@ -530,7 +530,9 @@ class Run:
                 self.failures.append("%s did not exit within %d s of SIGTERM" %
                                      (w.name, SIGTERM_LIMIT_S))
             elif rc != 0:
-                self.failures.append("%s exited with %d after SIGTERM" % (w.name, rc))
+                # The restart appends to the same log: show this process's end now.
+                self.failures.append("%s exited with %d after SIGTERM; its last lines:\n%s" %
+                                     (w.name, rc, w.tail()))
             self.restart(w)
             if not self.wait_consuming(w, 120):
                 self.failures.append("%s was not consuming again within 120 s of its restart" %
