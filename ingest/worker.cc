@@ -303,6 +303,8 @@ class WorkerImpl {
       }
     }
 
+    // From here on an assignment is taken but not read (HandleRebalance).
+    stopping_ = true;
     // Publish what is left, then leave the group (the revoke callback runs
     // inside rd_kafka_consumer_close and publishes again: harmless).
     bool delivered_all = false;
@@ -429,12 +431,18 @@ class WorkerImpl {
 
   void HandleRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                        rd_kafka_topic_partition_list_t* list) {
-    const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    // NULL once the consumer's group handler has terminated: librdkafka
+    // 2.0.2 can still serve a revocation then, inside
+    // rd_kafka_consumer_close. The configured assignor decides the protocol.
+    const char* protocol = rd_kafka_rebalance_protocol(rk);
+    const bool cooperative =
+        protocol != nullptr ? std::strcmp(protocol, "COOPERATIVE") == 0 : cooperative_sticky_;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       assigned_once_ = true;
       if (stopping_) {
-        // FinishFirstJoin: the group needs the assignment taken; the close
-        // right after hands it back unread, from where it was.
+        // Stopping (after the last batch, in FinishFirstJoin or inside
+        // rd_kafka_consumer_close): the group needs the assignment taken;
+        // the close hands it back unread, from where it was.
         spdlog::info("worker: assigned {} partitions while stopping; leaving them unread",
                      list->cnt);
         absl::Status s = cooperative
@@ -525,7 +533,6 @@ class WorkerImpl {
   // Serves the consumer until the first assignment arrives (and is handed
   // back unread, see HandleRebalance), for at most kFirstJoinWait.
   void FinishFirstJoin() {
-    stopping_ = true;
     spdlog::info(
         "worker: stopping in the group's first join: waiting up to {} s for the "
         "assignment, so that the consumer can be closed safely",
@@ -1100,9 +1107,11 @@ class WorkerImpl {
   absl::Status callback_error_;  // first error raised inside the rebalance callback
   std::atomic<bool> stop_requested_{false};
   bool closing_ = false;  // inside rd_kafka_consumer_close
-  bool cooperative_sticky_ = false;  // partition.assignment.strategy (InFirstJoin)
+  // partition.assignment.strategy has cooperative-sticky, the one
+  // COOPERATIVE assignor (InFirstJoin, HandleRebalance).
+  bool cooperative_sticky_ = false;
   bool assigned_once_ = false;       // an assignment (even empty) was received
-  bool stopping_ = false;            // in FinishFirstJoin
+  bool stopping_ = false;            // Run() left its loop: assignments are not read
   bool keep_consumer_ = false;       // never destroy the consumer (InFirstJoin)
   // The batch being collected (CollectBatch); entries dropped by a rebalance
   // are null.
