@@ -22,8 +22,8 @@
 #include "gtest/gtest.h"
 #include "ingest/mock_broker.h"
 #include "ingest/worker.h"
-#include "processors/region_table.h"
 #include "sinks/kafka_count_sink.h"
+#include "tests/test_regions.h"
 
 namespace roadpulse {
 namespace {
@@ -33,10 +33,6 @@ constexpr int32_t kCoordinator = 1;  // the only broker
 class WorkerStopTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<RegionTable> regions =
-        RegionTable::LoadFile(ROADPULSE_SOURCE_DIR "/deploy/config/regions/binzhou.toml");
-    ASSERT_TRUE(regions.ok()) << regions.status();
-    regions_ = std::make_unique<RegionTable>(*std::move(regions));
     absl::StatusOr<std::unique_ptr<MockBroker>> broker =
         MockBroker::Create(1, {{"roadpulse.incidents", 2, 1},
                                {"roadpulse.violations", 2, 1},
@@ -58,28 +54,46 @@ class WorkerStopTest : public ::testing::Test {
     ASSERT_TRUE(broker_->PushBrokerRequestErrors(kCoordinator, KafkaApi::kSyncGroup, errors).ok());
   }
 
-  // Waits until a SyncGroup request reached the broker (one failure used).
-  bool WaitForFirstSyncGroup(size_t pushed, absl::Duration limit) {
-    const absl::Time deadline = absl::Now() + limit;
-    while (absl::Now() < deadline) {
-      absl::StatusOr<size_t> pending =
-          broker_->PendingBrokerRequestErrors(kCoordinator, KafkaApi::kSyncGroup);
-      if (pending.ok() && *pending < pushed) return true;
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    return false;
-  }
+  struct Stopped {
+    bool synced = false;  // a SyncGroup reached the broker before the stop
+    absl::Status status;  // what Run() returned
+    double seconds = 0;   // from the stop to Run()'s return
+    WorkerStats stats;    // after Run() returned
+  };
 
-  std::unique_ptr<Worker> NewWorker(const std::string& group) {
+  // Runs a worker of `group` and stops it as soon as a SyncGroup request has
+  // reached the broker (one of the `held` entries is used), or after 30 s.
+  // The worker is left in *worker: destroying it is the last step.
+  Stopped RunAndStopInJoin(const std::string& group, size_t held, std::unique_ptr<Worker>* worker) {
+    Stopped out;
     WorkerOptions options;
     options.bootstrap_servers = broker_->bootstrap_servers();
     options.group_id = group;
-    absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Create(options, *regions_, *sink_);
-    EXPECT_TRUE(worker.ok()) << worker.status();
-    return worker.ok() ? *std::move(worker) : nullptr;
+    absl::StatusOr<std::unique_ptr<Worker>> created =
+        Worker::Create(options, testing::Binzhou(), *sink_);
+    if (!created.ok()) {
+      out.status = created.status();
+      return out;
+    }
+    *worker = *std::move(created);
+    std::atomic<bool> stop{false};
+    out.status = absl::UnknownError("Run() did not return");
+    std::thread run([&] { out.status = (*worker)->Run(&stop); });
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (!out.synced && absl::Now() < deadline) {
+      absl::StatusOr<size_t> pending =
+          broker_->PendingBrokerRequestErrors(kCoordinator, KafkaApi::kSyncGroup);
+      out.synced = pending.ok() && *pending < held;
+      if (!out.synced) absl::SleepFor(absl::Milliseconds(20));
+    }
+    const absl::Time stopped = absl::Now();
+    stop.store(true);
+    run.join();
+    out.seconds = absl::ToDoubleSeconds(absl::Now() - stopped);
+    out.stats = (*worker)->stats();
+    return out;
   }
 
-  std::unique_ptr<RegionTable> regions_;
   std::unique_ptr<MockBroker> broker_;
   std::unique_ptr<KafkaCountSink> sink_;
 };
@@ -90,24 +104,15 @@ class WorkerStopTest : public ::testing::Test {
 TEST_F(WorkerStopTest, StoppedBeforeItsFirstAssignmentFinishesTheJoinThenLeaves) {
   constexpr int kHeld = 1;
   HoldSyncGroups(kHeld, std::nullopt, absl::Seconds(2));
-  std::unique_ptr<Worker> worker = NewWorker("stop-mid-join");
-  ASSERT_NE(worker, nullptr);
-  std::atomic<bool> stop{false};
-  absl::Status status = absl::UnknownError("Run() did not return");
-  std::thread run([&] { status = worker->Run(&stop); });
-  const bool synced = WaitForFirstSyncGroup(kHeld, absl::Seconds(30));
-  const absl::Time stopped = absl::Now();
-  stop.store(true);
-  run.join();
-  const double seconds = absl::ToDoubleSeconds(absl::Now() - stopped);
-  ASSERT_TRUE(synced) << "no SyncGroup request reached the broker within 30 s";
-  ASSERT_TRUE(status.ok()) << status;
-  const WorkerStats stats = worker->stats();
+  std::unique_ptr<Worker> worker;
+  const Stopped run = RunAndStopInJoin("stop-mid-join", kHeld, &worker);
+  ASSERT_TRUE(run.synced) << "no SyncGroup request reached the broker within 30 s";
+  ASSERT_TRUE(run.status.ok()) << run.status;
   std::printf("stopped mid-join: Run() returned %.2f s after the stop, %lld assignment(s)\n",
-              seconds, static_cast<long long>(stats.rebalances));
+              run.seconds, static_cast<long long>(run.stats.rebalances));
   // The one assignment is the one it waited for; it read nothing.
-  EXPECT_EQ(stats.rebalances, 1);
-  EXPECT_EQ(stats.records_consumed, 0);
+  EXPECT_EQ(run.stats.rebalances, 1);
+  EXPECT_EQ(run.stats.records_consumed, 0);
   worker.reset();  // librdkafka 2.0.2 aborts here unless the join finished
 }
 
@@ -118,24 +123,14 @@ TEST_F(WorkerStopTest, StoppedBeforeItsFirstAssignmentFinishesTheJoinThenLeaves)
 TEST_F(WorkerStopTest, StoppedWhileItsGroupCannotSyncExitsWithoutAborting) {
   constexpr int kFailures = 10;  // at least 50 s of refusals
   HoldSyncGroups(kFailures, MockError::kRebalanceInProgress, absl::Milliseconds(100));
-  std::unique_ptr<Worker> worker = NewWorker("stop-no-sync");
-  ASSERT_NE(worker, nullptr);
-  std::atomic<bool> stop{false};
-  absl::Status status = absl::UnknownError("Run() did not return");
-  std::thread run([&] { status = worker->Run(&stop); });
-  const bool synced = WaitForFirstSyncGroup(kFailures, absl::Seconds(30));
-  const absl::Time stopped = absl::Now();
-  stop.store(true);
-  run.join();
-  const double seconds = absl::ToDoubleSeconds(absl::Now() - stopped);
-  ASSERT_TRUE(synced) << "no SyncGroup request reached the broker within 30 s";
-  ASSERT_TRUE(status.ok()) << status;
-  const WorkerStats stats = worker->stats();
+  std::unique_ptr<Worker> worker;
+  const Stopped run = RunAndStopInJoin("stop-no-sync", kFailures, &worker);
+  ASSERT_TRUE(run.synced) << "no SyncGroup request reached the broker within 30 s";
+  ASSERT_TRUE(run.status.ok()) << run.status;
   std::printf(
-      "stopped while unsyncable: Run() returned %.2f s after the stop, %lld "
-      "assignment(s)\n",
-      seconds, static_cast<long long>(stats.rebalances));
-  EXPECT_EQ(stats.rebalances, 0);
+      "stopped while unsyncable: Run() returned %.2f s after the stop, %lld assignment(s)\n",
+      run.seconds, static_cast<long long>(run.stats.rebalances));
+  EXPECT_EQ(run.stats.rebalances, 0);
   worker.reset();  // librdkafka 2.0.2 aborts here unless the consumer is kept
 }
 
