@@ -76,6 +76,10 @@ std::string ResolveRegions(const std::string& flag) {
 }
 
 int RunWorker(const RunFlags& flags) {
+  // First: a stop asked for while the worker starts up is a graceful stop
+  // too (Run() then returns at once), not a death by signal.
+  std::signal(SIGINT, OnRunSignal);
+  std::signal(SIGTERM, OnRunSignal);
   spdlog::set_level(spdlog::level::from_str(flags.log_level));
   const std::string regions_path = ResolveRegions(flags.regions);
   absl::StatusOr<RegionTable> regions = RegionTable::LoadFile(regions_path);
@@ -147,8 +151,6 @@ int RunWorker(const RunFlags& flags) {
   }
   spdlog::info("run: regions from {} ({} units, time zone {})", regions_path, regions->size(),
                regions->time_zone());
-  std::signal(SIGINT, OnRunSignal);
-  std::signal(SIGTERM, OnRunSignal);
   absl::Status status = (*worker)->Run(&run_stop);
   const WorkerStats stats = (*worker)->stats();
   spdlog::info("run: done: read {} = counted {} + amended {} + duplicates {} + rejected {}; "
