@@ -18,6 +18,10 @@ generate` producing into the broker WHILE the workers run. Then, by mode:
   --mode rolling  SIGTERMs the workers one by one under load: each must exit
                   within 10 s; it is restarted with the same identity and the
                   next one goes once it is assigned partitions and consuming.
+  --mode sigterms SIGTERMs a random worker at random moments (seeded) and
+                  restarts it at once, without waiting for anything: stops
+                  land while a worker joins the group, waits for its
+                  assignment or restores it. Each must exit 0 within 10 s.
 
 At the end it waits until the live workers own every input partition, have
 read each to its end offset and have published (stable for longer than the
@@ -66,8 +70,8 @@ the limit.
 With the defaults (24 counts partitions for 520,000 events and 10 kills)
 nothing is dropped today; the check keeps the verdict honest when it is.
 
-Usage: chaos_test.py --roadpulse BIN --pb2 DIR [--mode chaos|rolling]
-         [--workers 3] [--partitions 12] [--events 520000] [--kills 10]
+Usage: chaos_test.py --roadpulse BIN --pb2 DIR [--mode chaos|rolling|sigterms]
+         [--workers 3] [--partitions 12] [--events 520000] [--kills 10] [--sigterms 12]
          [--seed 1] [--duration 120] [--keep]
 """
 import argparse
@@ -457,6 +461,20 @@ class Run:
         self.stats["restarts"] += 1
         self.log("restart %s (incarnation %d)" % (w.name, w.incarnation))
 
+    def sigterm(self, w):
+        """Stops a worker with SIGTERM; a slow or non-zero exit is a failure."""
+        seconds, rc = w.terminate(SIGTERM_LIMIT_S)
+        self.stats["sigterms"] += 1
+        self.stats["sigterm_max_s"] = max(self.stats["sigterm_max_s"], seconds)
+        self.log("SIGTERM %s: exited after %.1f s with %s" % (w.name, seconds, rc))
+        if rc is None:
+            self.failures.append("%s did not exit within %d s of SIGTERM" %
+                                 (w.name, SIGTERM_LIMIT_S))
+        elif rc != 0:
+            # The restart appends to the same log: show this process's end now.
+            self.failures.append("%s exited with %d after SIGTERM; its last lines:\n%s" %
+                                 (w.name, rc, w.tail()))
+
     # -- the modes ----------------------------------------------------------------
 
     def chaos(self, duration):
@@ -522,17 +540,7 @@ class Run:
             self.poll()
             time.sleep(0.5)
         for w in self.workers:
-            seconds, rc = w.terminate(SIGTERM_LIMIT_S)
-            self.stats["sigterms"] += 1
-            self.stats["sigterm_max_s"] = max(self.stats["sigterm_max_s"], seconds)
-            self.log("SIGTERM %s: exited after %.1f s with %s" % (w.name, seconds, rc))
-            if rc is None:
-                self.failures.append("%s did not exit within %d s of SIGTERM" %
-                                     (w.name, SIGTERM_LIMIT_S))
-            elif rc != 0:
-                # The restart appends to the same log: show this process's end now.
-                self.failures.append("%s exited with %d after SIGTERM; its last lines:\n%s" %
-                                     (w.name, rc, w.tail()))
+            self.sigterm(w)
             self.restart(w)
             if not self.wait_consuming(w, 120):
                 self.failures.append("%s was not consuming again within 120 s of its restart" %
@@ -545,6 +553,32 @@ class Run:
                      len(self.workers))
         else:
             self.failures.append("the generator finished before the rolling restart did: "
+                                 "not under load (raise --duration)")
+        while self.generator.poll() is None:
+            self.poll()
+            time.sleep(0.5)
+
+    def sigterms(self, duration):
+        """SIGTERMs random workers at random moments and restarts each at
+        once; returns when the generator is done."""
+        rng = self.rng
+        times = sorted(rng.uniform(0.05 * duration, 0.85 * duration)
+                       for _ in range(self.args.sigterms))
+        for at in times:
+            while elapsed_since(self.t0) < at:
+                self.poll()
+                time.sleep(0.1)
+            w = rng.choice(self.workers)
+            # Not before it is up (its /metrics answers: its SIGTERM handler
+            # is installed by then, before it joins the group); a process
+            # killed by a signal it had no time to catch says nothing.
+            up_by = time.monotonic() + 30
+            while w.scrape() is None and time.monotonic() < up_by:
+                time.sleep(0.05)
+            self.sigterm(w)
+            self.restart(w)
+        if self.generator.poll() is not None:
+            self.failures.append("the generator finished before the last SIGTERM: "
                                  "not under load (raise --duration)")
         while self.generator.poll() is None:
             self.poll()
@@ -769,7 +803,7 @@ def main():
     ap.add_argument("--pb2", required=True, help="directory of the generated *_pb2 modules")
     ap.add_argument("--source", default=os.path.join(os.path.dirname(__file__), ".."),
                     help="source tree (for deploy/config/scenarios/binzhou-2025.toml)")
-    ap.add_argument("--mode", choices=("chaos", "rolling"), default="chaos")
+    ap.add_argument("--mode", choices=("chaos", "rolling", "sigterms"), default="chaos")
     ap.add_argument("--workers", type=int, default=3)
     ap.add_argument("--brokers", type=int, default=3)
     ap.add_argument("--partitions", type=int, default=12, help="partitions of each input topic")
@@ -777,6 +811,7 @@ def main():
                     help="partitions of roadpulse.counts (default: 2 x --partitions)")
     ap.add_argument("--events", type=int, default=520_000)
     ap.add_argument("--kills", type=int, default=10, help="SIGKILLs (chaos mode)")
+    ap.add_argument("--sigterms", type=int, default=12, help="SIGTERMs (sigterms mode)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--duration", type=float, default=120,
                     help="seconds over which the generator produces (the load)")
@@ -808,8 +843,10 @@ def main():
         run.start_generator(rate=args.events / args.duration)
         if args.mode == "chaos":
             run.chaos(args.duration)
-        else:
+        elif args.mode == "rolling":
             run.rolling(args.duration)
+        else:
+            run.sigterms(args.duration)
         summary = run.verify(counts_pb2)
     except Exception as e:  # noqa: BLE001 (any harness error is a FAIL with its reason)
         run.failures.append("harness error: %r" % e)
