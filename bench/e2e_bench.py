@@ -18,6 +18,8 @@ about session.timeout.ms - 1 s (a real cluster does not).
 
   /usr/bin/python3 bench/e2e_bench.py [--events 2000000] [--partitions 48] [--out FILE.json]
                                       [-X KEY=VALUE ...]  (producer properties for the load)
+                                      [--preload LIB]  (LD_PRELOAD for roadpulse in c and e,
+                                                        e.g. another malloc; BENCHMARKS.md)
 """
 import argparse
 import datetime
@@ -75,10 +77,11 @@ def log_time(line):
     return datetime.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S.%f") if m else None
 
 
-def run_worker(roadpulse, servers, group, log_path, extra):
+def run_worker(roadpulse, servers, group, log_path, extra, env=None):
     with open(log_path, "w") as f:
         r = measure("roadpulse run", [roadpulse, "run", "--bootstrap-servers", servers,
-                                      "--stop-at-end", "--group", group, *extra], stdout=f)
+                                      "--stop-at-end", "--group", group, *extra], stdout=f,
+                    env=env)
     ready = end = None
     restore_s = None
     with open(log_path) as f:
@@ -108,11 +111,18 @@ def main():
     ap.add_argument("--out", help="write the results as JSON here")
     ap.add_argument("--generate-property", "-X", action="append", default=[],
                     help="librdkafka producer property KEY=VALUE for the load (repeatable)")
+    ap.add_argument("--preload", help="a shared library to LD_PRELOAD into roadpulse for the "
+                    "measured runs (c and e), e.g. /usr/lib/x86_64-linux-gnu/"
+                    "libtcmalloc_minimal.so.4; the broker and the load run without it")
     args = ap.parse_args()
+    if args.preload and not os.path.isfile(args.preload):
+        ap.error("--preload: no such file: %s" % args.preload)
+    measured_env = dict(os.environ, LD_PRELOAD=args.preload) if args.preload else None
 
     results = {"events": args.events, "partitions": args.partitions,
                "machine": {"cpus": os.cpu_count(), "uname": " ".join(os.uname()),
-                           "load_before": os.getloadavg()}}
+                           "load_before": os.getloadavg()},
+               "preload": args.preload}
     with tempfile.TemporaryDirectory() as tmp:
         scenario = os.path.join(tmp, "scenario.toml")
         factor = max(1, math.ceil(args.events / 350_000))
@@ -150,12 +160,13 @@ def main():
             results["b_kcat"] = kcat
             results["c_run_no_checkpoints"] = run_worker(
                 args.roadpulse, servers, "bench-nocp", tmp + "/run0.log",
-                ["--checkpoint-interval-ms", "0"])
-            results["c_run"] = run_worker(args.roadpulse, servers, "bench", tmp + "/run1.log", [])
+                ["--checkpoint-interval-ms", "0"], measured_env)
+            results["c_run"] = run_worker(args.roadpulse, servers, "bench", tmp + "/run1.log", [],
+                                          measured_env)
             # A worker with nothing on its disk takes every partition over
             # from the checkpoints the first one wrote.
             results["c_takeover"] = run_worker(args.roadpulse, servers, "bench",
-                                               tmp + "/run2.log", [])
+                                               tmp + "/run2.log", [], measured_env)
             out = open(tmp + "/py.txt", "w")
             results["d_python"] = measure("python baseline", [
                 "/usr/bin/python3", os.path.join(HERE, "python_baseline.py"),
@@ -164,7 +175,7 @@ def main():
             results["d_python"]["output"] = open(tmp + "/py.txt").read().strip()
             measure("generate --output", gen + ["--output", tmp + "/events.pb"])
             results["e_replay"] = measure("replay", [args.roadpulse, "replay", tmp + "/events.pb",
-                                                     "--format", "json"])
+                                                     "--format", "json"], env=measured_env)
         finally:
             broker.terminate()
             broker.wait(10)
@@ -181,6 +192,8 @@ def main():
             ("e replay from file", results["e_replay"], "wall_s")]
     print("%d events, %d partitions per input topic; machine: %d CPUs, load before %.1f" % (
         n, args.partitions, os.cpu_count(), results["machine"]["load_before"][0]))
+    if args.preload:
+        print("roadpulse (c, e) ran with LD_PRELOAD=%s" % args.preload)
     print("%-48s %12s %9s %9s %10s" % ("", "events/s", "wall s", "CPU s", "peak RSS"))
     for name, r, key in rows:
         print("%-48s %12.0f %9.2f %9.2f %7.1f MiB" % (name, n / r[key], r[key], r["cpu_s"],
