@@ -429,6 +429,14 @@ class WorkerImpl {
     }
   }
 
+  // Takes the partitions of an assignment: added to the current ones under
+  // the COOPERATIVE protocol, replacing them under EAGER.
+  static absl::Status Assign(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* list,
+                             bool cooperative) {
+    return cooperative ? ToStatus(rd_kafka_incremental_assign(rk, list), "worker: assign")
+                       : ToStatus(rd_kafka_assign(rk, list), "worker: assign");
+  }
+
   void HandleRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                        rd_kafka_topic_partition_list_t* list) {
     // NULL once the consumer's group handler has terminated: librdkafka
@@ -445,10 +453,9 @@ class WorkerImpl {
         // the close hands it back unread, from where it was.
         spdlog::info("worker: assigned {} partitions while stopping; leaving them unread",
                      list->cnt);
-        absl::Status s = cooperative
-                             ? ToStatus(rd_kafka_incremental_assign(rk, list), "worker: assign")
-                             : ToStatus(rd_kafka_assign(rk, list), "worker: assign");
-        if (!s.ok()) spdlog::warn("{}", s.ToString());
+        if (absl::Status s = Assign(rk, list, cooperative); !s.ok()) {
+          spdlog::warn("{}", s.ToString());
+        }
         ++rebalances_;
         UpdateStats();
         return;
@@ -461,9 +468,7 @@ class WorkerImpl {
       }
       last_partition_ = nullptr;
       ++rebalances_;
-      absl::Status s =
-          cooperative ? ToStatus(rd_kafka_incremental_assign(rk, list), "worker: assign")
-                      : ToStatus(rd_kafka_assign(rk, list), "worker: assign");
+      absl::Status s = Assign(rk, list, cooperative);
       if (!s.ok() && callback_error_.ok()) callback_error_ = s;
       UpdateStats();
       return;
