@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "ingest/checkpoint_store.h"
 #include "ingest/internal/fetch_nudger.h"
+#include "ingest/internal/message_reaper.h"
 #include "ingest/internal/rdkafka_handles.h"
 #include "nlohmann/json.hpp"
 #include "processors/count_record.h"
@@ -254,11 +255,14 @@ class WorkerImpl {
       }
       for (size_t i = 0; i < n; ++i) {
         if (batch_[i] == nullptr) continue;  // dropped by a rebalance (DropCollected)
-        MessageHandle message(batch_[i]);
+        rd_kafka_message_t* message = batch_[i];
         batch_[i] = nullptr;
         if (i + 1 < n && batch_[i + 1] != nullptr) PrefetchFor(*batch_[i + 1]);
         if (result.ok()) result = HandleMessage(*message);
+        handled_.push_back(message);
       }
+      // Destroyed on the reaper's thread, off this one (message_reaper.h).
+      reaper_.Reap(handled_);
       if (!result.ok()) break;
       // A short batch emptied the consumer queue.
       if (n < batch_.size()) MaybeNudgeFetcher();
@@ -327,6 +331,7 @@ class WorkerImpl {
     }
     CommitSync();
     if (nudger_ != nullptr) nudger_->Stop();  // before the consumer closes
+    reaper_.Drain();
     LogProgress(Clock::now());
     const bool first_join = InFirstJoin();
     if (first_join) FinishFirstJoin();
@@ -1155,6 +1160,10 @@ class WorkerImpl {
   KafkaHandle consumer_;
   QueueHandle queue_;
   std::unique_ptr<FetchNudger> nudger_;  // null: fetch_nudge_interval is zero
+  // Destroys handled messages on its own thread; drained before the
+  // consumer closes.
+  MessageReaper reaper_;
+  std::vector<rd_kafka_message_t*> handled_;  // the batch's, for reaper_
 };
 
 }  // namespace ingest_internal
