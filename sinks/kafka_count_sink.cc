@@ -9,7 +9,9 @@ namespace roadpulse {
 
 absl::StatusOr<std::unique_ptr<KafkaCountSink>> KafkaCountSink::Create(
     const ProducerOptions& options, std::string topic) {
-  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(options);
+  ProducerOptions bounded = options;
+  bounded.properties.emplace("queue.buffering.max.messages", absl::StrCat(kCountsQueueMessages));
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(bounded);
   if (!producer.ok()) return producer.status();
   return std::make_unique<KafkaCountSink>(*std::move(producer), std::move(topic));
 }

@@ -17,10 +17,19 @@ namespace roadpulse {
 
 inline constexpr char kCountsTopic[] = "roadpulse.counts";
 
+// Records a KafkaCountSink::Create producer holds for delivery, at most
+// (queue.buffering.max.messages, unless options.properties sets it): a
+// Publish beyond it waits for deliveries. A worker catching up publishes
+// 100 k records and more at a time; queued at once (librdkafka's default
+// allows 100 k) they took its peak RSS from ~230 MiB to as much as 365 MiB
+// (BENCHMARKS.md, session 14).
+inline constexpr int kCountsQueueMessages = 20000;
+
 // Thread-compatible (like KafkaProducer): one thread at a time.
 class KafkaCountSink final : public CountSink {
  public:
-  // Creates its own producer (ProducerOptions' defaults: acks=all, idempotent).
+  // Creates its own producer (ProducerOptions' defaults: acks=all, idempotent;
+  // at most kCountsQueueMessages records waiting for delivery).
   static absl::StatusOr<std::unique_ptr<KafkaCountSink>> Create(
       const ProducerOptions& options, std::string topic = kCountsTopic);
   // Uses `producer` (owned).
@@ -35,6 +44,8 @@ class KafkaCountSink final : public CountSink {
   absl::Status Flush(absl::Duration timeout) override;
 
   int64_t published() const { return published_; }
+  // Records handed to the producer and not yet delivered (or failed).
+  int64_t in_flight() const { return producer_->InFlight(); }
   const std::string& topic() const { return topic_; }
 
  private:
