@@ -53,6 +53,21 @@ class MessageReaperTest : public ::testing::Test {
     if (gap >= 0) batch.insert(batch.begin() + gap, nullptr);
     return batch;
   }
+  // Hands messages [0, n) to `reaper` (whose destroy is held) and returns
+  // once its helper is stuck destroying them.
+  void ReapAndWaitUntilHeld(MessageReaper& reaper, int n) {
+    std::vector<rd_kafka_message_t*> batch = Batch(0, n);
+    reaper.Reap(batch);
+    std::unique_lock<std::mutex> lock(seen_.mu);
+    seen_.changed.wait(lock, [this] { return seen_.entered > 0; });
+  }
+  // Messages [0, n) were destroyed exactly once.
+  void ExpectDestroyedOnce(int n) {
+    std::lock_guard<std::mutex> lock(seen_.mu);
+    for (int i = 0; i < n; ++i) {
+      EXPECT_EQ(seen_.destroyed_times[static_cast<size_t>(i)], 1) << "message " << i;
+    }
+  }
   void Release() {
     {
       std::lock_guard<std::mutex> lock(seen_.mu);
@@ -73,10 +88,7 @@ TEST_F(MessageReaperTest, DrainDestroysEveryMessageOnce) {
     EXPECT_TRUE(batch.empty()) << "the caller's vector comes back empty";
   }
   reaper.Drain();
-  std::lock_guard<std::mutex> lock(seen_.mu);
-  for (int i = 0; i < kMessages; ++i) {
-    EXPECT_EQ(seen_.destroyed_times[static_cast<size_t>(i)], 1) << "message " << i;
-  }
+  ExpectDestroyedOnce(kMessages);
 }
 
 TEST_F(MessageReaperTest, DestructorDestroysWhatIsLeft) {
@@ -85,21 +97,13 @@ TEST_F(MessageReaperTest, DestructorDestroysWhatIsLeft) {
     std::vector<rd_kafka_message_t*> batch = Batch(0, kMessages);
     reaper.Reap(batch);
   }
-  for (int i = 0; i < kMessages; ++i) {
-    EXPECT_EQ(seen_.destroyed_times[static_cast<size_t>(i)], 1) << "message " << i;
-  }
+  ExpectDestroyedOnce(kMessages);
 }
 
 TEST_F(MessageReaperTest, AtMostOneBatchWaits) {
   seen_.hold = true;
   MessageReaper reaper(&CountingDestroy);
-  std::vector<rd_kafka_message_t*> first = Batch(0, 10);
-  reaper.Reap(first);
-  {
-    // The helper took the first batch and is stuck destroying it.
-    std::unique_lock<std::mutex> lock(seen_.mu);
-    seen_.changed.wait(lock, [this] { return seen_.entered > 0; });
-  }
+  ReapAndWaitUntilHeld(reaper, 10);  // the first batch
   std::vector<rd_kafka_message_t*> second = Batch(10, 20);
   reaper.Reap(second);  // waits in the helper's queue
   std::promise<void> third_taken;
@@ -115,30 +119,20 @@ TEST_F(MessageReaperTest, AtMostOneBatchWaits) {
   taken.wait();
   third_caller.join();
   reaper.Drain();
-  for (int i = 0; i < 30; ++i) {
-    EXPECT_EQ(seen_.destroyed_times[static_cast<size_t>(i)], 1) << "message " << i;
-  }
+  ExpectDestroyedOnce(30);
 }
 
 TEST_F(MessageReaperTest, DrainWaitsForTheBatchBeingDestroyed) {
   seen_.hold = true;
   MessageReaper reaper(&CountingDestroy);
-  std::vector<rd_kafka_message_t*> batch = Batch(0, 10);
-  reaper.Reap(batch);
-  {
-    std::unique_lock<std::mutex> lock(seen_.mu);
-    seen_.changed.wait(lock, [this] { return seen_.entered > 0; });
-  }
+  ReapAndWaitUntilHeld(reaper, 10);
   // The helper holds the batch (nothing is pending): Drain must still wait.
   std::future<void> drained = std::async(std::launch::async, [&] { reaper.Drain(); });
   EXPECT_EQ(drained.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout)
       << "Drain returned while a batch was still being destroyed";
   Release();
   drained.wait();
-  std::lock_guard<std::mutex> lock(seen_.mu);
-  for (int i = 0; i < 10; ++i) {
-    EXPECT_EQ(seen_.destroyed_times[static_cast<size_t>(i)], 1) << "message " << i;
-  }
+  ExpectDestroyedOnce(10);
 }
 
 }  // namespace
