@@ -21,9 +21,9 @@ void MessageReaper::Reap(std::vector<rd_kafka_message_t*>& messages) {
   {
     std::unique_lock<std::mutex> lock(mu_);
     done_.wait(lock, [this] { return pending_.empty(); });
+    // The caller gets the empty pending_ back: a vector the helper emptied,
+    // with room for a batch.
     std::swap(pending_, messages);
-    // The caller gets an emptied vector back, with room for a batch.
-    std::swap(messages, spare_);
   }
   work_.notify_one();
 }
@@ -49,7 +49,6 @@ void MessageReaper::Loop() {
     taken.clear();
     lock.lock();
     busy_ = false;
-    if (spare_.capacity() < taken.capacity()) std::swap(spare_, taken);
     done_.notify_all();
   }
 }

@@ -54,7 +54,6 @@ class MessageReaper {
   std::condition_variable work_;  // pending_ is not empty, or stop_
   std::condition_variable done_;  // pending_ shrank, or the helper went idle
   std::vector<rd_kafka_message_t*> pending_ ABSL_GUARDED_BY(mu_);
-  std::vector<rd_kafka_message_t*> spare_ ABSL_GUARDED_BY(mu_);  // emptied, for the next Reap
   bool busy_ ABSL_GUARDED_BY(mu_) = false;  // the helper is destroying a taken batch
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;  // last: started once the rest is initialized
