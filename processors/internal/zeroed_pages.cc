@@ -33,6 +33,7 @@ ZeroedPages::ZeroedPages(size_t bytes) {
   }
   if (!huge) {
     data_ = p;
+    Populate();
     return;
   }
   const uintptr_t start = reinterpret_cast<uintptr_t>(p);
@@ -42,6 +43,13 @@ ZeroedPages::ZeroedPages(size_t bytes) {
   if (end > aligned + size_) munmap(reinterpret_cast<void*>(aligned + size_), end - aligned - size_);
   data_ = reinterpret_cast<void*>(aligned);
   madvise(data_, size_, MADV_HUGEPAGE);  // advice: failure only means small pages
+  Populate();
+}
+
+void ZeroedPages::Populate() {
+#ifdef MADV_POPULATE_WRITE
+  madvise(data_, size_, MADV_POPULATE_WRITE);
+#endif
 }
 
 ZeroedPages::~ZeroedPages() { Release(); }

@@ -5,7 +5,12 @@
 //  - a block of 2 MiB or more is 2 MiB-aligned and asks for transparent huge
 //    pages (madvise), so a table of millions of ids takes one page fault per
 //    2 MiB instead of per 4 KiB, and random lookups miss the TLB far less.
-//    Where THP is off the advice is ignored and the block works as before.
+//    Where THP is off the advice is ignored and the block works as before;
+//  - the block is mapped writable before it is returned (one madvise
+//    MADV_POPULATE_WRITE call): a table being filled then takes no page
+//    fault per page, and no read fault on the shared zero page followed by a
+//    copy-on-write fault whose TLB flush interrupts every other core running
+//    the process. Kernels before 5.14 ignore the advice.
 //
 // Not thread-safe. Internal to processors/.
 #ifndef ROADPULSE_PROCESSORS_INTERNAL_ZEROED_PAGES_H_
@@ -34,6 +39,8 @@ class ZeroedPages {
 
  private:
   void Release();
+  // Maps every page of the block writable now (advice; failure is harmless).
+  void Populate();
   void* data_ = nullptr;
   size_t size_ = 0;
 };
