@@ -9,6 +9,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -270,6 +271,10 @@ class WorkerImpl {
         result = callback_error_;
         break;
       }
+      if (pending_checkpoint_.has_value()) {
+        result = ConfirmCheckpoint(absl::ZeroDuration());
+        if (!result.ok()) break;
+      }
       char fatal_reason[256];
       if (rd_kafka_resp_err_t fatal =
               rd_kafka_fatal_error(consumer_.get(), fatal_reason, sizeof(fatal_reason));
@@ -284,14 +289,19 @@ class WorkerImpl {
         // consuming; it waits for their delivery only before a checkpoint,
         // which may be written only once everything before its offset is
         // delivered.
-        const bool checkpoint_due =
-            checkpoints_ != nullptr && (after >= next_checkpoint || at_end);
+        // A round still in flight defers the next one (the counting never
+        // waits for the checkpoint topic here); it is due again once
+        // ConfirmCheckpoint() settles the first.
+        const bool checkpoint_due = checkpoints_ != nullptr && !pending_checkpoint_.has_value() &&
+                                    (after >= next_checkpoint || at_end);
         bool delivered_all = false;
         result = PublishAndFlush(checkpoint_due || at_end ? kFlushWait : absl::ZeroDuration(),
                                  &delivered_all);
         RecordPublish(after);
         if (result.ok() && checkpoint_due && delivered_all) {
-          result = CheckpointAll(/*only_changed=*/true);
+          // Written, not waited for: ConfirmCheckpoint() below marks it once
+          // the chunks are acknowledged, while the counting goes on.
+          result = CheckpointAll(/*only_changed=*/true, /*wait=*/false);
           next_checkpoint = Clock::now() + checkpoint_interval;
         }
         UpdateStats();
@@ -314,10 +324,16 @@ class WorkerImpl {
     bool delivered_all = false;
     absl::Status final_flush = PublishAndFlush(kFinalFlushWait, &delivered_all);
     if (result.ok()) result = final_flush;
+    // A round still in flight covers counts delivered before it: confirm it
+    // whatever happens to the final one.
+    if (pending_checkpoint_.has_value()) {
+      absl::Status confirmed = ConfirmCheckpoint(kFinalFlushWait);
+      if (result.ok()) result = confirmed;
+    }
     if (result.ok() && checkpoints_ != nullptr && delivered_all) {
       const int64_t before = checkpoints_written_;
       const auto started = Clock::now();
-      result = CheckpointAll(/*only_changed=*/true);
+      result = CheckpointAll(/*only_changed=*/true, /*wait=*/true);
       if (result.ok()) {
         spdlog::info("worker: stopping: final checkpoint of {} partitions in {:.3f} s ({} "
                      "unchanged since their last one)",
@@ -450,6 +466,13 @@ class WorkerImpl {
     const char* protocol = rd_kafka_rebalance_protocol(rk);
     const bool cooperative =
         protocol != nullptr ? std::strcmp(protocol, "COOPERATIVE") == 0 : cooperative_sticky_;
+    // Settle a round still in flight before partitions come or go, so that
+    // its confirmation never lands on a partition's next incarnation.
+    if (pending_checkpoint_.has_value()) {
+      if (absl::Status s = ConfirmCheckpoint(kFinalFlushWait); !s.ok() && callback_error_.ok()) {
+        callback_error_ = s;
+      }
+    }
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       assigned_once_ = true;
       if (stopping_) {
@@ -499,7 +522,7 @@ class WorkerImpl {
             auto it = partitions_.find({list->elems[i].topic, list->elems[i].partition});
             if (it != partitions_.end()) revoked.push_back(&it->second);
           }
-          s = Checkpoint(revoked, /*only_changed=*/true);
+          s = Checkpoint(revoked, /*only_changed=*/true, /*wait=*/true);
         }
         if (!s.ok()) {
           spdlog::error("worker: publishing revoked partitions failed: {}", s.ToString());
@@ -900,22 +923,31 @@ class WorkerImpl {
   }
 
   // Checkpoints every partition (only those whose offset moved since their
-  // last checkpoint, with only_changed) and waits for them. REQUIRES: every
-  // record before each partition's next_offset was delivered.
-  absl::Status CheckpointAll(bool only_changed) {
+  // last checkpoint, with only_changed). REQUIRES: every record before each
+  // partition's next_offset was delivered.
+  absl::Status CheckpointAll(bool only_changed, bool wait) {
     std::vector<Partition*> all;
     for (auto& [key, p] : partitions_) all.push_back(&p);
-    return Checkpoint(all, only_changed);
+    return Checkpoint(all, only_changed, wait);
   }
 
-  absl::Status Checkpoint(const std::vector<Partition*>& partitions, bool only_changed) {
+  // Not fatal: the previous checkpoints stay valid; retried next round.
+  static absl::Status NotConfirmed(const absl::Status& flushed) {
+    spdlog::warn("worker: checkpoints not confirmed: {}", flushed.ToString());
+    return absl::IsDeadlineExceeded(flushed) ? absl::OkStatus() : flushed;
+  }
+
+  // Serializes and queues the checkpoints of `partitions`. With `wait`, waits
+  // until they are acknowledged and marks them written; without, leaves that
+  // to ConfirmCheckpoint() (the state is copied into the producer now, so
+  // the counting may go on meanwhile). A round still in flight is settled
+  // first: at most one is pending.
+  absl::Status Checkpoint(const std::vector<Partition*>& partitions, bool only_changed, bool wait) {
+    if (pending_checkpoint_.has_value()) {
+      if (absl::Status s = ConfirmCheckpoint(kFinalFlushWait); !s.ok()) return s;
+    }
     const auto started = Clock::now();
-    std::vector<std::pair<Partition*, int64_t>> written;
-    // Not fatal: the previous checkpoints stay valid; retried next round.
-    auto not_confirmed = [](const absl::Status& flushed) {
-      spdlog::warn("worker: checkpoints not confirmed: {}", flushed.ToString());
-      return absl::IsDeadlineExceeded(flushed) ? absl::OkStatus() : flushed;
-    };
+    std::vector<std::pair<PartitionKey, int64_t>> written;
     int64_t queued_bytes = 0;
     for (Partition* p : partitions) {
       if (only_changed && p->checkpointed_offset == p->next_offset) continue;
@@ -927,7 +959,7 @@ class WorkerImpl {
       }
       const auto bytes = static_cast<int64_t>(state.ByteSizeLong());
       checkpoint_bytes_ += bytes;
-      written.emplace_back(p, p->next_offset);
+      written.emplace_back(PartitionKey(p->topic, p->partition), p->next_offset);
       p->checkpoint_id = id;
       // The producer holds a copy of every chunk until it is delivered, and
       // a round writes the whole state of every changed partition: without
@@ -935,18 +967,39 @@ class WorkerImpl {
       queued_bytes += bytes;
       if (queued_bytes >= kCheckpointQueueBytes) {
         if (absl::Status flushed = checkpoints_->Flush(kFinalFlushWait); !flushed.ok()) {
-          return not_confirmed(flushed);
+          return NotConfirmed(flushed);
         }
         queued_bytes = 0;
       }
     }
     if (written.empty()) return absl::OkStatus();
-    absl::Status flushed = checkpoints_->Flush(kFinalFlushWait);
-    if (!flushed.ok()) return not_confirmed(flushed);
-    for (auto& [p, offset] : written) p->checkpointed_offset = offset;
-    checkpoints_written_ += static_cast<int64_t>(written.size());
-    last_checkpoint_seconds_ = SecondsSince(started);
-    spdlog::debug("worker: checkpointed {} partitions in {:.3f} s", written.size(),
+    pending_checkpoint_ = PendingCheckpoint{std::move(written), started};
+    return wait ? ConfirmCheckpoint(kFinalFlushWait) : absl::OkStatus();
+  }
+
+  // Marks the pending round written once every chunk is acknowledged,
+  // waiting up to `timeout` (zero: only looks). Still in flight after a zero
+  // timeout: stays pending. Any other outcome settles the round; a failed
+  // or timed-out one leaves its partitions' previous checkpoints in force
+  // (see NotConfirmed).
+  absl::Status ConfirmCheckpoint(absl::Duration timeout) {
+    absl::Status flushed = checkpoints_->Flush(timeout);
+    if (absl::IsDeadlineExceeded(flushed) && timeout == absl::ZeroDuration()) {
+      return absl::OkStatus();
+    }
+    PendingCheckpoint round = *std::move(pending_checkpoint_);
+    pending_checkpoint_.reset();
+    if (!flushed.ok()) return NotConfirmed(flushed);
+    for (const auto& [key, offset] : round.written) {
+      // Partitions leave only through a rebalance, which settles the round
+      // first; the lookup is a guard.
+      if (auto it = partitions_.find(key); it != partitions_.end()) {
+        it->second.checkpointed_offset = offset;
+      }
+    }
+    checkpoints_written_ += static_cast<int64_t>(round.written.size());
+    last_checkpoint_seconds_ = SecondsSince(round.started);
+    spdlog::debug("worker: checkpointed {} partitions in {:.3f} s", round.written.size(),
                   last_checkpoint_seconds_);
     return absl::OkStatus();
   }
@@ -1109,6 +1162,13 @@ class WorkerImpl {
   CountSink& sink_;
   std::unique_ptr<KafkaProducer> dlq_;
   std::unique_ptr<CheckpointStore> checkpoints_;  // null: checkpoints off
+  // A checkpoint round queued and not yet acknowledged: each partition and
+  // the offset its checkpoint covers.
+  struct PendingCheckpoint {
+    std::vector<std::pair<PartitionKey, int64_t>> written;
+    Clock::time_point started;
+  };
+  std::optional<PendingCheckpoint> pending_checkpoint_;
   static constexpr int kRestoreAttempts = 30;
 
   std::map<PartitionKey, Partition> partitions_;

@@ -122,6 +122,10 @@ struct WorkerOptions {
   // `checkpoint_topic`; on assignment a partition is restored from its latest
   // checkpoint and consumption resumes at its offset. Zero interval: no
   // checkpoints at all; every assignment re-reads the partition from offset 0.
+  // The periodic round does not stop the counting: the state is serialized
+  // and queued, and the round counts as written (checkpoints_written,
+  // checkpointed_offset) once the checkpoint topic acknowledges it; the next
+  // round waits until then. Revocation and shutdown wait for their round.
   std::string checkpoint_topic = "roadpulse.checkpoints";
   absl::Duration checkpoint_interval = absl::Seconds(10);
   // What to do when a checkpointed offset is no longer in the log (retention
@@ -183,7 +187,7 @@ struct WorkerStats {
   // Checkpoints.
   int64_t checkpoints_written = 0;        // partition checkpoints since start
   int64_t checkpoint_bytes = 0;           // their serialized state, in all
-  double last_checkpoint_seconds = 0;     // duration of the last round (serialize + flush)
+  double last_checkpoint_seconds = 0;     // the last round, from serializing to its acknowledgement
   int64_t restores = 0;                   // partitions restored from a checkpoint
   double last_restore_seconds = 0;        // duration of the last assignment's restore
   int64_t offset_resets = 0;              // checkpointed offsets found out of range (data loss)

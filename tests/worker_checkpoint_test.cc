@@ -1,0 +1,189 @@
+// The worker's periodic checkpoint round does not stop the counting, on
+// librdkafka's mock cluster over TCP. The checkpoint topic's only partition
+// is led by broker 2, which answers its first Produce request kHold late;
+// everything else is on broker 1. The worker counts a first part of the
+// input and writes a checkpoint round that stays unacknowledged; the test
+// then appends a second part. The worker reads and counts it while the
+// round is still in flight (no checkpoint confirmed yet); a worker that
+// waited for the round could read nothing for kHold. Once the round is
+// acknowledged it is confirmed, and on stop the final round covers every
+// record: a restore would resume after the last one.
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "ingest/checkpoint_store.h"
+#include "ingest/kafka_producer.h"
+#include "ingest/mock_broker.h"
+#include "ingest/worker.h"
+#include "processors/region_table.h"
+#include "roadpulse/v1/events.pb.h"
+#include "sinks/kafka_count_sink.h"
+
+namespace roadpulse {
+namespace {
+
+constexpr char kIncidents[] = "roadpulse.incidents";
+constexpr char kViolations[] = "roadpulse.violations";
+constexpr char kCheckpoints[] = "roadpulse.checkpoints";
+constexpr char kGroup[] = "worker-checkpoint-test";
+constexpr int kFirst = 400;   // records before the round
+constexpr int kSecond = 300;  // records appended while it is in flight
+// How late broker 2 answers the round's first Produce request: far longer
+// than reading kSecond records takes, even under a sanitizer.
+constexpr absl::Duration kHold = absl::Seconds(10);
+constexpr absl::Duration kPatience = absl::Seconds(60);
+
+class WorkerCheckpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<RegionTable> regions =
+        RegionTable::LoadFile(ROADPULSE_SOURCE_DIR "/deploy/config/regions/binzhou.toml");
+    ASSERT_TRUE(regions.ok()) << regions.status();
+    regions_ = std::make_unique<RegionTable>(*std::move(regions));
+    absl::StatusOr<std::unique_ptr<MockBroker>> broker =
+        MockBroker::Create(2, {{kIncidents, 1, 1},
+                               {kViolations, 1, 1},
+                               {"roadpulse.counts", 2, 1},
+                               {"roadpulse.dlq", 1, 1},
+                               {kCheckpoints, 1, 1}});
+    ASSERT_TRUE(broker.ok()) << broker.status();
+    broker_ = *std::move(broker);
+    for (const auto& [topic, partitions] : {std::pair<const char*, int>{kIncidents, 1},
+                                            {kViolations, 1},
+                                            {"roadpulse.counts", 2},
+                                            {"roadpulse.dlq", 1}}) {
+      for (int p = 0; p < partitions; ++p) {
+        ASSERT_TRUE(broker_->SetPartitionLeader(topic, p, 1).ok()) << topic;
+      }
+    }
+    ASSERT_TRUE(broker_->SetPartitionLeader(kCheckpoints, 0, 2).ok());
+    absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
+        KafkaProducer::Create({broker_->bootstrap_servers(), {}});
+    ASSERT_TRUE(producer.ok()) << producer.status();
+    producer_ = *std::move(producer);
+  }
+
+  // Appends `n` valid violations (ids from `first`) and waits for them.
+  void Append(int first, int n) {
+    absl::TimeZone shanghai;
+    ASSERT_TRUE(absl::LoadTimeZone("Asia/Shanghai", &shanghai));
+    const absl::Time noon_yesterday = absl::FromCivil(
+        absl::CivilSecond(absl::ToCivilDay(absl::Now(), shanghai) - 1) + 12 * 3600, shanghai);
+    for (int i = first; i < first + n; ++i) {
+      v1::ViolationEvent e;
+      e.set_id(absl::StrCat("cp-", i));
+      e.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(noon_yesterday) + i);
+      e.mutable_reported_at()->set_seconds(absl::ToUnixSeconds(noon_yesterday) + i + 300);
+      e.mutable_location()->set_region_code("371602");
+      e.set_type(v1::VIOLATION_TYPE_SPEEDING);
+      e.set_vehicle(v1::VEHICLE_CATEGORY_CAR);
+      ASSERT_TRUE(producer_->Produce(kViolations, e.id(), e.SerializeAsString(), {}, 0).ok());
+    }
+    ASSERT_TRUE(producer_->Flush(absl::Seconds(30)).ok());
+  }
+
+  // Polls the worker's stats until `done` holds or kPatience passes.
+  template <typename Pred>
+  bool WaitFor(const Worker& worker, Pred done, WorkerStats* last) {
+    const absl::Time deadline = absl::Now() + kPatience;
+    while (absl::Now() < deadline) {
+      *last = worker.stats();
+      if (done(*last)) return true;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return false;
+  }
+
+  std::unique_ptr<RegionTable> regions_;
+  std::unique_ptr<MockBroker> broker_;
+  std::unique_ptr<KafkaProducer> producer_;
+};
+
+TEST_F(WorkerCheckpointTest, CountingGoesOnWhileARoundIsInFlight) {
+  ASSERT_NO_FATAL_FAILURE(Append(0, kFirst));
+  ASSERT_TRUE(broker_
+                  ->PushBrokerRequestErrors(2, KafkaApi::kProduce,
+                                            {MockBroker::DelayedError{std::nullopt, kHold}})
+                  .ok());
+
+  absl::StatusOr<std::unique_ptr<KafkaCountSink>> sink =
+      KafkaCountSink::Create({broker_->bootstrap_servers(), {}});
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  WorkerOptions options;
+  options.bootstrap_servers = broker_->bootstrap_servers();
+  options.group_id = kGroup;
+  options.flush_interval = absl::Milliseconds(20);
+  options.checkpoint_interval = absl::Milliseconds(100);
+  absl::StatusOr<std::unique_ptr<Worker>> created = Worker::Create(options, *regions_, **sink);
+  ASSERT_TRUE(created.ok()) << created.status();
+  Worker& worker = **created;
+  absl::Status run_status;
+  std::thread runner([&] { run_status = worker.Run(nullptr); });
+  struct StopOnExit {
+    Worker& worker;
+    std::thread& runner;
+    ~StopOnExit() {
+      worker.RequestStop();
+      if (runner.joinable()) runner.join();
+    }
+  } stop_on_exit{worker, runner};
+
+  // The round's Produce request reached broker 2 (and is held there).
+  const absl::Time deadline = absl::Now() + kPatience;
+  while (true) {
+    absl::StatusOr<size_t> left = broker_->PendingBrokerRequestErrors(2, KafkaApi::kProduce);
+    ASSERT_TRUE(left.ok()) << left.status();
+    if (*left == 0) break;
+    ASSERT_LT(absl::Now(), deadline) << "no checkpoint round was written";
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  const absl::Time held_from = absl::Now();
+
+  ASSERT_NO_FATAL_FAILURE(Append(kFirst, kSecond));
+  WorkerStats stats;
+  ASSERT_TRUE(WaitFor(
+      worker, [](const WorkerStats& s) { return s.totals.read == kFirst + kSecond; }, &stats))
+      << "read " << stats.totals.read << " of " << kFirst + kSecond;
+  // The round is still unconfirmed: the second part was read during the
+  // hold. (A worker that waits for its round reads nothing until the hold
+  // ends, and by then the round is confirmed.)
+  EXPECT_EQ(stats.checkpoints_written, 0)
+      << "the second part was read only after the round was confirmed, "
+      << absl::FormatDuration(absl::Now() - held_from) << " after the round's request was held "
+      << "(hold " << absl::FormatDuration(kHold) << ")";
+  EXPECT_EQ(stats.totals.counted, kFirst + kSecond);
+
+  // The held round is acknowledged, then confirmed; later rounds follow.
+  ASSERT_TRUE(WaitFor(
+      worker, [](const WorkerStats& s) { return s.checkpoints_written >= 1; }, &stats))
+      << "the round was never confirmed";
+  worker.RequestStop();
+  runner.join();
+  ASSERT_TRUE(run_status.ok()) << run_status;
+  stats = worker.stats();
+  EXPECT_EQ(stats.totals.read, kFirst + kSecond);
+  EXPECT_EQ(stats.totals.counted, kFirst + kSecond);
+
+  // What a restore would see: the newest checkpoint covers every record.
+  CheckpointStoreOptions store_options;
+  store_options.bootstrap_servers = broker_->bootstrap_servers();
+  store_options.group = kGroup;
+  absl::StatusOr<std::unique_ptr<CheckpointStore>> store = CheckpointStore::Create(store_options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::StatusOr<std::map<InputPartition, Checkpoint>> latest =
+      (*store)->ReadLatest({{kViolations, 0}});
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  ASSERT_EQ(latest->count({kViolations, 0}), 1u);
+  const Checkpoint& cp = latest->at({kViolations, 0});
+  EXPECT_EQ(cp.next_offset, kFirst + kSecond);
+  EXPECT_EQ(cp.state.tally().read(), kFirst + kSecond);
+}
+
+}  // namespace
+}  // namespace roadpulse
