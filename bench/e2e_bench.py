@@ -27,6 +27,7 @@ import json
 import math
 import os
 import re
+import shutil
 import resource
 import subprocess
 import sys
@@ -114,6 +115,9 @@ def main():
     ap.add_argument("--preload", help="a shared library to LD_PRELOAD into roadpulse for the "
                     "measured runs (c and e), e.g. /usr/lib/x86_64-linux-gnu/"
                     "libtcmalloc_minimal.so.4; the broker and the load run without it")
+    ap.add_argument("--keep-logs", metavar="DIR",
+                    help="copy the measured workers' logs (run0: checkpoints off, run1: c, "
+                    "run2: the takeover) into DIR")
     args = ap.parse_args()
     if args.preload and not os.path.isfile(args.preload):
         ap.error("--preload: no such file: %s" % args.preload)
@@ -167,6 +171,10 @@ def main():
             # from the checkpoints the first one wrote.
             results["c_takeover"] = run_worker(args.roadpulse, servers, "bench",
                                                tmp + "/run2.log", [], measured_env)
+            if args.keep_logs:
+                os.makedirs(args.keep_logs, exist_ok=True)
+                for name in ("run0.log", "run1.log", "run2.log"):
+                    shutil.copy(os.path.join(tmp, name), args.keep_logs)
             out = open(tmp + "/py.txt", "w")
             results["d_python"] = measure("python baseline", [
                 "/usr/bin/python3", os.path.join(HERE, "python_baseline.py"),
