@@ -973,7 +973,7 @@ class WorkerImpl {
       }
     }
     if (written.empty()) return absl::OkStatus();
-    pending_checkpoint_ = PendingCheckpoint{std::move(written), started};
+    pending_checkpoint_ = PendingCheckpoint{std::move(written), started, /*warned=*/false};
     return wait ? ConfirmCheckpoint(kFinalFlushWait) : absl::OkStatus();
   }
 
@@ -985,6 +985,16 @@ class WorkerImpl {
   absl::Status ConfirmCheckpoint(absl::Duration timeout) {
     absl::Status flushed = checkpoints_->Flush(timeout);
     if (absl::IsDeadlineExceeded(flushed) && timeout == absl::ZeroDuration()) {
+      // As long as a waited-for round may take before it is given up on.
+      if (!pending_checkpoint_->warned &&
+          SecondsSince(pending_checkpoint_->started) > absl::ToDoubleSeconds(kFinalFlushWait)) {
+        pending_checkpoint_->warned = true;
+        spdlog::warn(
+            "worker: checkpoint round of {} partitions still unconfirmed after {:.0f} s; "
+            "the next round waits for it: {}",
+            pending_checkpoint_->written.size(), SecondsSince(pending_checkpoint_->started),
+            flushed.ToString());
+      }
       return absl::OkStatus();
     }
     PendingCheckpoint round = *std::move(pending_checkpoint_);
@@ -1167,6 +1177,7 @@ class WorkerImpl {
   struct PendingCheckpoint {
     std::vector<std::pair<PartitionKey, int64_t>> written;
     Clock::time_point started;
+    bool warned = false;  // logged as slow
   };
   std::optional<PendingCheckpoint> pending_checkpoint_;
   static constexpr int kRestoreAttempts = 30;

@@ -21,9 +21,9 @@
 #include "ingest/kafka_producer.h"
 #include "ingest/mock_broker.h"
 #include "ingest/worker.h"
-#include "processors/region_table.h"
 #include "roadpulse/v1/events.pb.h"
 #include "sinks/kafka_count_sink.h"
+#include "tests/test_regions.h"
 
 namespace roadpulse {
 namespace {
@@ -42,10 +42,6 @@ constexpr absl::Duration kPatience = absl::Seconds(60);
 class WorkerCheckpointTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<RegionTable> regions =
-        RegionTable::LoadFile(ROADPULSE_SOURCE_DIR "/deploy/config/regions/binzhou.toml");
-    ASSERT_TRUE(regions.ok()) << regions.status();
-    regions_ = std::make_unique<RegionTable>(*std::move(regions));
     absl::StatusOr<std::unique_ptr<MockBroker>> broker =
         MockBroker::Create(2, {{kIncidents, 1, 1},
                                {kViolations, 1, 1},
@@ -71,8 +67,7 @@ class WorkerCheckpointTest : public ::testing::Test {
 
   // Appends `n` valid violations (ids from `first`) and waits for them.
   void Append(int first, int n) {
-    absl::TimeZone shanghai;
-    ASSERT_TRUE(absl::LoadTimeZone("Asia/Shanghai", &shanghai));
+    const absl::TimeZone shanghai = testing::Shanghai();
     const absl::Time noon_yesterday = absl::FromCivil(
         absl::CivilSecond(absl::ToCivilDay(absl::Now(), shanghai) - 1) + 12 * 3600, shanghai);
     for (int i = first; i < first + n; ++i) {
@@ -100,7 +95,6 @@ class WorkerCheckpointTest : public ::testing::Test {
     return false;
   }
 
-  std::unique_ptr<RegionTable> regions_;
   std::unique_ptr<MockBroker> broker_;
   std::unique_ptr<KafkaProducer> producer_;
 };
@@ -120,7 +114,8 @@ TEST_F(WorkerCheckpointTest, CountingGoesOnWhileARoundIsInFlight) {
   options.group_id = kGroup;
   options.flush_interval = absl::Milliseconds(20);
   options.checkpoint_interval = absl::Milliseconds(100);
-  absl::StatusOr<std::unique_ptr<Worker>> created = Worker::Create(options, *regions_, **sink);
+  absl::StatusOr<std::unique_ptr<Worker>> created =
+      Worker::Create(options, testing::Binzhou(), **sink);
   ASSERT_TRUE(created.ok()) << created.status();
   Worker& worker = **created;
   absl::Status run_status;
