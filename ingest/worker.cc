@@ -940,12 +940,9 @@ class WorkerImpl {
   // Serializes and queues the checkpoints of `partitions`. With `wait`, waits
   // until they are acknowledged and marks them written; without, leaves that
   // to ConfirmCheckpoint() (the state is copied into the producer now, so
-  // the counting may go on meanwhile). A round still in flight is settled
-  // first: at most one is pending.
+  // the counting may go on meanwhile). REQUIRES: no round in flight (the
+  // loop starts none while one is; rebalances and shutdown settle it first).
   absl::Status Checkpoint(const std::vector<Partition*>& partitions, bool only_changed, bool wait) {
-    if (pending_checkpoint_.has_value()) {
-      if (absl::Status s = ConfirmCheckpoint(kFinalFlushWait); !s.ok()) return s;
-    }
     const auto started = Clock::now();
     std::vector<std::pair<PartitionKey, int64_t>> written;
     int64_t queued_bytes = 0;
