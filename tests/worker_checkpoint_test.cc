@@ -83,16 +83,24 @@ class WorkerCheckpointTest : public ::testing::Test {
     ASSERT_TRUE(producer_->Flush(absl::Seconds(30)).ok());
   }
 
-  // Polls the worker's stats until `done` holds or kPatience passes.
+  // Polls `done` until it holds (true) or kPatience passes (false).
   template <typename Pred>
-  bool WaitFor(const Worker& worker, Pred done, WorkerStats* last) {
+  static bool Eventually(Pred done) {
     const absl::Time deadline = absl::Now() + kPatience;
     while (absl::Now() < deadline) {
-      *last = worker.stats();
-      if (done(*last)) return true;
+      if (done()) return true;
       absl::SleepFor(absl::Milliseconds(5));
     }
     return false;
+  }
+
+  // Polls the worker's stats, kept in *last, until `done` holds them.
+  template <typename Pred>
+  static bool WaitFor(const Worker& worker, Pred done, WorkerStats* last) {
+    return Eventually([&] {
+      *last = worker.stats();
+      return done(*last);
+    });
   }
 
   std::unique_ptr<MockBroker> broker_;
@@ -130,14 +138,12 @@ TEST_F(WorkerCheckpointTest, CountingGoesOnWhileARoundIsInFlight) {
   } stop_on_exit{worker, runner};
 
   // The round's Produce request reached broker 2 (and is held there).
-  const absl::Time deadline = absl::Now() + kPatience;
-  while (true) {
-    absl::StatusOr<size_t> left = broker_->PendingBrokerRequestErrors(2, KafkaApi::kProduce);
-    ASSERT_TRUE(left.ok()) << left.status();
-    if (*left == 0) break;
-    ASSERT_LT(absl::Now(), deadline) << "no checkpoint round was written";
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  absl::StatusOr<size_t> left;
+  ASSERT_TRUE(Eventually([&] {
+    left = broker_->PendingBrokerRequestErrors(2, KafkaApi::kProduce);
+    return !left.ok() || *left == 0;
+  })) << "no checkpoint round was written";
+  ASSERT_TRUE(left.ok()) << left.status();
   const absl::Time held_from = absl::Now();
 
   ASSERT_NO_FATAL_FAILURE(Append(kFirst, kSecond));
