@@ -254,6 +254,9 @@ class WorkerImpl {
         catching_up = false;
         next_flush = std::min(next_flush, Clock::now() + flush_interval);
       }
+      // The wall clock of this batch: the processors skip fine buckets no
+      // rolling window can show (PartitionProcessor::SetWallClock).
+      batch_wall_clock_ = absl::Now();
       for (size_t i = 0; i < n; ++i) {
         if (batch_[i] == nullptr) continue;  // dropped by a rebalance (DropCollected)
         rd_kafka_message_t* message = batch_[i];
@@ -747,6 +750,7 @@ class WorkerImpl {
     const absl::Time record_time =
         ts_ms < 0 ? absl::InfinitePast() : absl::FromUnixMillis(ts_ms);
     const std::string_view payload(static_cast<const char*>(message.payload), message.len);
+    p->processor->SetWallClock(batch_wall_clock_);
     ProcessResult result = p->processor->Process(payload, record_time);
     absl::Status status;
     if (result.outcome == Outcome::kRejected) status = DeadLetter(*p, message, result);
@@ -1206,6 +1210,7 @@ class WorkerImpl {
   int64_t dead_lettered_ = 0;
   int64_t counts_published_ = 0;
   int64_t counts_unwatchable_ = 0;
+  absl::Time batch_wall_clock_ = absl::InfinitePast();  // absl::Now() at the current batch
   int64_t rebalances_ = 0;
   std::map<std::string, int64_t> dead_lettered_by_reason_;
   int64_t publish_flushes_ = 0;

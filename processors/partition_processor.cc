@@ -84,6 +84,11 @@ ProcessorOptions Clamped(ProcessorOptions o) {
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
+// A fine bucket of a width kept for `keep_s` that ends at or before this is
+// in no rolling window asked at `now_s` or later (a day of slack for clocks
+// that disagree).
+int64_t UnwatchableEnd(int64_t now_s, int64_t keep_s) { return now_s - keep_s - 86400; }
+
 int64_t UnitSeconds(BucketWidth width) {
   return width == BucketWidth::kHour ? 3600 : width == BucketWidth::kMinute ? 60 : 86400;
 }
@@ -113,6 +118,7 @@ PartitionProcessor::PartitionProcessor(EventKind kind, const RegionTable& region
   keep_s_[static_cast<size_t>(BucketWidth::kMinute)] =
       absl::ToInt64Seconds(options_.minute_buckets_for);
   for (size_t w = 0; w < 3; ++w) {
+    unwatchable_end_[w] = std::numeric_limits<int64_t>::min();
     horizon_[w] = (w == 0 || keep_s_[w] > 0) ? std::numeric_limits<int64_t>::min()
                                              : std::numeric_limits<int64_t>::max();
     // Kept starts lie in [horizon, watermark]: keep / unit + 1 of them.
@@ -172,6 +178,10 @@ void PartitionProcessor::EvictFine() {
     const int64_t old = horizon_[w];
     if (horizon <= old) continue;
     horizon_[w] = horizon;
+    // Nothing to evict (a worker catching up on history keeps no fine
+    // buckets, SetWallClock): an emptied slot's start is reset below, so
+    // every slot is empty already.
+    if (bucket_count_[w] == 0) continue;
     std::vector<RingSlot>& ring = ring_[w];
     const int64_t n = static_cast<int64_t>(ring.size());
     // Every kept start was >= old: visit the slots of [old, horizon), or the
@@ -342,8 +352,18 @@ void PartitionProcessor::ForEachBucketOf(uint16_t unit, int64_t occurred_s, Fn f
     // The cursor's hit (over half the calls) checked here: BucketFor's
     // prologue saves six registers for its slow paths.
     const Cursor& cursor = cursors_[unit * 3 + w];
-    const uint32_t index =
-        cursor.start == start ? cursor.bucket : BucketFor(BucketKey{unit, start, width});
+    uint32_t index;
+    if (cursor.start == start) {
+      index = cursor.bucket;
+    } else if (width != BucketWidth::kDay && start + UnitSeconds(width) <= unwatchable_end_[w]) {
+      // No rolling window can show it any more (SetWallClock): not created.
+      // One that exists, perhaps published, is kept exact.
+      const std::optional<uint32_t> found = FindFine(BucketKey{unit, start, width});
+      if (!found.has_value()) continue;
+      index = *found;
+    } else {
+      index = BucketFor(BucketKey{unit, start, width});
+    }
     Bucket& b = pool_[index];
     fn(b.values);
     if (!b.dirty) MarkDirty(index);
@@ -744,13 +764,24 @@ size_t PartitionProcessor::SkipUnwatchable(absl::Time now) {
     if (!b.dirty || b.published || b.key.width == BucketWidth::kDay) continue;
     const size_t w = static_cast<size_t>(b.key.width);
     const int64_t end = b.key.start_unix_s + UnitSeconds(b.key.width);
-    if (end > now_s - keep_s_[w] - 86400) continue;
+    if (end > UnwatchableEnd(now_s, keep_s_[w])) continue;
     // Stays listed in dirty_ (ClearDirty unlists it), as an evicted one does.
     b.dirty = false;
     --dirty_count_;
     ++skipped;
   }
   return skipped;
+}
+
+void PartitionProcessor::SetWallClock(absl::Time now) {
+  if (now == absl::InfinitePast() || now == absl::InfiniteFuture()) return;
+  const int64_t now_s = absl::ToUnixSeconds(now);
+  if (now_s <= wall_clock_s_) return;
+  wall_clock_s_ = now_s;
+  for (BucketWidth width : {BucketWidth::kHour, BucketWidth::kMinute}) {
+    const size_t w = static_cast<size_t>(width);
+    if (keep_s_[w] > 0) unwatchable_end_[w] = UnwatchableEnd(now_s, keep_s_[w]);
+  }
 }
 
 void PartitionProcessor::MarkAllDirty() {
@@ -772,12 +803,18 @@ std::optional<MetricValues> PartitionProcessor::FindBucket(const BucketKey& key)
     if (it == day_index_.end() || !(pool_[it->second].key == key)) return std::nullopt;
     return Expand(pool_[it->second].values);
   }
+  const std::optional<uint32_t> index = FindFine(key);
+  if (!index.has_value()) return std::nullopt;
+  return Expand(pool_[*index].values);
+}
+
+std::optional<uint32_t> PartitionProcessor::FindFine(const BucketKey& key) const {
   const size_t w = static_cast<size_t>(key.width);
-  if (ring_[w].empty() || key.start_unix_s < horizon_[w]) return std::nullopt;
+  if (bucket_count_[w] == 0 || key.start_unix_s < horizon_[w]) return std::nullopt;
   const RingSlot& slot = ring_[w][SlotIndex(key.width, key.start_unix_s)];
   if (slot.start != key.start_unix_s) return std::nullopt;
   for (const auto& [unit, index] : slot.buckets) {
-    if (unit == key.region_index) return Expand(pool_[index].values);
+    if (unit == key.region_index) return index;
   }
   return std::nullopt;
 }

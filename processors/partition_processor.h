@@ -171,6 +171,18 @@ class PartitionProcessor {
   // never keeps a stale value; day buckets are never skipped. Call it before
   // ForEachDirty. Returns how many buckets it skipped.
   size_t SkipUnwatchable(absl::Time now);
+  // The same rule, applied before the work: from this call on, an event does
+  // not create a fine bucket that ended more than its keep plus a day before
+  // `now` (SkipUnwatchable would never report it). One that already exists
+  // (perhaps published) is still changed, so it stays exact. A worker
+  // catching up on history then keeps day buckets only, instead of creating
+  // and evicting an hour and a minute bucket for almost every event. `now`
+  // is the caller's wall clock, never a record's timestamp (which a producer
+  // chooses); a `now` earlier than a previous one changes nothing. Without a
+  // call (replay, tests) every fine bucket inside its horizon is kept. A
+  // bucket not created is in neither FindBucket nor SaveState; day buckets,
+  // the dedup state and the tally are unaffected.
+  void SetWallClock(absl::Time now);
   // Marks every bucket dirty (after a restore, to republish everything).
   void MarkAllDirty();
   size_t dirty_count() const { return dirty_count_; }
@@ -309,6 +321,8 @@ class PartitionProcessor {
   // REQUIRES: a fine key's start is not behind its width's horizon.
   uint32_t BucketFor(const BucketKey& key);
   uint32_t NewBucket(const BucketKey& key);
+  // The pool index of the kept fine bucket of `key`, or nullopt.
+  std::optional<uint32_t> FindFine(const BucketKey& key) const;
   void MarkDirty(uint32_t index);
   void Evict(uint32_t index);
   // Frees a kept bucket's pool slot: its cursor, its count, not dirty. The
@@ -346,6 +360,10 @@ class PartitionProcessor {
   std::vector<RingSlot> ring_[3];
   int64_t horizon_[3];  // per BucketWidth: oldest start still kept
   int64_t keep_s_[3];   // per BucketWidth: minute/hour_buckets_for in seconds (0: none)
+  // Per BucketWidth: a fine bucket ending at or before this is not created
+  // or changed (SetWallClock); INT64_MIN until then.
+  int64_t unwatchable_end_[3];
+  int64_t wall_clock_s_ = std::numeric_limits<int64_t>::min();  // newest SetWallClock
   std::vector<BucketKey> tombstones_;
   std::vector<SettledDay> settled_;
   int64_t settled_before_s_ = std::numeric_limits<int64_t>::min();

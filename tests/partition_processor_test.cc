@@ -572,6 +572,169 @@ TEST(SkipUnwatchableTest, SkipsOnlyFineBucketsNoWindowCanReachThatWereNeverPubli
 namespace roadpulse {
 namespace {
 
+// SetWallClock against a processor without it, fed the same records: over
+// random times, with the wall clock running faster than the events so that
+// buckets go from watchable to unwatchable while they are kept,
+// both publish exactly the same records and tombstones (what a compacted
+// counts topic ends up holding), keep the same day buckets and tallies, and
+// the one with the clock creates far fewer fine buckets.
+TEST(SetWallClockTest, PublishesWhatAProcessorWithoutItPublishes) {
+  ProcessorOptions options;
+  options.minute_buckets_for = absl::Minutes(30);
+  options.hour_buckets_for = absl::Hours(5);
+  PartitionProcessor clocked(EventKind::kViolation, Binzhou(), options);
+  PartitionProcessor plain(EventKind::kViolation, Binzhou(), options);
+  std::vector<std::string> units;
+  for (size_t i = 0; i < Binzhou().size() && units.size() < 3; ++i) {
+    const Region& r = Binzhou().at(static_cast<uint16_t>(i));
+    if (r.parent == Binzhou().city().code && !r.main_urban) units.push_back(r.code);
+  }
+  ASSERT_EQ(units.size(), 3u);
+  using Key = std::tuple<int, uint16_t, int64_t>;  // width, unit, start
+  struct Topic {
+    std::map<Key, int64_t> values;  // compacted: the newest value per key
+    std::vector<Key> tombstones;    // every tombstone, in order
+  };
+  auto publish = [](PartitionProcessor& p, absl::Time now, Topic& topic) {
+    p.SkipUnwatchable(now);
+    for (const BucketKey& k : p.tombstones()) {
+      const Key key{static_cast<int>(k.width), k.region_index, k.start_unix_s};
+      topic.values.erase(key);
+      topic.tombstones.push_back(key);
+    }
+    p.ClearTombstones();
+    p.ForEachDirty([&](const BucketKey& k, const MetricValues& v) {
+      topic.values[Key{static_cast<int>(k.width), k.region_index, k.start_unix_s}] =
+          At(v, Metric::kSpeeding);
+    });
+    p.ClearDirty();
+    p.ClearSettled();
+  };
+  auto days = [](const PartitionProcessor& p) {
+    std::map<Key, int64_t> out;
+    p.ForEachBucket([&](const BucketKey& k, const MetricValues& v) {
+      if (k.width == BucketWidth::kDay) {
+        out[Key{0, k.region_index, k.start_unix_s}] = At(v, Metric::kSpeeding);
+      }
+    });
+    return out;
+  };
+  Topic from_clocked;
+  Topic from_plain;
+  size_t most_fine_plain = 0;
+  std::mt19937_64 rng(11);
+  absl::Time t = kMorning;
+  absl::Time now = kMorning;  // the wall clock
+  for (int i = 0; i < 20000; ++i) {
+    // A long gap now and then (longer than both fine horizons: everything
+    // is evicted); the wall clock gains on the events only in the short
+    // steps, so that buckets turn unwatchable while they are kept.
+    const bool gap = rng() % 1000 == 0;
+    const int64_t step_s = gap ? 7 * 3600 : static_cast<int64_t>(rng() % 40);
+    t += absl::Seconds(step_s);
+    now += absl::Seconds(gap ? step_s : 3 * step_s);
+    // Up to 2 h late: late records land in buckets that exist (some of them
+    // published while they were watchable) and in ones that do not.
+    const absl::Time occurred = t - absl::Seconds(static_cast<int64_t>(rng() % 7200));
+    v1::ViolationEvent e = Violation(absl::StrCat("v", i), v1::VIOLATION_TYPE_SPEEDING, occurred);
+    e.mutable_location()->set_region_code(units[rng() % units.size()]);
+    // Now and then a duplicate: nothing may move in either.
+    if (rng() % 20 == 0) e.set_id(absl::StrCat("v", i / 2));
+    const std::string payload = e.SerializeAsString();
+    clocked.SetWallClock(now);
+    const ProcessResult a = clocked.Process(payload, now);
+    const ProcessResult b = plain.Process(payload, now);
+    ASSERT_EQ(a.outcome, b.outcome) << "event " << i;
+    most_fine_plain = std::max(most_fine_plain, plain.bucket_count(BucketWidth::kMinute) +
+                                                    plain.bucket_count(BucketWidth::kHour));
+    if (rng() % 50 == 0 || i == 19999) {
+      publish(clocked, now, from_clocked);
+      publish(plain, now, from_plain);
+      ASSERT_EQ(from_clocked.values, from_plain.values) << "after event " << i;
+      ASSERT_EQ(from_clocked.tombstones, from_plain.tombstones) << "after event " << i;
+      ASSERT_EQ(days(clocked), days(plain)) << "after event " << i;
+    }
+  }
+  EXPECT_EQ(clocked.tally().counted, plain.tally().counted);
+  EXPECT_EQ(clocked.tally().duplicates, plain.tally().duplicates);
+  // Not vacuous: fine buckets were published while watchable, later ones
+  // were never created, and published ones were evicted (tombstones).
+  size_t fine_published = 0;
+  for (const auto& [key, value] : from_plain.values) fine_published += std::get<0>(key) != 0;
+  EXPECT_GT(fine_published + from_plain.tombstones.size(), 100u);
+  EXPECT_GT(from_plain.tombstones.size(), 10u);
+  EXPECT_GT(most_fine_plain, 20u);
+  EXPECT_EQ(clocked.bucket_count(BucketWidth::kMinute) + clocked.bucket_count(BucketWidth::kHour),
+            0u);
+  EXPECT_GT(plain.bucket_count(BucketWidth::kMinute) + plain.bucket_count(BucketWidth::kHour), 0u);
+}
+
+// The boundary is SkipUnwatchable's: a fine bucket that ended its keep plus
+// a day before the wall clock is not created, one that ended a second later
+// is; a clock set back does not lower it; an existing bucket, published
+// while it was watchable, still counts a late record.
+TEST(SetWallClockTest, CreatesNoFineBucketSkipUnwatchableWouldSkip) {
+  const absl::Time t0 = kMorning + absl::Minutes(7) + absl::Seconds(5);  // 10:07:05
+  const absl::Time minute_end = kMorning + absl::Minutes(8);
+  const absl::Time hour_end = kMorning + absl::Hours(1);
+  const uint16_t unit = Binzhou().Find("371602")->index;
+  const BucketKey minute{unit, absl::ToUnixSeconds(kMorning + absl::Minutes(7)),
+                         BucketWidth::kMinute};
+  const BucketKey hour{unit, absl::ToUnixSeconds(kMorning), BucketWidth::kHour};
+  const BucketKey day{unit,
+                      absl::ToUnixSeconds(absl::FromCivil(absl::CivilDay(2025, 3, 1), Shanghai())),
+                      BucketWidth::kDay};
+  auto speeding = [](std::string id, absl::Time at) {
+    return Violation(std::move(id), v1::VIOLATION_TYPE_SPEEDING, at).SerializeAsString();
+  };
+  {
+    // Minute: 25 h + 1 day. At that distance it is not created, the hour is.
+    PartitionProcessor p(EventKind::kViolation, Binzhou(), ProcessorOptions());
+    p.SetWallClock(minute_end + absl::Hours(49));
+    ASSERT_EQ(p.Process(speeding("V1", t0), kNow).outcome, Outcome::kCounted);
+    EXPECT_FALSE(p.FindBucket(minute).has_value());
+    ASSERT_TRUE(p.FindBucket(hour).has_value());
+    EXPECT_EQ(At(*p.FindBucket(day), Metric::kSpeeding), 1);
+    EXPECT_EQ(p.SkipUnwatchable(minute_end + absl::Hours(49)), 0u);
+  }
+  {
+    // A second closer: created.
+    PartitionProcessor p(EventKind::kViolation, Binzhou(), ProcessorOptions());
+    p.SetWallClock(minute_end + absl::Hours(49) - absl::Seconds(1));
+    ASSERT_EQ(p.Process(speeding("V1", t0), kNow).outcome, Outcome::kCounted);
+    EXPECT_TRUE(p.FindBucket(minute).has_value());
+  }
+  {
+    // Hour: 31 days + 1 day. A clock set back afterwards changes nothing.
+    PartitionProcessor p(EventKind::kViolation, Binzhou(), ProcessorOptions());
+    p.SetWallClock(hour_end + absl::Hours(32 * 24));
+    p.SetWallClock(t0);
+    ASSERT_EQ(p.Process(speeding("V1", t0), kNow).outcome, Outcome::kCounted);
+    EXPECT_FALSE(p.FindBucket(minute).has_value());
+    EXPECT_FALSE(p.FindBucket(hour).has_value());
+    EXPECT_EQ(At(*p.FindBucket(day), Metric::kSpeeding), 1);
+    EXPECT_EQ(p.bucket_count(BucketWidth::kMinute) + p.bucket_count(BucketWidth::kHour), 0u);
+  }
+  {
+    // Published live, then the clock passes both windows: a record two hours
+    // later creates no fine bucket, and a late one in the first minute still
+    // moves the first minute and hour, which are reported again.
+    PartitionProcessor p(EventKind::kViolation, Binzhou(), ProcessorOptions());
+    p.SetWallClock(t0);
+    ASSERT_EQ(p.Process(speeding("V1", t0), kNow).outcome, Outcome::kCounted);
+    EXPECT_EQ(p.SkipUnwatchable(t0), 0u);
+    p.ClearDirty();
+    p.SetWallClock(kNow);
+    ASSERT_EQ(p.Process(speeding("V2", t0 + absl::Hours(2)), kNow).outcome, Outcome::kCounted);
+    ASSERT_EQ(p.Process(speeding("V3", t0), kNow).outcome, Outcome::kCounted);
+    EXPECT_EQ(p.SkipUnwatchable(kNow), 0u);
+    using W = BucketWidth;
+    EXPECT_EQ(DirtyViolations(p), (std::map<W, std::vector<int64_t>>{
+                                      {W::kDay, {3}}, {W::kHour, {2}}, {W::kMinute, {2}}}));
+    EXPECT_EQ(p.bucket_count(W::kMinute) + p.bucket_count(W::kHour), 2u);
+  }
+}
+
 // The bucket store against a plain std::map model, over random event times
 // with jitter, gaps longer than a fine horizon, and publishes in between:
 // every kept bucket, every tombstone and every published value must match.
