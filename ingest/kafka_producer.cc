@@ -13,6 +13,8 @@
 #include <atomic>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
@@ -35,6 +37,7 @@ class RdKafkaProducer final : public KafkaProducer {
       // Best effort: give queued records a moment, then drop them.
       rd_kafka_flush(rk_.get(), 5000);
     }
+    prepared_.clear();  // topic handles go before their client
   }
 
   absl::Status Init(const ProducerOptions& options) {
@@ -119,6 +122,30 @@ class RdKafkaProducer final : public KafkaProducer {
     return absl::OkStatus();
   }
 
+  absl::Status Prepare(std::string_view topic, absl::Duration timeout) override {
+    const std::string name(topic);
+    // The handle keeps the topic, and the partitions the answer gives it,
+    // alive in librdkafka until the producer goes.
+    ingest_internal::TopicHandle rkt(rd_kafka_topic_new(rk_.get(), name.c_str(), nullptr));
+    if (rkt == nullptr) {
+      return ToStatus(rd_kafka_last_error(), absl::StrCat("producer: topic ", name));
+    }
+    const rd_kafka_metadata_t* raw = nullptr;
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(
+        rk_.get(), 0, rkt.get(), &raw, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+    ingest_internal::MetadataHandle metadata(raw);
+    prepared_.push_back(std::move(rkt));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return ToStatus(err, absl::StrCat("producer: metadata of ", name));
+    }
+    if (metadata->topic_cnt != 1 || metadata->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return ToStatus(
+          metadata->topic_cnt == 1 ? metadata->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC,
+          absl::StrCat("producer: metadata of ", name));
+    }
+    return absl::OkStatus();
+  }
+
   int64_t InFlight() const override { return in_flight_.load(std::memory_order_relaxed); }
   int64_t Delivered() const override { return delivered_.load(std::memory_order_relaxed); }
 
@@ -140,6 +167,7 @@ class RdKafkaProducer final : public KafkaProducer {
   }
 
   std::string topic_name_;  // NUL-terminated copy of the current topic
+  std::vector<ingest_internal::TopicHandle> prepared_;  // Prepare()d topics
   std::atomic<int64_t> in_flight_{0};
   std::atomic<int64_t> delivered_{0};
   std::mutex mu_;

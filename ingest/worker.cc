@@ -183,6 +183,11 @@ class WorkerImpl {
     absl::StatusOr<std::unique_ptr<KafkaProducer>> dlq = KafkaProducer::Create(producer_options);
     if (!dlq.ok()) return dlq.status();
     dlq_ = *std::move(dlq);
+    // The first bad record is not held for the topic's metadata (up to a
+    // second, KafkaProducer::Prepare). Not fatal: producing learns it later.
+    if (absl::Status s = dlq_->Prepare(options_.dlq_topic, absl::Seconds(5)); !s.ok()) {
+      spdlog::warn("worker: {} (the first dead letter will wait for it)", s.ToString());
+    }
 
     if (checkpoints) {
       CheckpointStoreOptions store_options;

@@ -4,8 +4,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "processors/count_record.h"
+#include "spdlog/spdlog.h"
 
 namespace roadpulse {
+namespace {
+
+constexpr absl::Duration kPrepareTimeout = absl::Seconds(5);
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<KafkaCountSink>> KafkaCountSink::Create(
     const ProducerOptions& options, std::string topic) {
@@ -13,6 +19,11 @@ absl::StatusOr<std::unique_ptr<KafkaCountSink>> KafkaCountSink::Create(
   bounded.properties.emplace("queue.buffering.max.messages", absl::StrCat(kCountsQueueMessages));
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(bounded);
   if (!producer.ok()) return producer.status();
+  // So that the first publish, often a backlog's worth, is not held for the
+  // topic's metadata. Not fatal: publishing learns it later by itself.
+  if (absl::Status s = (*producer)->Prepare(topic, kPrepareTimeout); !s.ok()) {
+    spdlog::warn("counts sink: {} (the first publish will wait for it)", s.ToString());
+  }
   return std::make_unique<KafkaCountSink>(*std::move(producer), std::move(topic));
 }
 

@@ -122,6 +122,44 @@ TEST_F(KafkaProducerTest, FlushReportsFailedDelivery) {
   EXPECT_TRUE((*producer)->Flush(absl::Seconds(5)).ok());
 }
 
+// Prepare() gives the producer the topic's partitions at once: a record for a
+// partition the topic does not have is refused by Produce itself, where a
+// producer that has not learnt them yet queues it and fails it later.
+TEST_F(KafkaProducerTest, PrepareLearnsTheTopicsPartitionsAtOnce) {
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> unprepared =
+      KafkaProducer::Create({broker_->bootstrap_servers(), {{"message.timeout.ms", "3000"}}});
+  ASSERT_TRUE(unprepared.ok()) << unprepared.status();
+  EXPECT_TRUE((*unprepared)->Produce("t", "k", "v", {}, 99).ok());
+  // Reported at the latest when the scan has learnt the 6 partitions.
+  EXPECT_FALSE((*unprepared)->Flush(absl::Seconds(30)).ok());
+
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> prepared =
+      KafkaProducer::Create({broker_->bootstrap_servers(), {}});
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  ASSERT_TRUE((*prepared)->Prepare("t", absl::Seconds(10)).ok());
+  const absl::Status refused = (*prepared)->Produce("t", "k", "v", {}, 99);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_THAT(refused.message(), HasSubstr("produce to t"));
+  ASSERT_TRUE((*prepared)->Produce("t", "k", "v", {}, 5).ok());
+  ASSERT_TRUE((*prepared)->Flush(absl::Seconds(30)).ok());
+  EXPECT_EQ((*prepared)->Delivered(), 1);
+}
+
+// Without an answer, Prepare() says so, naming the topic; producing still
+// works once the broker is back.
+TEST_F(KafkaProducerTest, PrepareWithoutAnAnswerNamesTheTopic) {
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
+      KafkaProducer::Create({broker_->bootstrap_servers(), {}});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  ASSERT_TRUE(broker_->SetBrokerDown(-1).ok());
+  const absl::Status s = (*producer)->Prepare("t", absl::Milliseconds(500));
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("metadata of t"));
+  ASSERT_TRUE(broker_->SetBrokerUp(-1).ok());
+  ASSERT_TRUE((*producer)->Produce("t", "k", "v").ok());
+  EXPECT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
+}
+
 TEST(KafkaProducerCreateTest, RejectsUnknownPropertyNamingIt) {
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
       KafkaProducer::Create({"127.0.0.1:1", {{"no.such.property", "1"}}});

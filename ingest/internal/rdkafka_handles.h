@@ -28,6 +28,7 @@ struct KafkaDeleter {
   void operator()(rd_kafka_headers_t* headers) const { rd_kafka_headers_destroy(headers); }
   void operator()(rd_kafka_error_t* error) const { rd_kafka_error_destroy(error); }
   void operator()(const rd_kafka_metadata_t* metadata) const { rd_kafka_metadata_destroy(metadata); }
+  void operator()(rd_kafka_topic_t* topic) const { rd_kafka_topic_destroy(topic); }
 };
 
 using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
@@ -38,6 +39,7 @@ using QueueHandle = std::unique_ptr<rd_kafka_queue_t, KafkaDeleter>;
 using HeadersHandle = std::unique_ptr<rd_kafka_headers_t, KafkaDeleter>;
 using ErrorHandle = std::unique_ptr<rd_kafka_error_t, KafkaDeleter>;
 using MetadataHandle = std::unique_ptr<const rd_kafka_metadata_t, KafkaDeleter>;
+using TopicHandle = std::unique_ptr<rd_kafka_topic_t, KafkaDeleter>;
 
 // Maps a librdkafka error to an absl::Status whose message starts with
 // `context` and names the librdkafka error. OK for RD_KAFKA_RESP_ERR_NO_ERROR.
