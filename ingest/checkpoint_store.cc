@@ -74,6 +74,9 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointStore::Create(
   producer_options.properties.emplace("batch.size", "1000000");
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(producer_options);
   if (!producer.ok()) return producer.status();
+  // Else the first round waits up to a second for the topic's metadata
+  // (KafkaProducer::Prepare), and a worker stopping at the end with it.
+  if (absl::Status s = (*producer)->Prepare(options.topic, options.timeout); !s.ok()) return s;
   return std::unique_ptr<CheckpointStore>(
       new CheckpointStore(options, *n, *std::move(producer)));
 }
