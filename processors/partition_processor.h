@@ -361,7 +361,7 @@ class PartitionProcessor {
   int64_t horizon_[3];  // per BucketWidth: oldest start still kept
   int64_t keep_s_[3];   // per BucketWidth: minute/hour_buckets_for in seconds (0: none)
   // Per BucketWidth: a fine bucket ending at or before this is not created
-  // or changed (SetWallClock); INT64_MIN until then.
+  // (SetWallClock); INT64_MIN until then.
   int64_t unwatchable_end_[3];
   int64_t wall_clock_s_ = std::numeric_limits<int64_t>::min();  // newest SetWallClock
   std::vector<BucketKey> tombstones_;
