@@ -6,17 +6,12 @@
 #include <set>
 
 #include "fmt/format.h"
-#include "ingest/internal/rdkafka_handles.h"
 #include "ingest/partitioner.h"
 #include "ingest/topic_reader.h"
 #include "spdlog/spdlog.h"
 
 namespace roadpulse {
 namespace {
-
-using ingest_internal::ConfHandle;
-using ingest_internal::KafkaHandle;
-using ingest_internal::NewClientConf;
 
 uint32_t Crc32(std::string_view bytes) {
   uLong crc = crc32(0L, Z_NULL, 0);
@@ -49,24 +44,6 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointStore::Create(
   if (options.max_chunk_bytes < 1024) {
     return absl::InvalidArgumentError("checkpoints: max_chunk_bytes must be at least 1024");
   }
-  ConfHandle conf = NewClientConf();
-  if (absl::Status s = ingest_internal::SetProperties(
-          conf.get(), {{"bootstrap.servers", options.bootstrap_servers},
-                       {"client.id", "roadpulse-checkpoints"}});
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s =
-          ingest_internal::SetPropertiesFor(RD_KAFKA_PRODUCER, conf.get(), options.properties);
-      !s.ok()) {
-    return s;
-  }
-  absl::StatusOr<KafkaHandle> rk = ingest_internal::NewClient(RD_KAFKA_PRODUCER, std::move(conf));
-  if (!rk.ok()) return rk.status();
-  absl::StatusOr<int> n = ingest_internal::PartitionCount(
-      rk->get(), options.topic, static_cast<int>(absl::ToInt64Milliseconds(options.timeout)));
-  if (!n.ok()) return n.status();
-
   ProducerOptions producer_options;
   producer_options.bootstrap_servers = options.bootstrap_servers;
   producer_options.properties = options.properties;
@@ -74,9 +51,11 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointStore::Create(
   producer_options.properties.emplace("batch.size", "1000000");
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(producer_options);
   if (!producer.ok()) return producer.status();
-  // Else the first round waits up to a second for the topic's metadata
-  // (KafkaProducer::Prepare), and a worker stopping at the end with it.
-  if (absl::Status s = (*producer)->Prepare(options.topic, options.timeout); !s.ok()) return s;
+  // The partition count, and the producer knows the topic before the first
+  // round (else that round waits up to a second for its metadata,
+  // KafkaProducer::Prepare, and a worker stopping at the end with it).
+  absl::StatusOr<int> n = (*producer)->Prepare(options.topic, options.timeout);
+  if (!n.ok()) return n.status();
   return std::unique_ptr<CheckpointStore>(
       new CheckpointStore(options, *n, *std::move(producer)));
 }

@@ -122,7 +122,7 @@ class RdKafkaProducer final : public KafkaProducer {
     return absl::OkStatus();
   }
 
-  absl::Status Prepare(std::string_view topic, absl::Duration timeout) override {
+  absl::StatusOr<int> Prepare(std::string_view topic, absl::Duration timeout) override {
     const std::string name(topic);
     // The handle keeps the topic, and the partitions the answer gives it,
     // alive in librdkafka until the producer goes.
@@ -130,20 +130,9 @@ class RdKafkaProducer final : public KafkaProducer {
     if (rkt == nullptr) {
       return ToStatus(rd_kafka_last_error(), absl::StrCat("producer: topic ", name));
     }
-    const rd_kafka_metadata_t* raw = nullptr;
-    const rd_kafka_resp_err_t err = rd_kafka_metadata(
-        rk_.get(), 0, rkt.get(), &raw, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
-    ingest_internal::MetadataHandle metadata(raw);
     prepared_.push_back(std::move(rkt));
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return ToStatus(err, absl::StrCat("producer: metadata of ", name));
-    }
-    if (metadata->topic_cnt != 1 || metadata->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return ToStatus(
-          metadata->topic_cnt == 1 ? metadata->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC,
-          absl::StrCat("producer: metadata of ", name));
-    }
-    return absl::OkStatus();
+    return ingest_internal::PartitionCount(rk_.get(), name,
+                                           static_cast<int>(absl::ToInt64Milliseconds(timeout)));
   }
 
   int64_t InFlight() const override { return in_flight_.load(std::memory_order_relaxed); }

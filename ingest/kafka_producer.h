@@ -43,13 +43,13 @@ class KafkaProducer {
                                std::string_view value, const KafkaHeaders& headers = {},
                                int32_t partition = -1) = 0;
   // Learns `topic`'s partitions now, with one metadata request (at most
-  // `timeout`). Without it the first Produce to a topic waits for
-  // librdkafka's once-a-second scan of unknown topics, up to ~1 s in which
-  // records only queue up: a worker's first publish of a backlog, which fills
-  // the local queue, was held that long. An error naming the topic when
-  // the answer did not come in time or refused the topic; Produce still
-  // works then, as without the call.
-  virtual absl::Status Prepare(std::string_view topic, absl::Duration timeout) = 0;
+  // `timeout`), and returns their count. Without it the first Produce to a
+  // topic waits for librdkafka's once-a-second scan of unknown topics, up to
+  // ~1 s in which records only queue up: a worker's first publish of a
+  // backlog, which fills the local queue, was held that long. An error naming
+  // the topic when the answer did not come in time or refused the topic;
+  // Produce still works then, as without the call.
+  virtual absl::StatusOr<int> Prepare(std::string_view topic, absl::Duration timeout) = 0;
   // Waits until every queued record is delivered or failed; returns the first
   // delivery error since the previous Flush (kDeadlineExceeded on timeout).
   virtual absl::Status Flush(absl::Duration timeout) = 0;

@@ -185,8 +185,8 @@ class WorkerImpl {
     dlq_ = *std::move(dlq);
     // The first bad record is not held for the topic's metadata (up to a
     // second, KafkaProducer::Prepare). Not fatal: producing learns it later.
-    if (absl::Status s = dlq_->Prepare(options_.dlq_topic, absl::Seconds(5)); !s.ok()) {
-      spdlog::warn("worker: {} (the first dead letter will wait for it)", s.ToString());
+    if (absl::StatusOr<int> n = dlq_->Prepare(options_.dlq_topic, absl::Seconds(5)); !n.ok()) {
+      spdlog::warn("worker: {} (the first dead letter will wait for it)", n.status().ToString());
     }
 
     if (checkpoints) {

@@ -21,8 +21,8 @@ absl::StatusOr<std::unique_ptr<KafkaCountSink>> KafkaCountSink::Create(
   if (!producer.ok()) return producer.status();
   // So that the first publish, often a backlog's worth, is not held for the
   // topic's metadata. Not fatal: publishing learns it later by itself.
-  if (absl::Status s = (*producer)->Prepare(topic, kPrepareTimeout); !s.ok()) {
-    spdlog::warn("counts sink: {} (the first publish will wait for it)", s.ToString());
+  if (absl::StatusOr<int> n = (*producer)->Prepare(topic, kPrepareTimeout); !n.ok()) {
+    spdlog::warn("counts sink: {} (the first publish will wait for it)", n.status().ToString());
   }
   return std::make_unique<KafkaCountSink>(*std::move(producer), std::move(topic));
 }

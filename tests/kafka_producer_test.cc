@@ -136,7 +136,9 @@ TEST_F(KafkaProducerTest, PrepareLearnsTheTopicsPartitionsAtOnce) {
   absl::StatusOr<std::unique_ptr<KafkaProducer>> prepared =
       KafkaProducer::Create({broker_->bootstrap_servers(), {}});
   ASSERT_TRUE(prepared.ok()) << prepared.status();
-  ASSERT_TRUE((*prepared)->Prepare("t", absl::Seconds(10)).ok());
+  absl::StatusOr<int> partitions = (*prepared)->Prepare("t", absl::Seconds(10));
+  ASSERT_TRUE(partitions.ok()) << partitions.status();
+  EXPECT_EQ(*partitions, 6);
   const absl::Status refused = (*prepared)->Produce("t", "k", "v", {}, 99);
   EXPECT_FALSE(refused.ok());
   EXPECT_THAT(refused.message(), HasSubstr("produce to t"));
@@ -152,9 +154,9 @@ TEST_F(KafkaProducerTest, PrepareWithoutAnAnswerNamesTheTopic) {
       KafkaProducer::Create({broker_->bootstrap_servers(), {}});
   ASSERT_TRUE(producer.ok()) << producer.status();
   ASSERT_TRUE(broker_->SetBrokerDown(-1).ok());
-  const absl::Status s = (*producer)->Prepare("t", absl::Milliseconds(500));
-  EXPECT_FALSE(s.ok());
-  EXPECT_THAT(s.message(), HasSubstr("metadata of t"));
+  const absl::StatusOr<int> n = (*producer)->Prepare("t", absl::Milliseconds(500));
+  EXPECT_FALSE(n.ok());
+  EXPECT_THAT(n.status().message(), HasSubstr("metadata of topic t"));
   ASSERT_TRUE(broker_->SetBrokerUp(-1).ok());
   ASSERT_TRUE((*producer)->Produce("t", "k", "v").ok());
   EXPECT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
