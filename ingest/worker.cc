@@ -672,6 +672,14 @@ class WorkerImpl {
   void MaybeNudgeFetcher() {
     nudge_held_back_ = false;
     if (nudger_ == nullptr) return;
+    const auto now = Clock::now();
+    if (now < next_nudge_) {
+      // Within the interval of the last nudge: look again when it expires
+      // (a catching-up worker empties its queue often; asking librdkafka for
+      // every partition's watermark each time cost more than the nudges).
+      nudge_held_back_ = true;
+      return;
+    }
     PartitionListHandle lagging;  // allocated only when some partition lags
     for (const auto& [key, p] : partitions_) {
       if (HighWatermark(p) <= p.next_offset) continue;
@@ -679,11 +687,6 @@ class WorkerImpl {
       rd_kafka_topic_partition_list_add(lagging.get(), p.topic.c_str(), p.partition);
     }
     if (lagging == nullptr) return;
-    const auto now = Clock::now();
-    if (now < next_nudge_) {
-      nudge_held_back_ = true;
-      return;
-    }
     nudger_->Nudge(std::move(lagging));
     next_nudge_ = now + absl::ToChronoMilliseconds(options_.fetch_nudge_interval);
   }
