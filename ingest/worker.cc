@@ -78,6 +78,7 @@ class WorkerImpl {
     // borrows it.
     nudger_.reset();
     queue_.reset();
+    input_topics_.clear();
     if (keep_consumer_) {
       // rd_kafka_destroy() would abort the process (InFirstJoin). The
       // consumer was closed; its threads idle until the process exits. Its
@@ -173,6 +174,21 @@ class WorkerImpl {
       return s;
     }
     queue_.reset(rd_kafka_queue_get_consumer(consumer_.get()));
+    // Creating the input topics' handles asks for their metadata now, so
+    // that their partitions are with their leaders before the group assigns
+    // them. librdkafka 2.0.2 defers the offset lookup of an assigned
+    // partition not yet with its leader by 500 ms (rd_kafka_toppar_offset_
+    // request): a worker reading from the beginning idled that long in about
+    // a third of its starts (BENCHMARKS.md, session 17). Not fatal when it
+    // fails: the assignment learns the topics as before.
+    for (const std::string* topic : {&options_.incidents_topic, &options_.violations_topic}) {
+      TopicHandle rkt(rd_kafka_topic_new(consumer_.get(), topic->c_str(), nullptr));
+      if (rkt == nullptr) {
+        spdlog::warn("worker: topic {}: {}", *topic, rd_kafka_err2str(rd_kafka_last_error()));
+        continue;
+      }
+      input_topics_.push_back(std::move(rkt));
+    }
     if (options_.fetch_nudge_interval > absl::ZeroDuration()) {
       nudger_ = std::make_unique<FetchNudger>(consumer_.get());
     }
@@ -1240,6 +1256,7 @@ class WorkerImpl {
   // Last: destroyed first (see ~WorkerImpl).
   KafkaHandle consumer_;
   QueueHandle queue_;
+  std::vector<TopicHandle> input_topics_;  // kept from Init() on (see there)
   std::unique_ptr<FetchNudger> nudger_;  // null: fetch_nudge_interval is zero
   // Destroys handled messages on its own thread; drained before the
   // consumer closes.
