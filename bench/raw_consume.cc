@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   rd_kafka_poll_set_consumer(rk);
-  // Assign every partition from the beginning (no group rebalance to wait for).
+  // Assign every partition from its beginning (no group rebalance to wait for).
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(64);
   int partitions = 0;
   for (int i = 2; i < argc; ++i) {
@@ -56,11 +56,28 @@ int main(int argc, char** argv) {
       return 1;
     }
     for (int p = 0; p < md->topics[0].partition_cnt; ++p) {
+      // As a ListOffsets timestamp (below), -2 asks for the earliest offset.
       rd_kafka_topic_partition_list_add(list, argv[i], p)->offset = RD_KAFKA_OFFSET_BEGINNING;
       ++partitions;
     }
     rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(t);
+  }
+  // Each partition's first offset, as a number (one request per leader):
+  // a logical one (BEGINNING) needs a lookup at assignment, which librdkafka
+  // 2.0.2 defers by 500 ms when the partition is not yet with its leader's
+  // thread, as it happened in some runs.
+  if (rd_kafka_offsets_for_times(rk, list, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    std::fprintf(stderr, "no first offsets\n");
+    return 1;
+  }
+  for (int i = 0; i < list->cnt; ++i) {
+    if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      std::fprintf(stderr, "no first offset for %s [%d]: %s\n", list->elems[i].topic,
+                   list->elems[i].partition, rd_kafka_err2str(list->elems[i].err));
+      return 1;
+    }
+    if (list->elems[i].offset < 0) list->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
   }
   const auto start = std::chrono::steady_clock::now();
   rd_kafka_assign(rk, list);
