@@ -12,11 +12,14 @@ records:
                    from the checkpoints (restore time)
   d) python        bench/python_baseline.py (confluent-kafka + protobuf)
   e) replay        `roadpulse replay` of the same events from a file
-For each: events/s, CPU seconds, peak RSS; then c/a, c/b, c/d. "processing"
+For each: events/s, CPU seconds, peak RSS; then c/a, c/b, c/d. With
+--rounds K, a to d are measured K times in turn (a, b, c, d, a, b, ...) and
+the medians printed, with each round's ratios. "processing"
 times leave out the consumer-group join, which the mock cluster holds for
 about session.timeout.ms - 1 s (a real cluster does not).
 
-  /usr/bin/python3 bench/e2e_bench.py [--events 2000000] [--partitions 48] [--out FILE.json]
+  /usr/bin/python3 bench/e2e_bench.py [--events 2000000] [--partitions 48] [--rounds 1]
+                                      [--out FILE.json]
                                       [-X KEY=VALUE ...]  (producer properties for the load)
                                       [--preload LIB]  (LD_PRELOAD for roadpulse in c and e,
                                                         e.g. another malloc; BENCHMARKS.md)
@@ -28,7 +31,7 @@ import math
 import os
 import re
 import shutil
-import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -101,6 +104,38 @@ def run_worker(roadpulse, servers, group, log_path, extra, env=None):
     return r
 
 
+def measure_round(args, servers, topics, produced, tmp, k, measured_env):
+    """One round of a, b, c (checkpoints off, then on) and d; round k's
+    workers use groups of their own, so none restores another's checkpoints."""
+    r = {}
+    out = open(tmp + "/raw.txt", "w")
+    r["a_raw"] = measure("raw_consume", [args.raw_consume, servers, *topics], stdout=out)
+    out.close()
+    raw_records = int(re.search(r"records=(\d+)", open(tmp + "/raw.txt").read()).group(1))
+    if raw_records != produced:
+        raise RuntimeError("the broker holds %d records of %d produced: more partitions "
+                           "(--partitions) so that none exceeds the mock's ~5 MiB"
+                           % (raw_records, produced))
+    kcat = {"wall_s": 0.0, "cpu_s": 0.0, "peak_rss_mib": 0.0}
+    for t in topics:
+        m = measure("kcat", ["kcat", "-C", "-b", servers, "-t", t, "-o", "beginning", "-e", "-q"])
+        kcat = {"wall_s": kcat["wall_s"] + m["wall_s"], "cpu_s": kcat["cpu_s"] + m["cpu_s"],
+                "peak_rss_mib": max(kcat["peak_rss_mib"], m["peak_rss_mib"])}
+    r["b_kcat"] = kcat
+    r["c_run_no_checkpoints"] = run_worker(
+        args.roadpulse, servers, "bench-nocp-%d" % k, "%s/run-nocp-%d.log" % (tmp, k),
+        ["--checkpoint-interval-ms", "0"], measured_env)
+    r["c_run"] = run_worker(args.roadpulse, servers, "bench-%d" % k,
+                            "%s/run-%d.log" % (tmp, k), [], measured_env)
+    out = open(tmp + "/py.txt", "w")
+    r["d_python"] = measure("python baseline", [
+        "/usr/bin/python3", os.path.join(HERE, "python_baseline.py"),
+        "--bootstrap-servers", servers, "--pb2", args.pb2], stdout=out)
+    out.close()
+    r["d_python"]["output"] = open(tmp + "/py.txt").read().strip()
+    return r
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--roadpulse", default=os.path.join(ROOT, "build/app/roadpulse"))
@@ -115,10 +150,16 @@ def main():
     ap.add_argument("--preload", help="a shared library to LD_PRELOAD into roadpulse for the "
                     "measured runs (c and e), e.g. /usr/lib/x86_64-linux-gnu/"
                     "libtcmalloc_minimal.so.4; the broker and the load run without it")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="measure a, b, c and d this many times, in turn, on the same broker; "
+                    "prints the median of each and of each round's ratios (the machine's "
+                    "noise moves single runs by a third)")
     ap.add_argument("--keep-logs", metavar="DIR",
-                    help="copy the measured workers' logs (run0: checkpoints off, run1: c, "
-                    "run2: the takeover) into DIR")
+                    help="copy the measured workers' logs (run-nocp-K.log: checkpoints off, "
+                    "run-K.log: c, in round K from 0; takeover.log) into DIR")
     args = ap.parse_args()
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
     if args.preload and not os.path.isfile(args.preload):
         ap.error("--preload: no such file: %s" % args.preload)
     measured_env = dict(os.environ, LD_PRELOAD=args.preload) if args.preload else None
@@ -146,41 +187,23 @@ def main():
             results["produced"] = produced
             topics = ["roadpulse.incidents", "roadpulse.violations"]
 
-            out = open(tmp + "/raw.txt", "w")
-            results["a_raw"] = measure("raw_consume", [args.raw_consume, servers, *topics],
-                                       stdout=out)
-            out.close()
-            raw_records = int(re.search(r"records=(\d+)", open(tmp + "/raw.txt").read()).group(1))
-            if raw_records != produced:
-                raise RuntimeError("the broker holds %d records of %d produced: more partitions "
-                                   "(--partitions) so that none exceeds the mock's ~5 MiB"
-                                   % (raw_records, produced))
-            kcat = {"wall_s": 0.0, "cpu_s": 0.0, "peak_rss_mib": 0.0}
-            for t in topics:
-                r = measure("kcat", ["kcat", "-C", "-b", servers, "-t", t, "-o", "beginning",
-                                     "-e", "-q"])
-                kcat = {"wall_s": kcat["wall_s"] + r["wall_s"], "cpu_s": kcat["cpu_s"] + r["cpu_s"],
-                        "peak_rss_mib": max(kcat["peak_rss_mib"], r["peak_rss_mib"])}
-            results["b_kcat"] = kcat
-            results["c_run_no_checkpoints"] = run_worker(
-                args.roadpulse, servers, "bench-nocp", tmp + "/run0.log",
-                ["--checkpoint-interval-ms", "0"], measured_env)
-            results["c_run"] = run_worker(args.roadpulse, servers, "bench", tmp + "/run1.log", [],
-                                          measured_env)
+            rounds = []
+            for k in range(args.rounds):
+                rounds.append(measure_round(args, servers, topics, produced, tmp, k,
+                                            measured_env))
+            results["rounds"] = rounds
+            # The first round under the names a single-round run has always used.
+            results.update(rounds[0])
             # A worker with nothing on its disk takes every partition over
-            # from the checkpoints the first one wrote.
-            results["c_takeover"] = run_worker(args.roadpulse, servers, "bench",
-                                               tmp + "/run2.log", [], measured_env)
+            # from the checkpoints the last c run wrote.
+            last = args.rounds - 1
+            results["c_takeover"] = run_worker(args.roadpulse, servers, "bench-%d" % last,
+                                               tmp + "/takeover.log", [], measured_env)
             if args.keep_logs:
                 os.makedirs(args.keep_logs, exist_ok=True)
-                for name in ("run0.log", "run1.log", "run2.log"):
-                    shutil.copy(os.path.join(tmp, name), args.keep_logs)
-            out = open(tmp + "/py.txt", "w")
-            results["d_python"] = measure("python baseline", [
-                "/usr/bin/python3", os.path.join(HERE, "python_baseline.py"),
-                "--bootstrap-servers", servers, "--pb2", args.pb2], stdout=out)
-            out.close()
-            results["d_python"]["output"] = open(tmp + "/py.txt").read().strip()
+                for name in os.listdir(tmp):
+                    if name.endswith(".log"):
+                        shutil.copy(os.path.join(tmp, name), args.keep_logs)
             measure("generate --output", gen + ["--output", tmp + "/events.pb"])
             results["e_replay"] = measure("replay", [args.roadpulse, "replay", tmp + "/events.pb",
                                                      "--format", "json"], env=measured_env)
@@ -189,32 +212,50 @@ def main():
             broker.wait(10)
 
     n = results["produced"]
-    rows = [("a raw consume", results["a_raw"], "wall_s"),
-            ("b kcat", results["b_kcat"], "wall_s"),
-            ("c roadpulse run (wall, with group join)", results["c_run"], "wall_s"),
-            ("c roadpulse run (processing)", results["c_run"], "processing_s"),
-            ("c roadpulse run, checkpoints off (processing)", results["c_run_no_checkpoints"],
+    rounds = results["rounds"]
+    # (name, key of the measurement, the time that gives its events/s)
+    rows = [("a raw consume", "a_raw", "wall_s"),
+            ("b kcat", "b_kcat", "wall_s"),
+            ("c roadpulse run (wall, with group join)", "c_run", "wall_s"),
+            ("c roadpulse run (processing)", "c_run", "processing_s"),
+            ("c roadpulse run, checkpoints off (processing)", "c_run_no_checkpoints",
              "processing_s"),
-            ("c fresh worker taking over (processing)", results["c_takeover"], "processing_s"),
-            ("d python baseline", results["d_python"], "wall_s"),
-            ("e replay from file", results["e_replay"], "wall_s")]
+            ("c fresh worker taking over (processing)", "c_takeover", "processing_s"),
+            ("d python baseline", "d_python", "wall_s"),
+            ("e replay from file", "e_replay", "wall_s")]
     print("%d events, %d partitions per input topic; machine: %d CPUs, load before %.1f" % (
         n, args.partitions, os.cpu_count(), results["machine"]["load_before"][0]))
     if args.preload:
         print("roadpulse (c, e) ran with LD_PRELOAD=%s" % args.preload)
-    print("%-48s %12s %9s %9s %10s" % ("", "events/s", "wall s", "CPU s", "peak RSS"))
-    for name, r, key in rows:
-        print("%-48s %12.0f %9.2f %9.2f %7.1f MiB" % (name, n / r[key], r[key], r["cpu_s"],
-                                                      r["peak_rss_mib"]))
-    c = n / results["c_run"]["processing_s"]
-    a = n / results["a_raw"]["wall_s"]
-    b = n / results["b_kcat"]["wall_s"]
-    d = n / results["d_python"]["wall_s"]
-    off = n / results["c_run_no_checkpoints"]["processing_s"]
-    results["ratios"] = {"c/a": c / a, "c/b": c / b, "c/d": c / d,
-                         "checkpoints on/off": c / off}
-    print("c/a = %.2f   c/b = %.2f   c/d = %.1f   checkpoints on/off = %.2f" % (
-        c / a, c / b, c / d, c / off))
+    if len(rounds) > 1:
+        print("median of %d rounds (events/s from the median time; peak RSS the highest); "
+              "the takeover and replay ran once" % len(rounds))
+    print("%-48s %12s %9s %9s %10s%s" % ("", "events/s", "wall s", "CPU s", "peak RSS",
+                                         "   events/s, each round" if len(rounds) > 1 else ""))
+    for name, key, time_key in rows:
+        runs = [r[key] for r in rounds] if key in rounds[0] else [results[key]]
+        t = statistics.median(r[time_key] for r in runs)
+        cpu = statistics.median(r["cpu_s"] for r in runs)
+        rss = max(r["peak_rss_mib"] for r in runs)
+        each = ("   " + ", ".join("%.0f" % (n / r[time_key]) for r in runs)) if len(runs) > 1 else ""
+        print("%-48s %12.0f %9.2f %9.2f %7.1f MiB%s" % (name, n / t, t, cpu, rss, each))
+    by_round = []
+    for r in rounds:
+        c = n / r["c_run"]["processing_s"]
+        by_round.append({"c/a": c * r["a_raw"]["wall_s"] / n, "c/b": c * r["b_kcat"]["wall_s"] / n,
+                         "c/d": c * r["d_python"]["wall_s"] / n,
+                         "checkpoints on/off": r["c_run_no_checkpoints"]["processing_s"] /
+                         r["c_run"]["processing_s"]})
+    results["ratios_by_round"] = by_round
+    results["ratios"] = {k: statistics.median(x[k] for x in by_round) for k in by_round[0]}
+    line = "c/a = %.2f   c/b = %.2f   c/d = %.1f   checkpoints on/off = %.2f"
+    if len(rounds) > 1:
+        for k, x in enumerate(by_round):
+            print(("round %d: " % (k + 1)) + line % (x["c/a"], x["c/b"], x["c/d"],
+                                                     x["checkpoints on/off"]))
+        print("median:  ", end="")
+    x = results["ratios"]
+    print(line % (x["c/a"], x["c/b"], x["c/d"], x["checkpoints on/off"]))
     print("takeover: restore of every partition from checkpoints %.3f s; from offset 0 it "
           "would re-read %d records" % (results["c_takeover"]["restore_s"], n))
     if args.out:
