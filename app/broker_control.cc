@@ -15,7 +15,7 @@ namespace {
 
 constexpr char kUsage[] =
     "commands: down BROKER | up BROKER | rtt BROKER MS | errors API ERROR COUNT | clear API | "
-    "coordinator GROUP BROKER | leader TOPIC PARTITION BROKER | help "
+    "coordinator GROUP BROKER | leader TOPIC PARTITION BROKER | topic NAME PARTITIONS | help "
     "(BROKER 1..N, -1 for all where allowed)";
 
 // An integer argument in [lo, hi], or an error naming it.
@@ -125,6 +125,17 @@ std::string BrokerControl::Execute(std::string_view line) {
                                              static_cast<int32_t>(*partition), *id),
                   absl::StrCat(words[1], "[", *partition, "] leader is ",
                                *id == -1 ? std::string("none") : absl::StrCat("broker ", *id)));
+  }
+
+  if (cmd == "topic") {
+    if (absl::Status s = arity(2); !s.ok()) return Answer(s, "");
+    absl::StatusOr<int64_t> partitions = ParseInt("partition count", words[2], 1, 1024);
+    if (!partitions.ok()) return Answer(partitions.status(), "");
+    TopicSpec topic;
+    topic.name = words[1];
+    topic.partitions = static_cast<int>(*partitions);
+    return Answer(broker_.CreateTopic(topic),
+                  absl::StrCat("topic ", words[1], " created with ", *partitions, " partitions"));
   }
 
   return absl::StrCat("error: unknown command '", cmd, "'; ", kUsage);

@@ -9,6 +9,7 @@
 //   clear API                    drop the errors still queued for API
 //   coordinator GROUP BROKER     move consumer group GROUP's coordinator
 //   leader TOPIC PARTITION BROKER  move a partition's leader (-1: none)
+//   topic NAME PARTITIONS          create a topic (replication factor 1)
 //   help                         the list above, on one line
 //
 // API is a Kafka protocol name (Produce, Fetch, OffsetCommit, JoinGroup,

@@ -141,6 +141,7 @@ void AddBrokerCommand(CLI::App& app, int* exit_code) {
       "  clear API                         drop API's queued errors\n"
       "  coordinator GROUP BROKER          move a consumer group's coordinator\n"
       "  leader TOPIC PARTITION BROKER     move a partition's leader (-1: none)\n"
+      "  topic NAME PARTITIONS             create a topic (replication factor 1)\n"
       "  help                              list the commands");
   cmd->add_option("--brokers", flags->brokers, "Number of brokers in the cluster")
       ->check(CLI::Range(1, 16))

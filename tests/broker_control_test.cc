@@ -70,6 +70,17 @@ TEST_F(BrokerControlTest, GoodCommandsAnswerOk) {
   EXPECT_THAT(Run("help"), StartsWith("ok commands: "));
 }
 
+TEST_F(BrokerControlTest, TopicCreatesATopicWithThatManyPartitions) {
+  EXPECT_EQ(Run("topic bench.checkpoints.1 6"),
+            "ok topic bench.checkpoints.1 created with 6 partitions");
+  // Its last partition exists and the next one does not.
+  EXPECT_EQ(Run("leader bench.checkpoints.1 5 2"), "ok bench.checkpoints.1[5] leader is broker 2");
+  EXPECT_EQ(Run("leader bench.checkpoints.1 6 2"),
+            "error: mock broker: no partition bench.checkpoints.1[6] (created topics only)");
+  EXPECT_EQ(Run("topic t 0"), "error: partition count 0 is out of range [1, 1024]");
+  EXPECT_THAT(Run("topic t"), StartsWith("error: 'topic' takes 2 argument(s), got 1"));
+}
+
 TEST_F(BrokerControlTest, BadCommandsNameTheProblem) {
   EXPECT_THAT(Run(""), StartsWith("error: empty command"));
   EXPECT_THAT(Run("explode 1"), StartsWith("error: unknown command 'explode'"));
