@@ -106,7 +106,8 @@ def run_worker(roadpulse, servers, group, log_path, extra, env=None):
 
 def measure_round(args, servers, topics, produced, tmp, k, measured_env):
     """One round of a, b, c (checkpoints off, then on) and d; round k's
-    workers use groups of their own, so none restores another's checkpoints."""
+    workers use groups of their own (and the checkpoint topic measured_env
+    names), so none restores another's checkpoints."""
     r = {}
     out = open(tmp + "/raw.txt", "w")
     r["a_raw"] = measure("raw_consume", [args.raw_consume, servers, *topics], stdout=out)
@@ -254,11 +255,11 @@ def main():
         print("%-48s %12.0f %9.2f %9.2f %7.1f MiB%s" % (name, n / t, t, cpu, rss, each))
     by_round = []
     for r in rounds:
-        c = n / r["c_run"]["processing_s"]
-        by_round.append({"c/a": c * r["a_raw"]["wall_s"] / n, "c/b": c * r["b_kcat"]["wall_s"] / n,
-                         "c/d": c * r["d_python"]["wall_s"] / n,
-                         "checkpoints on/off": r["c_run_no_checkpoints"]["processing_s"] /
-                         r["c_run"]["processing_s"]})
+        # A ratio of rates over the same records is the inverse ratio of times.
+        c_s = r["c_run"]["processing_s"]
+        by_round.append({"c/a": r["a_raw"]["wall_s"] / c_s, "c/b": r["b_kcat"]["wall_s"] / c_s,
+                         "c/d": r["d_python"]["wall_s"] / c_s,
+                         "checkpoints on/off": r["c_run_no_checkpoints"]["processing_s"] / c_s})
     results["ratios_by_round"] = by_round
     results["ratios"] = {k: statistics.median(x[k] for x in by_round) for k in by_round[0]}
     line = "c/a = %.2f   c/b = %.2f   c/d = %.1f   checkpoints on/off = %.2f"
