@@ -207,12 +207,11 @@ def main():
             # The first round under the names a single-round run has always used.
             results.update(rounds[0])
             # A worker with nothing on its disk takes every partition over
-            # from the checkpoints the last c run wrote.
-            last = args.rounds - 1
-            results["c_takeover"] = run_worker(
-                args.roadpulse, servers, "bench-%d" % last, tmp + "/takeover.log", [],
-                dict(measured_env, ROADPULSE_TOPICS_CHECKPOINTS="roadpulse.checkpoints.round-%d"
-                     % last))
+            # from the checkpoints the last c run wrote (its group; round_env
+            # still names its checkpoint topic).
+            results["c_takeover"] = run_worker(args.roadpulse, servers,
+                                               "bench-%d" % (args.rounds - 1),
+                                               tmp + "/takeover.log", [], round_env)
             if args.keep_logs:
                 os.makedirs(args.keep_logs, exist_ok=True)
                 for name in os.listdir(tmp):
