@@ -12,7 +12,8 @@ records:
                    from the checkpoints (restore time)
   d) python        bench/python_baseline.py (confluent-kafka + protobuf)
   e) replay        `roadpulse replay` of the same events from a file
-For each: events/s, CPU seconds, peak RSS; then c/a, c/b, c/d. With
+For each: events/s, CPU seconds, peak RSS, the broker's CPU seconds
+meanwhile and the cores the two kept busy; then c/a, c/b, c/d. With
 --rounds K, a to d are measured K times in turn (a, b, c, d, a, b, ...) and
 the medians printed, with each round's ratios. "processing"
 times leave out the consumer-group join, which the mock cluster holds for
@@ -46,17 +47,35 @@ def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
 
+# The embedded broker's pid, once started: measure() also reports the CPU
+# it spent meanwhile, since it shares the machine's cores with what is measured.
+broker_pid = None
+
+
+def process_cpu_s(pid):
+    """User + system CPU seconds of a running process, from /proc."""
+    with open("/proc/%d/stat" % pid) as f:
+        # Fields after the parenthesised command name; utime and stime are
+        # the 14th and 15th fields of the whole line.
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(name, argv, stdout=subprocess.DEVNULL, env=None):
-    """Runs argv to completion; wall seconds, CPU seconds, peak RSS (MiB)."""
+    """Runs argv to completion; wall seconds, CPU seconds, peak RSS (MiB),
+    and the broker's CPU seconds over the same time."""
     log("$", " ".join(argv))
+    broker_before = process_cpu_s(broker_pid) if broker_pid else 0.0
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.STDOUT, env=env)
     _, status, ru = os.wait4(proc.pid, 0)
     wall = time.monotonic() - t0
+    broker_cpu = process_cpu_s(broker_pid) - broker_before if broker_pid else 0.0
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError("%s exited with %d" % (name, proc.returncode))
-    return {"wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime, "peak_rss_mib": ru.ru_maxrss / 1024}
+    return {"wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime, "peak_rss_mib": ru.ru_maxrss / 1024,
+            "broker_cpu_s": broker_cpu}
 
 
 def scaled_scenario(factor, path):
@@ -117,11 +136,12 @@ def measure_round(args, servers, topics, produced, tmp, k, measured_env):
         raise RuntimeError("the broker holds %d records of %d produced: more partitions "
                            "(--partitions) so that none exceeds the mock's ~5 MiB"
                            % (raw_records, produced))
-    kcat = {"wall_s": 0.0, "cpu_s": 0.0, "peak_rss_mib": 0.0}
+    kcat = {"wall_s": 0.0, "cpu_s": 0.0, "peak_rss_mib": 0.0, "broker_cpu_s": 0.0}
     for t in topics:
         m = measure("kcat", ["kcat", "-C", "-b", servers, "-t", t, "-o", "beginning", "-e", "-q"])
         kcat = {"wall_s": kcat["wall_s"] + m["wall_s"], "cpu_s": kcat["cpu_s"] + m["cpu_s"],
-                "peak_rss_mib": max(kcat["peak_rss_mib"], m["peak_rss_mib"])}
+                "peak_rss_mib": max(kcat["peak_rss_mib"], m["peak_rss_mib"]),
+                "broker_cpu_s": kcat["broker_cpu_s"] + m["broker_cpu_s"]}
     r["b_kcat"] = kcat
     r["c_run_no_checkpoints"] = run_worker(
         args.roadpulse, servers, "bench-nocp-%d" % k, "%s/run-nocp-%d.log" % (tmp, k),
@@ -138,6 +158,7 @@ def measure_round(args, servers, topics, produced, tmp, k, measured_env):
 
 
 def main():
+    global broker_pid
     ap = argparse.ArgumentParser()
     ap.add_argument("--roadpulse", default=os.path.join(ROOT, "build/app/roadpulse"))
     ap.add_argument("--raw-consume", default=os.path.join(ROOT, "build/bench/raw_consume"))
@@ -176,6 +197,7 @@ def main():
         broker = subprocess.Popen([args.roadpulse, "broker", "--partitions", str(args.partitions),
                                    "--control"], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        broker_pid = broker.pid
         try:
             servers = broker.stdout.readline().strip().split("=", 1)[1]
             log("broker at", servers)
@@ -221,6 +243,7 @@ def main():
             results["e_replay"] = measure("replay", [args.roadpulse, "replay", tmp + "/events.pb",
                                                      "--format", "json"], env=measured_env)
         finally:
+            broker_pid = None
             broker.terminate()
             broker.wait(10)
 
@@ -243,15 +266,21 @@ def main():
     if len(rounds) > 1:
         print("median of %d rounds (events/s from the median time; peak RSS the highest); "
               "the takeover and replay ran once" % len(rounds))
-    print("%-48s %12s %9s %9s %10s%s" % ("", "events/s", "wall s", "CPU s", "peak RSS",
-                                         "   events/s, each round" if len(rounds) > 1 else ""))
+    print("%-48s %12s %9s %9s %10s %9s %6s%s" % (
+        "", "events/s", "wall s", "CPU s", "peak RSS", "broker s", "cores",
+        "   events/s, each round" if len(rounds) > 1 else ""))
     for name, key, time_key in rows:
         runs = [r[key] for r in rounds] if key in rounds[0] else [results[key]]
         t = statistics.median(r[time_key] for r in runs)
         cpu = statistics.median(r["cpu_s"] for r in runs)
         rss = max(r["peak_rss_mib"] for r in runs)
+        broker_cpu = statistics.median(r["broker_cpu_s"] for r in runs)
+        # Cores kept busy: the measured program's and the broker's CPU over
+        # the time its events/s comes from (of os.cpu_count()).
+        cores = statistics.median((r["cpu_s"] + r["broker_cpu_s"]) / r[time_key] for r in runs)
         each = ("   " + ", ".join("%.0f" % (n / r[time_key]) for r in runs)) if len(runs) > 1 else ""
-        print("%-48s %12.0f %9.2f %9.2f %7.1f MiB%s" % (name, n / t, t, cpu, rss, each))
+        print("%-48s %12.0f %9.2f %9.2f %7.1f MiB %9.2f %6.2f%s" % (
+            name, n / t, t, cpu, rss, broker_cpu, cores, each))
     by_round = []
     for r in rounds:
         # A ratio of rates over the same records is the inverse ratio of times.
