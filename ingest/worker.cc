@@ -37,6 +37,16 @@ using Clock = std::chrono::steady_clock;
 constexpr absl::Duration kFlushWait = absl::Seconds(10);
 // Final flush when stopping or losing partitions.
 constexpr absl::Duration kFinalFlushWait = absl::Seconds(60);
+// How long a dead letter may wait to be batched with others (linger.ms of
+// the DLQ producer, unless the properties set it). Bad records are sparse
+// among good ones, so at the producer's 5 ms nearly each one found its
+// partition's queue empty and cost a wake-up of librdkafka's broker thread
+// and a batch of its own (BENCHMARKS.md, session 18: the DLQ producer's
+// thread used 0.3-0.4 s of CPU on ~9,800 dead letters among 2 M events; at
+// 1 s under 0.1 s). Nobody waits on the DLQ by the second, and every flush
+// (before a checkpoint, on revoke, on stopping) sends at once regardless of
+// linger.
+constexpr const char* kDlqLingerMs = "1000";
 // Checkpoint bytes handed to the producer before the worker waits for their
 // delivery (a bound on the memory a checkpoint round takes).
 constexpr int64_t kCheckpointQueueBytes = int64_t{8} << 20;
@@ -196,6 +206,7 @@ class WorkerImpl {
     ProducerOptions producer_options;
     producer_options.bootstrap_servers = options_.bootstrap_servers;
     producer_options.properties = options_.properties;
+    producer_options.properties.emplace("linger.ms", kDlqLingerMs);
     absl::StatusOr<std::unique_ptr<KafkaProducer>> dlq = KafkaProducer::Create(producer_options);
     if (!dlq.ok()) return dlq.status();
     dlq_ = *std::move(dlq);
