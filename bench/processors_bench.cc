@@ -7,11 +7,14 @@
 //    whose dedup tables hold the retention horizon and have stopped growing.
 //  - BM_DecodeOnly: protobuf's parse alone; BM_DecodeInPlace: the in-place
 //    decode the processor uses for ordinary records.
+//  - BM_DayStart: an event's local day start, for events in random order over
+//    two years: absl's conversion (arg 0) against LocalDays (arg 1).
 //  - BM_WindowQuery / BM_YoYQuery: a CountStore holding two years of day
 //    buckets (and the recent minute/hour buckets) for every Binzhou unit and
 //    8 source partitions; one query for the whole city.
 //
 //   build/bench/processors_bench [--benchmark_filter=...]
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -22,6 +25,7 @@
 #include "processors/count_record.h"
 #include "processors/count_store.h"
 #include "processors/internal/event_view.h"
+#include "processors/internal/local_days.h"
 #include "processors/partition_processor.h"
 #include "tests/test_regions.h"
 
@@ -203,6 +207,38 @@ void BM_DecodeInPlace(benchmark::State& state) {
   state.SetItemsProcessed(processed);
 }
 BENCHMARK(BM_DecodeInPlace)->Unit(benchmark::kMillisecond);
+
+// The day bucket of an event (its local day's start) for events in random
+// order over January-August of two years, as the end-to-end benchmark's
+// generated load has them: arg 0 asks absl each time (what a one-day cache
+// does when the day changes with nearly every event), arg 1 LocalDays.
+void BM_DayStart(benchmark::State& state) {
+  const absl::TimeZone tz = Shanghai();
+  std::mt19937_64 rng(42);
+  std::vector<int64_t> seconds;
+  for (const int year : {2024, 2025}) {
+    const int64_t from = absl::ToUnixSeconds(absl::FromCivil(absl::CivilDay(year, 1, 1), tz));
+    const int64_t to = absl::ToUnixSeconds(absl::FromCivil(absl::CivilDay(year, 9, 1), tz));
+    std::uniform_int_distribution<int64_t> in(from, to - 1);
+    for (int i = 0; i < 50'000; ++i) seconds.push_back(in(rng));
+  }
+  std::shuffle(seconds.begin(), seconds.end(), rng);
+  processors_internal::LocalDays days(tz);
+  int64_t sum = 0;
+  for (auto _ : state) {
+    for (const int64_t s : seconds) {
+      if (state.range(0) == 0) {
+        sum += absl::ToUnixSeconds(
+            absl::FromCivil(absl::ToCivilDay(absl::FromUnixSeconds(s), tz), tz));
+      } else {
+        sum += days.DayOf(s).start;
+      }
+    }
+  }
+  benchmark::DoNotOptimize(sum);
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(seconds.size()));
+}
+BENCHMARK(BM_DayStart)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
 // Two years of day buckets for every unit and 8 source partitions, and the
 // last day's minute and hour buckets, in a CountStore.

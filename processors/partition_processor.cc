@@ -82,6 +82,13 @@ ProcessorOptions Clamped(ProcessorOptions o) {
   return o;
 }
 
+// The table was validated at load time, so its zone loads.
+absl::TimeZone ZoneOf(const RegionTable& regions) {
+  absl::TimeZone tz;
+  absl::LoadTimeZone(regions.time_zone(), &tz);
+  return tz;
+}
+
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 // A fine bucket of a width kept for `keep_s` that ends at or before this is
@@ -109,9 +116,8 @@ PartitionProcessor::PartitionProcessor(EventKind kind, const RegionTable& region
                         ? static_cast<size_t>(Metric::kDrinkDriving)
                         : kMetricCount - static_cast<size_t>(Metric::kDrinkDriving)),
       regions_(regions),
-      options_(Clamped(options)) {
-  // The table was validated at load time, so the zone loads.
-  absl::LoadTimeZone(regions.time_zone(), &tz_);
+      options_(Clamped(options)),
+      days_(ZoneOf(regions)) {
   keep_s_[static_cast<size_t>(BucketWidth::kDay)] = 0;
   keep_s_[static_cast<size_t>(BucketWidth::kHour)] =
       absl::ToInt64Seconds(options_.hour_buckets_for);
@@ -139,13 +145,7 @@ PartitionProcessor::PartitionProcessor(EventKind kind, const RegionTable& region
       std::max<int64_t>(86400, absl::ToInt64Seconds(options_.retention_horizon) / 32);
 }
 
-int64_t PartitionProcessor::DayStartOf(int64_t s) {
-  if (s >= cached_day_start_ && s < cached_day_end_) return cached_day_start_;
-  const absl::CivilDay day = absl::ToCivilDay(absl::FromUnixSeconds(s), tz_);
-  cached_day_start_ = absl::ToUnixSeconds(absl::FromCivil(day, tz_));
-  cached_day_end_ = absl::ToUnixSeconds(absl::FromCivil(day + 1, tz_));
-  return cached_day_start_;
-}
+int64_t PartitionProcessor::DayStartOf(int64_t s) { return days_.DayOf(s).start; }
 
 void PartitionProcessor::SetWatermark(absl::Time watermark) {
   watermark_ = watermark;

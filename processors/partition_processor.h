@@ -49,6 +49,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "processors/internal/id_table.h"
+#include "processors/internal/local_days.h"
 #include "processors/internal/stable_pool.h"
 #include "processors/metrics.h"
 #include "processors/region_table.h"
@@ -291,10 +292,7 @@ class PartitionProcessor {
   const size_t kind_metrics_;
   const RegionTable& regions_;
   const ProcessorOptions options_;
-  absl::TimeZone tz_;
-  // Cache of the last day looked up: [cached_day_start_, cached_day_end_).
-  int64_t cached_day_start_ = 1;
-  int64_t cached_day_end_ = 0;
+  processors_internal::LocalDays days_;  // day starts in the table's zone
 
   v1::IncidentEvent incident_;  // reused parse targets
   v1::ViolationEvent violation_;
