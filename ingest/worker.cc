@@ -369,11 +369,18 @@ class WorkerImpl {
       const int64_t before = checkpoints_written_;
       const auto started = Clock::now();
       result = CheckpointAll(/*only_changed=*/true, /*wait=*/true);
-      if (result.ok()) {
-        spdlog::info("worker: stopping: final checkpoint of {} partitions in {:.3f} s ({} "
-                     "unchanged since their last one)",
-                     checkpoints_written_ - before, SecondsSince(started),
-                     static_cast<int64_t>(partitions_.size()) - (checkpoints_written_ - before));
+      const int64_t written = checkpoints_written_ - before;
+      const auto unchanged = static_cast<int64_t>(partitions_.size()) - written;
+      if (result.ok() && written > 0) {
+        spdlog::info(
+            "worker: stopping: final checkpoint of {} partitions in {:.3f} s ({} "
+            "unchanged since their last one)",
+            written, SecondsSince(started), unchanged);
+      } else if (result.ok()) {
+        spdlog::info(
+            "worker: stopping: no final checkpoint needed, all {} partitions are "
+            "unchanged since their last one",
+            unchanged);
       }
     } else if (checkpoints_ != nullptr) {
       spdlog::warn("worker: stopping without a final checkpoint ({}): the next owner resumes "
