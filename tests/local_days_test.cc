@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -99,6 +100,27 @@ TEST(LocalDaysTest, MatchesAbslCivilDaysInRandomAndTimeOrder) {
         // before, whose end came an hour earlier.
         ASSERT_LE(day.start, s);
       }
+    }
+  }
+}
+
+// Seconds far outside any event's time (a corrupt checkpoint's sweep time,
+// say) get absl's answer too, through the slots, with no overflow.
+TEST(LocalDaysTest, ExtremeSecondsAsAbslHasThem) {
+  for (const char* name : {"Asia/Shanghai", "America/New_York"}) {
+    SCOPED_TRACE(name);
+    const absl::TimeZone tz = Zone(name);
+    LocalDays days(tz);
+    days.DayOf(1740758400);
+    days.DayOf(1740758400 + 86400);  // the slots are in use from here on
+    for (const int64_t s :
+         {std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::min() + 1,
+          int64_t{-1'000'000'000'000'000}, int64_t{-1}, int64_t{0}, int64_t{1'000'000'000'000'000},
+          std::numeric_limits<int64_t>::max() - 1, std::numeric_limits<int64_t>::max()}) {
+      const absl::CivilDay civil = absl::ToCivilDay(absl::FromUnixSeconds(s), tz);
+      const LocalDays::Day day = days.DayOf(s);
+      EXPECT_EQ(day.start, absl::ToUnixSeconds(absl::FromCivil(civil, tz))) << s;
+      EXPECT_EQ(day.end, absl::ToUnixSeconds(absl::FromCivil(civil + 1, tz))) << s;
     }
   }
 }

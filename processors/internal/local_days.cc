@@ -6,7 +6,7 @@ namespace roadpulse {
 namespace processors_internal {
 namespace {
 
-constexpr int64_t kDaySeconds = 86400;
+constexpr uint64_t kDaySeconds = 86400;
 
 }  // namespace
 
@@ -26,9 +26,11 @@ LocalDays::Day LocalDays::Lookup(int64_t s) {
     }
     slots_ = std::make_unique<Day[]>(kSlots);
   }
-  // The guessed local day number picks the slot (before 1970 the division
-  // truncates, so days -1 and 0 share one: the check below keeps it right).
-  Day& slot = slots_[static_cast<size_t>(((s + slot_offset_) / kDaySeconds) & (kSlots - 1))];
+  // The guessed local day number picks the slot. Unsigned, so that no
+  // second overflows; before 1970 (and near the ends of int64) that is not
+  // the day number, only a slot the check below keeps right.
+  const uint64_t local = static_cast<uint64_t>(s) + static_cast<uint64_t>(int64_t{slot_offset_});
+  Day& slot = slots_[(local / kDaySeconds) & (kSlots - 1)];
   if (!(s >= slot.start && s < slot.end)) slot = Compute(s);
   last_ = slot;
   return last_;

@@ -7,7 +7,7 @@
 // a one-day cache then misses on nearly every event. So the days already seen
 // are kept in a direct-mapped table of kSlots entries, indexed by the day
 // number the zone's offset at the first lookup gives (exact for zones whose
-// offset stays the same; for the others a day spans at most two slots). An
+// offset stays the same; elsewhere a day may take two or three slots). An
 // entry is used only when its day contains the second looked up, so a stale or
 // shared slot costs a lookup through absl, never a wrong day.
 //
@@ -25,9 +25,9 @@ namespace processors_internal {
 
 class LocalDays {
  public:
-  // Days of 1024 slots: almost three years of days before two share a slot
-  // (this year and last year fit), 16 KiB, allocated at the first day change.
-  static constexpr int64_t kSlots = 1024;
+  // Almost three years of days before two share a slot (this year and last
+  // year fit); 16 KiB, allocated at the first change of day.
+  static constexpr uint64_t kSlots = 1024;
 
   // Unix seconds [start, end): a local day from midnight to the next midnight
   // (where a zone skipped midnight, from the first second that exists).
@@ -56,7 +56,8 @@ class LocalDays {
 
   const absl::TimeZone tz_;
   Day last_;
-  // The zone's UTC offset (seconds east) at the first lookup: slots days.
+  // The zone's UTC offset (seconds east) at the first lookup, which turns a
+  // second into the slot of its day.
   int32_t slot_offset_ = 0;
   std::unique_ptr<Day[]> slots_;  // kSlots entries once allocated
 };
