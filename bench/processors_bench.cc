@@ -210,8 +210,9 @@ BENCHMARK(BM_DecodeInPlace)->Unit(benchmark::kMillisecond);
 
 // The day bucket of an event (its local day's start) for events in random
 // order over January-August of two years, as the end-to-end benchmark's
-// generated load has them: arg 0 asks absl each time (what a one-day cache
-// does when the day changes with nearly every event), arg 1 LocalDays.
+// generated load has them: arg 0 asks absl for the day and its start each
+// time (a one-day cache, whose day changes with nearly every event, also
+// asked for the next midnight), arg 1 LocalDays.
 void BM_DayStart(benchmark::State& state) {
   const absl::TimeZone tz = Shanghai();
   std::mt19937_64 rng(42);
