@@ -83,8 +83,7 @@ int RunDemo(const DemoFlags& flags) {
     std::fprintf(stderr, "roadpulse demo: --scenario: %s\n", scenario.status().ToString().c_str());
     return 2;
   }
-  absl::TimeZone tz;
-  absl::LoadTimeZone(regions->time_zone(), &tz);
+  const absl::TimeZone& tz = regions->zone();
   const absl::Time start = absl::Now();
   const absl::CivilDay today = absl::ToCivilDay(start, tz);
   if (absl::Status s = scenario->MovePeriods(static_cast<int>(today.year()), today); !s.ok()) {

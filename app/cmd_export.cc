@@ -44,8 +44,7 @@ int RunExport(const ExportFlags& f) {
   absl::StatusOr<RegionTable> regions =
       RegionTable::LoadFile(f.regions.empty() ? DefaultRegionTablePath() : f.regions);
   if (!regions.ok()) return Fail(Msg(regions.status()));
-  absl::TimeZone tz;
-  absl::LoadTimeZone(regions->time_zone(), &tz);
+  const absl::TimeZone& tz = regions->zone();
   TopicFlags flags{f.bootstrap_servers, f.topics, f.properties, f.from, f.to, "--from", "--to"};
   if (absl::Status s = DefaultToInputTopics(&flags.topics, f.incidents_topic, f.violations_topic);
       !s.ok()) {

@@ -70,8 +70,7 @@ int RunInspect(const InspectFlags& f) {
   absl::StatusOr<RegionTable> regions =
       RegionTable::LoadFile(f.regions.empty() ? DefaultRegionTablePath() : f.regions);
   if (!regions.ok()) return Fail(Msg(regions.status()));
-  absl::TimeZone tz;
-  absl::LoadTimeZone(regions->time_zone(), &tz);
+  const absl::TimeZone& tz = regions->zone();
   std::string line;
   int64_t n = 0;
   auto done = [&] { return f.limit >= 0 && n >= f.limit; };

@@ -83,8 +83,7 @@ int RunReplay(const ReplayFlags& f) {
   absl::StatusOr<RegionTable> regions =
       RegionTable::LoadFile(f.regions.empty() ? DefaultRegionTablePath() : f.regions);
   if (!regions.ok()) return Fail(Msg(regions.status()));
-  absl::TimeZone tz;
-  absl::LoadTimeZone(regions->time_zone(), &tz);
+  const absl::TimeZone& tz = regions->zone();
   const absl::CivilDay today = absl::ToCivilDay(absl::Now(), tz);
   absl::StatusOr<Period> parsed_period = PeriodFromFlags(f.from, f.to, today);
   if (!parsed_period.ok()) return Fail(Msg(parsed_period.status()));

@@ -37,8 +37,7 @@ int RunReport(const ReportFlags& flags) {
   absl::StatusOr<RegionTable> regions =
       RegionTable::LoadFile(flags.regions.empty() ? DefaultRegionTablePath() : flags.regions);
   if (!regions.ok()) return fail(regions.status());
-  absl::TimeZone tz;
-  absl::LoadTimeZone(regions->time_zone(), &tz);
+  const absl::TimeZone& tz = regions->zone();
   const absl::CivilDay today = absl::ToCivilDay(absl::Now(), tz);
   absl::StatusOr<Period> period = PeriodFromFlags(flags.from, flags.to, today);
   if (!period.ok()) return fail(period.status());

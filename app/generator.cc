@@ -345,16 +345,14 @@ Manifest::Manifest(const RegionTable& regions, std::string scenario_name, uint64
     : regions_(&regions),
       scenario_name_(std::move(scenario_name)),
       seed_(seed),
-      periods_(std::move(periods)) {
-  if (!absl::LoadTimeZone(regions.time_zone(), &tz_)) tz_ = absl::FixedTimeZone(8 * 3600);
-}
+      periods_(std::move(periods)) {}
 
 const std::string& Manifest::UnitOf(const v1::Location& location) const {
   return location.township_code().empty() ? location.region_code() : location.township_code();
 }
 
 absl::CivilDay Manifest::DayOf(const google::protobuf::Timestamp& t) const {
-  return absl::ToCivilDay(FromProto(t), tz_);
+  return absl::ToCivilDay(FromProto(t), regions_->zone());
 }
 
 void Manifest::Apply(const std::string& unit, absl::CivilDay day, const MetricValues& delta,
@@ -529,13 +527,13 @@ nlohmann::ordered_json Manifest::ToJson() const {
 
 struct Generator::Impl {
   Impl(const GeneratorOptions& o, const RegionTable& r)
-      : options(o), scenario(o.scenario), regions(r), rng(o.seed) {}
+      : options(o), scenario(o.scenario), regions(r), rng(o.seed), tz(r.zone()) {}
 
   const GeneratorOptions& options;
   const Scenario& scenario;
   const RegionTable& regions;
   Rng rng;
-  absl::TimeZone tz;
+  const absl::TimeZone& tz;
 
   std::vector<Placement> placements;
   Picker all_places, main_urban_places, elsewhere_places;
@@ -606,10 +604,6 @@ struct Generator::Impl {
 };
 
 absl::Status Generator::Impl::Init() {
-  if (!absl::LoadTimeZone(regions.time_zone(), &tz)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("region table: cannot load time zone ", regions.time_zone()));
-  }
   // Every county-level unit of the table must be in the scenario, and only those.
   std::vector<const Region*> counties = regions.Counties();
   for (const Region* c : counties) {

@@ -112,7 +112,6 @@ class Manifest {
   absl::CivilDay DayOf(const google::protobuf::Timestamp& t) const;
 
   const RegionTable* regions_;
-  absl::TimeZone tz_;
   std::string scenario_name_;
   uint64_t seed_;
   std::vector<ScenarioPeriod> periods_;

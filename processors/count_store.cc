@@ -54,7 +54,6 @@ std::optional<Window> WindowFromName(std::string_view name) {
 
 CountStore::CountStore(const RegionTable& regions)
     : regions_(regions), containers_(regions.size()) {
-  absl::LoadTimeZone(regions.time_zone(), &tz_);
   for (size_t r = 0; r < regions.size(); ++r) {
     for (const Region* unit : regions.UnitsOf(regions.at(static_cast<uint16_t>(r)).code)) {
       containers_[unit->index].push_back(static_cast<uint16_t>(r));
@@ -71,7 +70,7 @@ absl::Status CountStore::ApplySerialized(std::string_view value) {
 }
 
 int64_t CountStore::DayNumber(int64_t day_start_unix_s) const {
-  return absl::ToCivilDay(absl::FromUnixSeconds(day_start_unix_s), tz_) - kEpochDay;
+  return absl::ToCivilDay(absl::FromUnixSeconds(day_start_unix_s), regions_.zone()) - kEpochDay;
 }
 
 void CountStore::AddToTotals(uint16_t unit, BucketWidth width, int64_t start_unix_s,
@@ -220,12 +219,13 @@ MetricValues CountStore::SumInstants(std::string_view region_code, absl::Time fr
   const int64_t from_s = FloorTo(absl::ToUnixSeconds(from), kMinute);
   const int64_t to_s = FloorTo(absl::ToUnixSeconds(to), kMinute);
   // Whole local days inside [from, to).
-  absl::CivilDay first = absl::ToCivilDay(absl::FromUnixSeconds(from_s), tz_);
-  if (absl::ToUnixSeconds(absl::FromCivil(first, tz_)) < from_s) first += 1;
-  const absl::CivilDay last = absl::ToCivilDay(absl::FromUnixSeconds(to_s), tz_);  // exclusive
+  absl::CivilDay first = absl::ToCivilDay(absl::FromUnixSeconds(from_s), regions_.zone());
+  if (absl::ToUnixSeconds(absl::FromCivil(first, regions_.zone())) < from_s) first += 1;
+  const absl::CivilDay last =
+      absl::ToCivilDay(absl::FromUnixSeconds(to_s), regions_.zone());  // exclusive
   if (first < last) {
-    const int64_t d0 = absl::ToUnixSeconds(absl::FromCivil(first, tz_));
-    const int64_t d1 = absl::ToUnixSeconds(absl::FromCivil(last, tz_));
+    const int64_t d0 = absl::ToUnixSeconds(absl::FromCivil(first, regions_.zone()));
+    const int64_t d1 = absl::ToUnixSeconds(absl::FromCivil(last, regions_.zone()));
     AddHoursAndMinutes(sum, region, from_s, d0);
     AddRange(sum, region, BucketWidth::kDay, first - kEpochDay, last - kEpochDay);
     AddHoursAndMinutes(sum, region, d1, to_s);
@@ -236,7 +236,7 @@ MetricValues CountStore::SumInstants(std::string_view region_code, absl::Time fr
 }
 
 std::optional<Period> CountStore::WindowPeriod(Window window, absl::Time now) const {
-  const absl::CivilDay today = absl::ToCivilDay(now, tz_);
+  const absl::CivilDay today = absl::ToCivilDay(now, regions_.zone());
   switch (window) {
     case Window::kToday:
       return Period{today, today + 1};
@@ -275,7 +275,7 @@ CountStore::Range CountStore::WindowRange(Window window, absl::Time now) const {
       break;
   }
   const Period p = *WindowPeriod(window, now);
-  return Range{absl::FromCivil(p.from, tz_), absl::FromCivil(p.to, tz_)};
+  return Range{absl::FromCivil(p.from, regions_.zone()), absl::FromCivil(p.to, regions_.zone())};
 }
 
 MetricValues CountStore::WindowSumAll(std::string_view region_code, Window window,

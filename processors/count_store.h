@@ -176,7 +176,6 @@ class CountStore {
   int FindTopic(std::string_view topic) const;
 
   const RegionTable& regions_;
-  absl::TimeZone tz_;
   // Source topic names, held once (not in every key).
   std::vector<std::string> topics_;
   absl::flat_hash_map<Key, MetricValues> latest_;

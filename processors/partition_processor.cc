@@ -82,13 +82,6 @@ ProcessorOptions Clamped(ProcessorOptions o) {
   return o;
 }
 
-// The table was validated at load time, so its zone loads.
-absl::TimeZone ZoneOf(const RegionTable& regions) {
-  absl::TimeZone tz;
-  absl::LoadTimeZone(regions.time_zone(), &tz);
-  return tz;
-}
-
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 // A fine bucket of a width kept for `keep_s` that ends at or before this is
@@ -117,7 +110,7 @@ PartitionProcessor::PartitionProcessor(EventKind kind, const RegionTable& region
                         : kMetricCount - static_cast<size_t>(Metric::kDrinkDriving)),
       regions_(regions),
       options_(Clamped(options)),
-      days_(ZoneOf(regions)) {
+      days_(regions.zone()) {
   keep_s_[static_cast<size_t>(BucketWidth::kDay)] = 0;
   keep_s_[static_cast<size_t>(BucketWidth::kHour)] =
       absl::ToInt64Seconds(options_.hour_buckets_for);

@@ -91,8 +91,7 @@ absl::StatusOr<RegionTable> RegionTable::LoadString(std::string_view text,
 
   RegionTable table;
   table.time_zone_ = root["time_zone"].value_or(std::string("Asia/Shanghai"));
-  absl::TimeZone tz;
-  if (!absl::LoadTimeZone(table.time_zone_, &tz)) {
+  if (!absl::LoadTimeZone(table.time_zone_, &table.zone_)) {
     return err(fmt::format("unknown time_zone \"{}\"", table.time_zone_));
   }
 

@@ -11,6 +11,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace roadpulse {
 
@@ -51,6 +52,9 @@ class RegionTable {
   const Region& main_urban() const { return regions_[1]; }
   // IANA time zone for days and months, e.g. "Asia/Shanghai".
   const std::string& time_zone() const { return time_zone_; }
+  // That zone, loaded once when the table was: loading checked the name, so
+  // every table has one. Days, months and "today" are civil days in it.
+  const absl::TimeZone& zone() const { return zone_; }
 
   // nullptr when unknown. Accepts the city, main-urban, county and township codes.
   const Region* Find(std::string_view code) const;
@@ -88,6 +92,7 @@ class RegionTable {
   // The slot of short_ holding `key`, or the empty one where it would go.
   size_t ShortSlot(const ShortKey& key) const;
   std::string time_zone_;
+  absl::TimeZone zone_;
   std::vector<Region> regions_;  // [0] city, [1] main urban, then units
   // Short codes (all real ones) in an open-addressing table of a power-of-two
   // size, at most half full, probed linearly: Find() runs for every event,

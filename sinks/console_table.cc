@@ -55,8 +55,7 @@ std::string RenderConsoleTable(const CountStore& store, const ConsoleTableOption
   const Period last = SamePeriodLastYear(ytd);
   const Period today{options.today, options.today + 1};
 
-  absl::TimeZone tz;
-  absl::LoadTimeZone(regions.time_zone(), &tz);
+  const absl::TimeZone& tz = regions.zone();
   std::string out;
   out += fmt::format(
       "{}  {}  {}\n",

@@ -10,7 +10,6 @@ namespace roadpulse {
 
 CountView::CountView(const RegionTable& regions, CountViewOptions options)
     : regions_(regions), options_(options) {
-  absl::LoadTimeZone(regions.time_zone(), &tz_);
   auto first = std::make_shared<ViewSnapshot>();
   first->store = std::make_shared<const CountStore>(regions_);
   snapshot_ = std::move(first);

@@ -77,14 +77,13 @@ class CountView {
   void WakeAll();
 
   const RegionTable& regions() const { return regions_; }
-  const absl::TimeZone& time_zone() const { return tz_; }
+  const absl::TimeZone& time_zone() const { return regions_.zone(); }
 
  private:
   void Publish(const CountStore& live, const CountReadStats& stats, bool ready);
 
   const RegionTable& regions_;
   const CountViewOptions options_;
-  absl::TimeZone tz_;
   mutable std::mutex mu_;
   mutable std::condition_variable changed_;
   std::shared_ptr<const ViewSnapshot> snapshot_;  // guarded by mu_

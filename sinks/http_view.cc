@@ -154,8 +154,7 @@ absl::StatusOr<json> CountsJson(const ViewSnapshot& snapshot, const CountsQuery&
 json SummaryJson(const ViewSnapshot& snapshot, absl::Time now, absl::Duration stale_after) {
   const CountStore& store = *snapshot.store;
   const RegionTable& regions = store.regions();
-  absl::TimeZone tz;
-  absl::LoadTimeZone(regions.time_zone(), &tz);
+  const absl::TimeZone& tz = regions.zone();
   const absl::CivilDay today = absl::ToCivilDay(now, tz);
   json j;
   j["snapshot_version"] = snapshot.version;
@@ -202,8 +201,7 @@ std::string ViewMetricsText(const ViewSnapshot& snapshot, absl::Time now,
                             absl::Duration stale_after) {
   const CountStore& store = *snapshot.store;
   const RegionTable& regions = store.regions();
-  absl::TimeZone tz;
-  absl::LoadTimeZone(regions.time_zone(), &tz);
+  const absl::TimeZone& tz = regions.zone();
   const absl::CivilDay today = absl::ToCivilDay(now, tz);
   const Period windows[] = {{today, today + 1}, {absl::CivilDay(absl::CivilYear(today)), today + 1}};
   const char* window_names[] = {"today", "ytd"};

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -181,6 +182,24 @@ TEST(RegionTableTest, MinimalTableDefaults) {
   EXPECT_EQ(table->time_zone(), "Asia/Shanghai");
   EXPECT_EQ(table->main_urban().code, "100000-main");
   EXPECT_FALSE(table->Find("100001")->main_urban);
+}
+
+// zone() is the named zone, loaded: local midnights land where the zone puts
+// them (UTC midnight 2025-01-01 is 1735689600; 2025-07-01 is 1751328000).
+TEST(RegionTableTest, ZoneIsTheNamedZoneLoaded) {
+  absl::StatusOr<RegionTable> shanghai = RegionTable::LoadString(kMinimal, "minimal");
+  ASSERT_TRUE(shanghai.ok()) << shanghai.status();
+  EXPECT_EQ(absl::ToUnixSeconds(absl::FromCivil(absl::CivilDay(2025, 1, 1), shanghai->zone())),
+            1735689600 - 8 * 3600);
+  absl::StatusOr<RegionTable> new_york = RegionTable::LoadString(
+      "time_zone = \"America/New_York\"\n" + std::string(kMinimal), "new_york");
+  ASSERT_TRUE(new_york.ok()) << new_york.status();
+  EXPECT_EQ(new_york->time_zone(), "America/New_York");
+  EXPECT_EQ(absl::ToUnixSeconds(absl::FromCivil(absl::CivilDay(2025, 7, 1), new_york->zone())),
+            1751328000 + 4 * 3600);  // EDT, UTC-4
+  // A copy keeps its zone.
+  const RegionTable copy = *new_york;
+  EXPECT_EQ(copy.zone(), new_york->zone());
 }
 
 struct BadTable {
