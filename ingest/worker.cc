@@ -991,6 +991,7 @@ class WorkerImpl {
   absl::Status Checkpoint(const std::vector<Partition*>& partitions, bool only_changed, bool wait) {
     const auto started = Clock::now();
     std::vector<std::pair<PartitionKey, int64_t>> written;
+    int64_t round_bytes = 0;
     int64_t queued_bytes = 0;
     for (Partition* p : partitions) {
       if (only_changed && p->checkpointed_offset == p->next_offset) continue;
@@ -1001,7 +1002,7 @@ class WorkerImpl {
         return s;
       }
       const auto bytes = static_cast<int64_t>(state.ByteSizeLong());
-      checkpoint_bytes_ += bytes;
+      round_bytes += bytes;
       written.emplace_back(PartitionKey(p->topic, p->partition), p->next_offset);
       p->checkpoint_id = id;
       // The producer holds a copy of every chunk until it is delivered, and
@@ -1016,7 +1017,8 @@ class WorkerImpl {
       }
     }
     if (written.empty()) return absl::OkStatus();
-    pending_checkpoint_ = PendingCheckpoint{std::move(written), started, /*warned=*/false};
+    pending_checkpoint_ =
+        PendingCheckpoint{std::move(written), round_bytes, started, /*warned=*/false};
     return wait ? ConfirmCheckpoint(kFinalFlushWait) : absl::OkStatus();
   }
 
@@ -1051,6 +1053,7 @@ class WorkerImpl {
       }
     }
     checkpoints_written_ += static_cast<int64_t>(round.written.size());
+    checkpoint_bytes_ += round.bytes;
     last_checkpoint_seconds_ = SecondsSince(round.started);
     spdlog::debug("worker: checkpointed {} partitions in {:.3f} s", round.written.size(),
                   last_checkpoint_seconds_);
@@ -1219,6 +1222,7 @@ class WorkerImpl {
   // the offset its checkpoint covers.
   struct PendingCheckpoint {
     std::vector<std::pair<PartitionKey, int64_t>> written;
+    int64_t bytes = 0;  // their serialized state, in all
     Clock::time_point started;
     bool warned = false;  // logged as slow
   };

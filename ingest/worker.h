@@ -185,7 +185,9 @@ struct WorkerStats {
   double last_publish_seconds = 0;        // the last one's duration
   int64_t last_publish_unix_ms = 0;       // when the last one ended, 0 before the first
   // Checkpoints.
-  int64_t checkpoints_written = 0;        // partition checkpoints since start
+  // Partition checkpoints since start, counted once acknowledged (a round
+  // that fails or times out counts in neither).
+  int64_t checkpoints_written = 0;
   int64_t checkpoint_bytes = 0;           // their serialized state, in all
   double last_checkpoint_seconds = 0;     // the last round, from serializing to its acknowledgement
   int64_t restores = 0;                   // partitions restored from a checkpoint

@@ -88,7 +88,7 @@ std::string WorkerMetricsText(const WorkerStats& s, absl::Time now) {
          "Partition checkpoints written to the checkpoint topic since start.");
   out += fmt::format("roadpulse_worker_checkpoints_total {}\n", s.checkpoints_written);
   metric("roadpulse_worker_checkpoint_bytes_total", "counter",
-         "Serialized partition state written in checkpoints since start.");
+         "Serialized partition state of the checkpoints written (acknowledged) since start.");
   out += fmt::format("roadpulse_worker_checkpoint_bytes_total {}\n", s.checkpoint_bytes);
   metric("roadpulse_worker_last_checkpoint_seconds", "gauge",
          "Duration of the last checkpoint round (serialize, write, confirm).");

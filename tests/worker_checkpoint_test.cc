@@ -20,7 +20,9 @@
 #include "ingest/checkpoint_store.h"
 #include "ingest/kafka_producer.h"
 #include "ingest/mock_broker.h"
+#include "ingest/topic_reader.h"
 #include "ingest/worker.h"
+#include "roadpulse/v1/counts.pb.h"
 #include "roadpulse/v1/events.pb.h"
 #include "sinks/kafka_count_sink.h"
 #include "tests/test_regions.h"
@@ -158,6 +160,7 @@ TEST_F(WorkerCheckpointTest, CountingGoesOnWhileARoundIsInFlight) {
       << "the second part was read only after the round was confirmed, "
       << absl::FormatDuration(absl::Now() - held_from) << " after the round's request was held "
       << "(hold " << absl::FormatDuration(kHold) << ")";
+  EXPECT_EQ(stats.checkpoint_bytes, 0) << "bytes of an unacknowledged round were counted";
   EXPECT_EQ(stats.totals.counted, kFirst + kSecond);
 
   // The held round is acknowledged, then confirmed; later rounds follow.
@@ -184,6 +187,34 @@ TEST_F(WorkerCheckpointTest, CountingGoesOnWhileARoundIsInFlight) {
   const Checkpoint& cp = latest->at({kViolations, 0});
   EXPECT_EQ(cp.next_offset, kFirst + kSecond);
   EXPECT_EQ(cp.state.tally().read(), kFirst + kSecond);
+
+  // The worker's checkpoint counters match what the topic holds: every
+  // round was acknowledged, so each partition checkpoint in it (its first
+  // chunk) counts once, with the state size it declares.
+  TopicReaderOptions reader_options;
+  reader_options.bootstrap_servers = broker_->bootstrap_servers();
+  reader_options.topics = {kCheckpoints};
+  reader_options.timeout = kPatience;
+  absl::StatusOr<std::unique_ptr<TopicReader>> reader = TopicReader::Create(reader_options);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  int64_t in_topic = 0;
+  int64_t in_topic_bytes = 0;
+  ASSERT_TRUE((*reader)
+                  ->ReadAll([&](const TopicRecord& r) {
+                    v1::PartitionCheckpoint chunk;
+                    if (!chunk.ParseFromArray(r.value.data(), static_cast<int>(r.value.size()))) {
+                      return absl::DataLossError("unparsable checkpoint record");
+                    }
+                    if (chunk.group() == kGroup && chunk.chunk_index() == 0) {
+                      ++in_topic;
+                      in_topic_bytes += chunk.state_size();
+                    }
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_GE(in_topic, 1);
+  EXPECT_EQ(stats.checkpoints_written, in_topic);
+  EXPECT_EQ(stats.checkpoint_bytes, in_topic_bytes);
 }
 
 }  // namespace
