@@ -108,6 +108,8 @@ int RunWorker(const RunFlags& flags) {
   options.group_id = flags.group;
   options.stop_at_end = flags.stop_at_end;
   options.flush_interval = absl::Milliseconds(flags.flush_interval_ms);
+  options.catchup_flush_interval =
+      absl::Milliseconds(flags.config.GetInt("worker.catchup_flush_interval_ms"));
   options.processor.retention_horizon = absl::Hours(24) * flags.retention_days;
   options.properties = properties;
   options.incidents_topic = flags.config.GetString("topics.incidents");

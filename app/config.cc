@@ -61,6 +61,10 @@ const std::vector<KeySpec>& Specs() {
        nullptr, true},
       {"worker.flush_interval_ms", Type::kInt, "250", "How often changed counts are published, ms",
        1, 3600000},
+      {"worker.catchup_flush_interval_ms", Type::kInt, "2000",
+       "How often changed counts are published while the worker reads a backlog (its consumer "
+       "queue gives full batches), ms; never below worker.flush_interval_ms",
+       1, 3600000},
       {"worker.retention_days", Type::kInt, "400",
        "Retention horizon in days: older events go to the DLQ as too_late", 1, 36600},
       {"worker.session_timeout_ms", Type::kInt, "6000",

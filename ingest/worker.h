@@ -87,7 +87,8 @@ struct WorkerOptions {
   absl::Duration commit_interval = absl::Seconds(5);
   // The same while reading a backlog (a consume returned a full batch):
   // every publish repeats each bucket changed since the last one, so a
-  // worker catching up on history publishes less often.
+  // worker catching up on history publishes less often. Never less than
+  // flush_interval (a shorter one is taken as flush_interval).
   absl::Duration catchup_flush_interval = absl::Seconds(2);
   // How often progress is logged through spdlog.
   absl::Duration log_interval = absl::Seconds(5);

@@ -21,6 +21,7 @@
 #include "roadpulse/v1/events.pb.h"
 #include "sinks/kafka_count_sink.h"
 #include "tests/kafka_test_util.h"
+#include "tests/test_events.h"
 
 namespace roadpulse {
 namespace {
@@ -42,10 +43,7 @@ TEST(FetchNudgeTest, AWorkerReadingABacklogIsNotHeldBackByAFullPrefetchQueue) {
   ASSERT_TRUE(broker.ok()) << broker.status();
   const std::string servers = (*broker)->bootstrap_servers();
 
-  absl::TimeZone shanghai;
-  ASSERT_TRUE(absl::LoadTimeZone("Asia/Shanghai", &shanghai));
-  const absl::Time noon_yesterday = absl::FromCivil(
-      absl::CivilSecond(absl::ToCivilDay(absl::Now(), shanghai) - 1) + 12 * 3600, shanghai);
+  const absl::Time noon_yesterday = testing::NoonYesterday();
 
   // kBatches record batches: each flush sends what was produced since the
   // last one as one batch, and the mock broker returns one batch per fetch.
@@ -53,13 +51,8 @@ TEST(FetchNudgeTest, AWorkerReadingABacklogIsNotHeldBackByAFullPrefetchQueue) {
   ASSERT_TRUE(producer.ok()) << producer.status();
   for (int b = 0; b < kBatches; ++b) {
     for (int i = 0; i < kPerBatch; ++i) {
-      v1::ViolationEvent e;
-      e.set_id(absl::StrCat("nudge-", b, "-", i));
-      e.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(noon_yesterday) + i);
-      e.mutable_reported_at()->set_seconds(absl::ToUnixSeconds(noon_yesterday) + i + 300);
-      e.mutable_location()->set_region_code("371602");
-      e.set_type(v1::VIOLATION_TYPE_SPEEDING);
-      e.set_vehicle(v1::VEHICLE_CATEGORY_CAR);
+      const v1::ViolationEvent e =
+          testing::BinchengSpeeding(absl::StrCat("nudge-", b, "-", i), noon_yesterday, i, i + 300);
       ASSERT_TRUE((*producer)->Produce(kViolations, e.id(), e.SerializeAsString(), {}, 0).ok());
     }
     ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());

@@ -20,11 +20,12 @@
 #include "ingest/checkpoint_store.h"
 #include "ingest/kafka_producer.h"
 #include "ingest/mock_broker.h"
-#include "ingest/topic_reader.h"
 #include "ingest/worker.h"
 #include "roadpulse/v1/counts.pb.h"
 #include "roadpulse/v1/events.pb.h"
 #include "sinks/kafka_count_sink.h"
+#include "tests/kafka_test_util.h"
+#include "tests/test_events.h"
 #include "tests/test_regions.h"
 
 namespace roadpulse {
@@ -69,17 +70,10 @@ class WorkerCheckpointTest : public ::testing::Test {
 
   // Appends `n` valid violations (ids from `first`) and waits for them.
   void Append(int first, int n) {
-    const absl::TimeZone shanghai = testing::Shanghai();
-    const absl::Time noon_yesterday = absl::FromCivil(
-        absl::CivilSecond(absl::ToCivilDay(absl::Now(), shanghai) - 1) + 12 * 3600, shanghai);
+    const absl::Time noon_yesterday = testing::NoonYesterday();
     for (int i = first; i < first + n; ++i) {
-      v1::ViolationEvent e;
-      e.set_id(absl::StrCat("cp-", i));
-      e.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(noon_yesterday) + i);
-      e.mutable_reported_at()->set_seconds(absl::ToUnixSeconds(noon_yesterday) + i + 300);
-      e.mutable_location()->set_region_code("371602");
-      e.set_type(v1::VIOLATION_TYPE_SPEEDING);
-      e.set_vehicle(v1::VEHICLE_CATEGORY_CAR);
+      const v1::ViolationEvent e =
+          testing::BinchengSpeeding(absl::StrCat("cp-", i), noon_yesterday, i, i + 300);
       ASSERT_TRUE(producer_->Produce(kViolations, e.id(), e.SerializeAsString(), {}, 0).ok());
     }
     ASSERT_TRUE(producer_->Flush(absl::Seconds(30)).ok());
@@ -191,27 +185,19 @@ TEST_F(WorkerCheckpointTest, CountingGoesOnWhileARoundIsInFlight) {
   // The worker's checkpoint counters match what the topic holds: every
   // round was acknowledged, so each partition checkpoint in it (its first
   // chunk) counts once, with the state size it declares.
-  TopicReaderOptions reader_options;
-  reader_options.bootstrap_servers = broker_->bootstrap_servers();
-  reader_options.topics = {kCheckpoints};
-  reader_options.timeout = kPatience;
-  absl::StatusOr<std::unique_ptr<TopicReader>> reader = TopicReader::Create(reader_options);
-  ASSERT_TRUE(reader.ok()) << reader.status();
+  absl::StatusOr<std::vector<testing::ReadRecord>> records =
+      testing::ReadTopic(broker_->bootstrap_servers(), kCheckpoints, kPatience);
+  ASSERT_TRUE(records.ok()) << records.status();
   int64_t in_topic = 0;
   int64_t in_topic_bytes = 0;
-  ASSERT_TRUE((*reader)
-                  ->ReadAll([&](const TopicRecord& r) {
-                    v1::PartitionCheckpoint chunk;
-                    if (!chunk.ParseFromArray(r.value.data(), static_cast<int>(r.value.size()))) {
-                      return absl::DataLossError("unparsable checkpoint record");
-                    }
-                    if (chunk.group() == kGroup && chunk.chunk_index() == 0) {
-                      ++in_topic;
-                      in_topic_bytes += chunk.state_size();
-                    }
-                    return absl::OkStatus();
-                  })
-                  .ok());
+  for (const testing::ReadRecord& r : *records) {
+    v1::PartitionCheckpoint chunk;
+    ASSERT_TRUE(chunk.ParseFromString(r.value)) << "offset " << r.offset;
+    if (chunk.group() == kGroup && chunk.chunk_index() == 0) {
+      ++in_topic;
+      in_topic_bytes += chunk.state_size();
+    }
+  }
   EXPECT_GE(in_topic, 1);
   EXPECT_EQ(stats.checkpoints_written, in_topic);
   EXPECT_EQ(stats.checkpoint_bytes, in_topic_bytes);
