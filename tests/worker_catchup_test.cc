@@ -94,7 +94,7 @@ TEST_F(WorkerCatchupTest, ABacklogIsPublishedLessOften) {
   EXPECT_GE(every_ms.counts_published, 100);
   // Catching up, the second published only when its queue ran dry (the
   // fetcher behind) and at the end.
-  EXPECT_LE(hourly.counts_published * 10, every_ms.counts_published);
+  EXPECT_LE(hourly.counts_published * 5, every_ms.counts_published);
   EXPECT_GE(hourly.counts_published, 1);
 }
 
