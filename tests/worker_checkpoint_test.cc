@@ -4,10 +4,11 @@
 // everything else is on broker 1. The worker counts a first part of the
 // input and writes a checkpoint round that stays unacknowledged; the test
 // then appends a second part. The worker reads and counts it while the
-// round is still in flight (no checkpoint confirmed yet); a worker that
-// waited for the round could read nothing for kHold. Once the round is
-// acknowledged it is confirmed, and on stop the final round covers every
-// record: a restore would resume after the last one.
+// round is still in flight (no checkpoint, and no checkpoint byte, counted
+// yet); a worker that waited for the round could read nothing for kHold.
+// Once the round is acknowledged it is confirmed, and on stop the final
+// round covers every record: a restore would resume after the last one.
+// The worker's checkpoint counters then match what the topic holds.
 #include <atomic>
 #include <memory>
 #include <string>
