@@ -21,12 +21,11 @@
 #include "roadpulse/v1/events.pb.h"
 #include "sinks/kafka_count_sink.h"
 #include "tests/kafka_test_util.h"
-#include "tests/test_events.h"
+#include "tests/worker_fixtures.h"
 
 namespace roadpulse {
 namespace {
 
-constexpr char kIncidents[] = "roadpulse.incidents";
 constexpr char kViolations[] = "roadpulse.violations";
 constexpr int kBatches = 120;
 constexpr int kPerBatch = 50;
@@ -36,10 +35,7 @@ TEST(FetchNudgeTest, AWorkerReadingABacklogIsNotHeldBackByAFullPrefetchQueue) {
       RegionTable::LoadFile(ROADPULSE_SOURCE_DIR "/deploy/config/regions/binzhou.toml");
   ASSERT_TRUE(regions.ok()) << regions.status();
   absl::StatusOr<std::unique_ptr<MockBroker>> broker =
-      MockBroker::Create(1, {{kIncidents, 1, 1},
-                             {kViolations, 1, 1},
-                             {"roadpulse.counts", 2, 1},
-                             {"roadpulse.dlq", 1, 1}});
+      MockBroker::Create(1, testing::WorkerTopics(1));
   ASSERT_TRUE(broker.ok()) << broker.status();
   const std::string servers = (*broker)->bootstrap_servers();
 

@@ -13,7 +13,6 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/civil_time.h"
 #include "gtest/gtest.h"
 #include "ingest/kafka_producer.h"
 #include "ingest/mock_broker.h"
@@ -21,13 +20,12 @@
 #include "roadpulse/v1/events.pb.h"
 #include "sinks/kafka_count_sink.h"
 #include "tests/kafka_test_util.h"
-#include "tests/test_events.h"
 #include "tests/test_regions.h"
+#include "tests/worker_fixtures.h"
 
 namespace roadpulse {
 namespace {
 
-constexpr char kIncidents[] = "roadpulse.incidents";
 constexpr char kViolations[] = "roadpulse.violations";
 constexpr int kRecords = 20000;
 
@@ -35,10 +33,7 @@ class WorkerCatchupTest : public ::testing::Test {
  protected:
   void SetUp() override {
     absl::StatusOr<std::unique_ptr<MockBroker>> broker =
-        MockBroker::Create(1, {{kIncidents, 1, 1},
-                               {kViolations, 1, 1},
-                               {"roadpulse.counts", 2, 1},
-                               {"roadpulse.dlq", 1, 1}});
+        MockBroker::Create(1, testing::WorkerTopics(1));
     ASSERT_TRUE(broker.ok()) << broker.status();
     broker_ = *std::move(broker);
     const absl::Time noon_yesterday = testing::NoonYesterday();

@@ -26,13 +26,12 @@
 #include "roadpulse/v1/events.pb.h"
 #include "sinks/kafka_count_sink.h"
 #include "tests/kafka_test_util.h"
-#include "tests/test_events.h"
 #include "tests/test_regions.h"
+#include "tests/worker_fixtures.h"
 
 namespace roadpulse {
 namespace {
 
-constexpr char kIncidents[] = "roadpulse.incidents";
 constexpr char kViolations[] = "roadpulse.violations";
 constexpr char kCheckpoints[] = "roadpulse.checkpoints";
 constexpr char kGroup[] = "worker-checkpoint-test";
@@ -46,20 +45,14 @@ constexpr absl::Duration kPatience = absl::Seconds(60);
 class WorkerCheckpointTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<MockBroker>> broker =
-        MockBroker::Create(2, {{kIncidents, 1, 1},
-                               {kViolations, 1, 1},
-                               {"roadpulse.counts", 2, 1},
-                               {"roadpulse.dlq", 1, 1},
-                               {kCheckpoints, 1, 1}});
+    std::vector<TopicSpec> topics = testing::WorkerTopics(1);
+    topics.push_back({kCheckpoints, 1, 1});
+    absl::StatusOr<std::unique_ptr<MockBroker>> broker = MockBroker::Create(2, topics);
     ASSERT_TRUE(broker.ok()) << broker.status();
     broker_ = *std::move(broker);
-    for (const auto& [topic, partitions] : {std::pair<const char*, int>{kIncidents, 1},
-                                            {kViolations, 1},
-                                            {"roadpulse.counts", 2},
-                                            {"roadpulse.dlq", 1}}) {
-      for (int p = 0; p < partitions; ++p) {
-        ASSERT_TRUE(broker_->SetPartitionLeader(topic, p, 1).ok()) << topic;
+    for (const TopicSpec& t : testing::WorkerTopics(1)) {
+      for (int p = 0; p < t.partitions; ++p) {
+        ASSERT_TRUE(broker_->SetPartitionLeader(t.name, p, 1).ok()) << t.name;
       }
     }
     ASSERT_TRUE(broker_->SetPartitionLeader(kCheckpoints, 0, 2).ok());

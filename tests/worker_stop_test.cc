@@ -24,6 +24,7 @@
 #include "ingest/worker.h"
 #include "sinks/kafka_count_sink.h"
 #include "tests/test_regions.h"
+#include "tests/worker_fixtures.h"
 
 namespace roadpulse {
 namespace {
@@ -33,12 +34,9 @@ constexpr int32_t kCoordinator = 1;  // the only broker
 class WorkerStopTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<MockBroker>> broker =
-        MockBroker::Create(1, {{"roadpulse.incidents", 2, 1},
-                               {"roadpulse.violations", 2, 1},
-                               {"roadpulse.counts", 2, 1},
-                               {"roadpulse.dlq", 1, 1},
-                               {"roadpulse.checkpoints", 2, 1}});
+    std::vector<TopicSpec> topics = testing::WorkerTopics(2);
+    topics.push_back({"roadpulse.checkpoints", 2, 1});
+    absl::StatusOr<std::unique_ptr<MockBroker>> broker = MockBroker::Create(1, topics);
     ASSERT_TRUE(broker.ok()) << broker.status();
     broker_ = *std::move(broker);
     absl::StatusOr<std::unique_ptr<KafkaCountSink>> sink =

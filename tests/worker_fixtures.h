@@ -1,16 +1,29 @@
-// Input events the worker tests produce.
-#ifndef ROADPULSE_TESTS_TEST_EVENTS_H_
-#define ROADPULSE_TESTS_TEST_EVENTS_H_
+// What the worker tests put on their mock cluster: its topics and the input
+// events they produce.
+#ifndef ROADPULSE_TESTS_WORKER_FIXTURES_H_
+#define ROADPULSE_TESTS_WORKER_FIXTURES_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "ingest/mock_broker.h"
 #include "roadpulse/v1/events.pb.h"
 #include "tests/test_regions.h"
 
 namespace roadpulse::testing {
+
+// The topics a worker reads and writes, at their default names: the two
+// input topics with `input_partitions` each, the counts with 2, the DLQ with
+// 1, each with one replica.
+inline std::vector<TopicSpec> WorkerTopics(int input_partitions) {
+  return {{"roadpulse.incidents", input_partitions, 1},
+          {"roadpulse.violations", input_partitions, 1},
+          {"roadpulse.counts", 2, 1},
+          {"roadpulse.dlq", 1, 1}};
+}
 
 // Noon of yesterday in Asia/Shanghai: inside every retention horizon and
 // every "last 7 days" window, never in the future.
@@ -36,4 +49,4 @@ inline v1::ViolationEvent BinchengSpeeding(const std::string& id, absl::Time bas
 
 }  // namespace roadpulse::testing
 
-#endif  // ROADPULSE_TESTS_TEST_EVENTS_H_
+#endif  // ROADPULSE_TESTS_WORKER_FIXTURES_H_
