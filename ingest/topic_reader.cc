@@ -35,7 +35,6 @@ class TopicReaderImpl {
         {"client.id", "roadpulse-topic-reader"},
         {"enable.auto.commit", "false"},
         {"enable.auto.offset.store", "false"},
-        {"enable.partition.eof", "false"},
         {"auto.offset.reset", "earliest"},
         {"fetch.max.bytes", "52428800"},
         {"max.partition.fetch.bytes", "8388608"},
@@ -43,6 +42,11 @@ class TopicReaderImpl {
     if (absl::Status s = SetProperties(conf.get(), defaults); !s.ok()) return s;
     if (absl::Status s = SetPropertiesFor(RD_KAFKA_CONSUMER, conf.get(), options_.properties);
         !s.ok()) {
+      return s;
+    }
+    // Not the properties' to change: ReadAll learns from these events that a
+    // partition whose last offsets are transaction markers is read.
+    if (absl::Status s = SetProperties(conf.get(), {{"enable.partition.eof", "true"}}); !s.ok()) {
       return s;
     }
     absl::StatusOr<KafkaHandle> rk = NewClient(RD_KAFKA_CONSUMER, std::move(conf));
@@ -153,14 +157,25 @@ class TopicReaderImpl {
       for (ssize_t i = 0; i < n; ++i) {
         MessageHandle m(batch[static_cast<size_t>(i)]);
         if (!status.ok()) continue;
-        if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-          if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
+        if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
           status = ToStatus(m->err, fmt::format("topic reader: {}", rd_kafka_message_errstr(m.get())));
           continue;
         }
+        if (m->rkt == nullptr) continue;
         const char* topic = rd_kafka_topic_name(m->rkt);
         auto it = ends.find({topic, m->partition});
-        if (it == ends.end() || it->second < 0 || m->offset >= it->second) continue;
+        if (it == ends.end() || it->second < 0) continue;
+        // Offsets are delivered in order, but not every offset is a record: a
+        // transaction marker (or a record compacted away) takes one and is
+        // never delivered. So a partition is read once a record at or past
+        // its end arrives, or its end-of-partition event does at or past it
+        // (that event's offset is where the next fetch would start).
+        if (m->offset >= it->second) {
+          it->second = -1;
+          --remaining;
+          continue;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
         TopicRecord r;
         r.topic = topic;
         r.partition = m->partition;

@@ -70,11 +70,19 @@ class TopicReader {
   ~TopicReader();
 
   const std::vector<PartitionRange>& ranges() const;
-  // Records in all ranges.
+  // Offsets in all ranges: the records, plus any offsets that hold none
+  // (transaction markers, records compacted away). An upper bound on the
+  // records ReadAll delivers.
   int64_t total() const;
 
   // Calls `fn` for every record of the ranges, in offset order within each
   // partition; stops at the first error `fn` returns, or a client error.
+  // Returns once every partition is read to its end, also when its last
+  // offsets hold no record (a topic written by transactional producers ends
+  // each transaction with a marker no consumer is given); kDeadlineExceeded
+  // after `timeout` otherwise. Reads committed records only (librdkafka's
+  // isolation.level default): records of an aborted transaction are skipped,
+  // and those of a transaction still open are waited for.
   // REQUIRES: called once.
   absl::Status ReadAll(const std::function<absl::Status(const TopicRecord&)>& fn);
 

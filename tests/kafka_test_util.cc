@@ -1,12 +1,17 @@
 #include "tests/kafka_test_util.h"
 
+#include <arpa/inet.h>
 #include <librdkafka/rdkafka.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <memory>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace roadpulse::testing {
@@ -24,6 +29,52 @@ struct Deleter {
   void operator()(const rd_kafka_metadata_t* m) const { rd_kafka_metadata_destroy(m); }
   void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); }
 };
+
+// Kafka's wire encoding: big-endian integers, int16-length strings, and the
+// zigzag varints of record batch v2.
+class Wire {
+ public:
+  void I8(int8_t v) { out_.push_back(static_cast<char>(v)); }
+  void I16(int16_t v) { Big(static_cast<uint16_t>(v), 2); }
+  void I32(int32_t v) { Big(static_cast<uint32_t>(v), 4); }
+  void I64(int64_t v) { Big(static_cast<uint64_t>(v), 8); }
+  void VarInt(int64_t v) {
+    uint64_t z = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+    for (; z >= 0x80; z >>= 7) out_.push_back(static_cast<char>((z & 0x7f) | 0x80));
+    out_.push_back(static_cast<char>(z));
+  }
+  void Str(std::string_view s) {
+    I16(static_cast<int16_t>(s.size()));
+    out_.append(s);
+  }
+  void Raw(std::string_view s) { out_.append(s); }
+  const std::string& bytes() const { return out_; }
+
+ private:
+  void Big(uint64_t v, int n) {
+    for (int i = n - 1; i >= 0; --i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  }
+  std::string out_;
+};
+
+// CRC-32C (Castagnoli), the checksum of a v2 record batch.
+uint32_t Crc32c(std::string_view data) {
+  uint32_t crc = 0xffffffff;
+  for (const char c : data) {
+    crc ^= static_cast<uint8_t>(c);
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0x82f63b78u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+int64_t ReadBig(std::string_view bytes, size_t at, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; ++i)
+    v = (v << 8) | static_cast<uint8_t>(bytes[at + static_cast<size_t>(i)]);
+  if (n == 2) return static_cast<int16_t>(v);
+  if (n == 4) return static_cast<int32_t>(v);
+  return static_cast<int64_t>(v);
+}
 
 }  // namespace
 
@@ -153,6 +204,119 @@ int32_t JavaPartition(std::string_view key, int32_t partitions) {
   h *= m;
   h ^= h >> 15;
   return static_cast<int32_t>((h & 0x7fffffff) % static_cast<uint32_t>(partitions));
+}
+
+absl::StatusOr<int64_t> AppendTransactionMarker(const std::string& leader, const std::string& topic,
+                                                int32_t partition) {
+  // The control record: key = (version 0, type 1: commit), value = (version
+  // 0, coordinator epoch).
+  Wire key;
+  key.I16(0);
+  key.I16(1);
+  Wire value;
+  value.I16(0);
+  value.I32(0);
+  Wire record;
+  record.I8(0);      // attributes
+  record.VarInt(0);  // timestamp delta
+  record.VarInt(0);  // offset delta
+  record.VarInt(static_cast<int64_t>(key.bytes().size()));
+  record.Raw(key.bytes());
+  record.VarInt(static_cast<int64_t>(value.bytes().size()));
+  record.Raw(value.bytes());
+  record.VarInt(0);  // headers
+  // The batch from its attributes on: what the CRC covers.
+  const int64_t now_ms = absl::ToUnixMillis(absl::Now());
+  Wire tail;
+  tail.I16(0x30);  // transactional | control
+  tail.I32(0);     // last offset delta
+  tail.I64(now_ms);
+  tail.I64(now_ms);
+  tail.I64(4242);  // producer id
+  tail.I16(0);     // producer epoch
+  tail.I32(-1);    // base sequence
+  tail.I32(1);     // records
+  tail.VarInt(static_cast<int64_t>(record.bytes().size()));
+  tail.Raw(record.bytes());
+  Wire batch;
+  batch.I64(0);  // base offset (the broker assigns it)
+  batch.I32(static_cast<int32_t>(4 + 1 + 4 + tail.bytes().size()));
+  batch.I32(-1);  // partition leader epoch
+  batch.I8(2);    // magic
+  batch.I32(static_cast<int32_t>(Crc32c(tail.bytes())));
+  batch.Raw(tail.bytes());
+
+  Wire request;
+  request.I16(0);  // Produce
+  request.I16(3);
+  request.I32(7);  // correlation id
+  request.Str("roadpulse-test-marker");
+  request.I16(-1);  // no transactional id
+  request.I16(1);   // acks
+  request.I32(10000);
+  request.I32(1);
+  request.Str(topic);
+  request.I32(1);
+  request.I32(partition);
+  request.I32(static_cast<int32_t>(batch.bytes().size()));
+  request.Raw(batch.bytes());
+  Wire frame;
+  frame.I32(static_cast<int32_t>(request.bytes().size()));
+  frame.Raw(request.bytes());
+
+  const size_t colon = leader.rfind(':');
+  int port = 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  if (colon == std::string::npos || !absl::SimpleAtoi(leader.substr(colon + 1), &port) ||
+      inet_pton(AF_INET, leader.substr(0, colon).c_str(), &addr.sin_addr) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("leader \"", leader, "\" is not ip:port"));
+  }
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  struct Socket {
+    ~Socket() {
+      if (fd >= 0) close(fd);
+    }
+    const int fd;
+  } socket_owner{socket(AF_INET, SOCK_STREAM, 0)};
+  const int fd = socket_owner.fd;
+  if (fd < 0) return absl::UnavailableError("socket");
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return absl::UnavailableError(absl::StrCat("connect to ", leader));
+  }
+  const std::string& out = frame.bytes();
+  for (size_t sent = 0; sent < out.size();) {
+    const ssize_t n = send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return absl::UnavailableError("send");
+    sent += static_cast<size_t>(n);
+  }
+  auto read_exactly = [&](size_t n) -> absl::StatusOr<std::string> {
+    std::string in(n, '\0');
+    for (size_t got = 0; got < n;) {
+      const ssize_t r = recv(fd, in.data() + got, n - got, 0);
+      if (r <= 0) return absl::UnavailableError("no answer to the Produce request");
+      got += static_cast<size_t>(r);
+    }
+    return in;
+  };
+  absl::StatusOr<std::string> size = read_exactly(4);
+  if (!size.ok()) return size.status();
+  absl::StatusOr<std::string> body = read_exactly(static_cast<size_t>(ReadBig(*size, 0, 4)));
+  if (!body.ok()) return body.status();
+  // correlation id, [topics: name, [partitions: index, error, base offset, ...]]
+  const size_t name_at = 4 + 4;
+  if (body->size() < name_at + 2) return absl::DataLossError("short Produce response");
+  const size_t partition_at = name_at + 2 + static_cast<size_t>(ReadBig(*body, name_at, 2)) + 4;
+  if (body->size() < partition_at + 4 + 2 + 8) return absl::DataLossError("short Produce response");
+  const int64_t error = ReadBig(*body, partition_at + 4, 2);
+  if (error != 0) {
+    return absl::InternalError(
+        absl::StrCat("Produce of the marker: Kafka error ", error, " (",
+                     rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(error)), ")"));
+  }
+  return ReadBig(*body, partition_at + 4 + 2, 8);
 }
 
 BoundedRun RunWithWatchdog(const std::function<absl::Status(const std::atomic<bool>*)>& run,

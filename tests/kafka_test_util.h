@@ -40,6 +40,18 @@ absl::StatusOr<std::vector<ReadRecord>> ReadTopic(const std::string& bootstrap_s
 // a non-empty key: (murmur2(key) & 0x7fffffff) % partitions.
 int32_t JavaPartition(std::string_view key, int32_t partitions);
 
+// Appends a transaction marker to `topic`[`partition`]: a control batch of
+// one COMMIT record, what a real broker writes to each partition of
+// a transaction when a transactional producer (an exactly-once pipeline) ends
+// it. The marker takes an offset, and consumers are never given it, so the
+// partition's last record is no longer at its high watermark minus one.
+// librdkafka's mock cluster writes no markers (its EndTxn handler only
+// answers), so this sends a Produce request (v3, acks=1) with that batch
+// straight to `leader` ("host:port", the partition's leader). Returns the
+// marker's offset.
+absl::StatusOr<int64_t> AppendTransactionMarker(const std::string& leader, const std::string& topic,
+                                                int32_t partition);
+
 // Calls run(&stop) on this thread and sets `stop` once `limit` has passed
 // (a watchdog thread). `timed_out`: the watchdog had to set it.
 struct BoundedRun {

@@ -1,0 +1,191 @@
+// Input partitions whose offsets include transaction markers, on librdkafka's
+// mock cluster over TCP. An exactly-once producer upstream ends each
+// transaction with a marker: it takes an offset and no consumer is given it,
+// so a partition's last record need not be at its high watermark minus one.
+// Read by TopicReader (roadpulse replay/export/inspect from topics,
+// checkpoint restore) and by the worker. The ground truth is the list of
+// records the test produced, at offsets counted by the test and checked
+// against the offset the broker gave each marker.
+#include <atomic>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "ingest/kafka_producer.h"
+#include "ingest/mock_broker.h"
+#include "ingest/topic_reader.h"
+#include "ingest/worker.h"
+#include "sinks/kafka_count_sink.h"
+#include "tests/kafka_test_util.h"
+#include "tests/test_regions.h"
+#include "tests/worker_fixtures.h"
+
+namespace roadpulse {
+namespace {
+
+using ::testing::Contains;
+using ::testing::ElementsAreArray;
+using ::testing::Key;
+using ::testing::Not;
+
+constexpr char kTopic[] = "roadpulse.violations";
+
+// (offset, value) of one partition's records, in offset order.
+using Records = std::vector<std::pair<int64_t, std::string>>;
+
+class TransactionMarkersTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<MockBroker>> broker =
+        MockBroker::Create(1, testing::WorkerTopics(2));
+    ASSERT_TRUE(broker.ok()) << broker.status();
+    broker_ = *std::move(broker);
+    absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
+        KafkaProducer::Create({broker_->bootstrap_servers(), {}});
+    ASSERT_TRUE(producer.ok()) << producer.status();
+    producer_ = *std::move(producer);
+  }
+
+  // Produces `n` violations to `partition`. Their offsets follow the
+  // partition's last one: the broker's answer to each marker (its offset)
+  // checks the count.
+  void Produce(int32_t partition, int n) {
+    for (int i = 0; i < n; ++i) {
+      const v1::ViolationEvent e = testing::BinchengSpeeding(
+          absl::StrCat("p", partition, "-", produced_[partition].size()), noon_yesterday_, i, 60);
+      const std::string value = e.SerializeAsString();
+      ASSERT_TRUE(producer_->Produce(kTopic, e.id(), value, {}, partition).ok());
+      produced_[partition].emplace_back(next_offset_[partition]++, value);
+    }
+    ASSERT_TRUE(producer_->Flush(absl::Seconds(10)).ok());
+  }
+
+  void Marker(int32_t partition) {
+    absl::StatusOr<int64_t> offset =
+        testing::AppendTransactionMarker(broker_->bootstrap_servers(), kTopic, partition);
+    ASSERT_TRUE(offset.ok()) << offset.status();
+    ASSERT_EQ(*offset, next_offset_[partition]) << "partition " << partition;
+    markers_[partition].push_back(next_offset_[partition]++);
+  }
+
+  // Partition 0: five records and a marker; partition 1: three records, a
+  // marker, four records, a marker. Both end in a marker.
+  void WriteEndingInMarkers() {
+    Produce(0, 5);
+    Marker(0);
+    Produce(1, 3);
+    Marker(1);
+    Produce(1, 4);
+    Marker(1);
+  }
+
+  absl::StatusOr<std::unique_ptr<TopicReader>> NewReader() {
+    TopicReaderOptions options;
+    options.bootstrap_servers = broker_->bootstrap_servers();
+    options.topics = {kTopic};
+    // Longer than a read takes here (well under a second), far shorter than
+    // the default ten minutes the reader used to wait before failing.
+    options.timeout = absl::Seconds(20);
+    // librdkafka checks each batch's CRC-32C, the markers' included.
+    options.properties = {{"check.crcs", "true"}};
+    return TopicReader::Create(options);
+  }
+
+  static absl::StatusOr<std::map<int32_t, Records>> ReadAll(TopicReader& reader) {
+    std::map<int32_t, Records> got;
+    absl::Status s = reader.ReadAll([&](const TopicRecord& r) {
+      got[r.partition].emplace_back(r.offset, std::string(r.value));
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return got;
+  }
+
+  const absl::Time noon_yesterday_ = testing::NoonYesterday();
+  std::unique_ptr<MockBroker> broker_;
+  std::unique_ptr<KafkaProducer> producer_;
+  std::map<int32_t, Records> produced_;
+  std::map<int32_t, std::vector<int64_t>> markers_;
+  std::map<int32_t, int64_t> next_offset_;
+};
+
+TEST_F(TransactionMarkersTest, ReadsToTheEndWhenTheLastOffsetIsATransactionMarker) {
+  ASSERT_NO_FATAL_FAILURE(WriteEndingInMarkers());
+
+  absl::StatusOr<std::unique_ptr<TopicReader>> reader = NewReader();
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  // The planned ranges run to the high watermarks, markers included.
+  ASSERT_EQ((*reader)->ranges().size(), 2u);
+  EXPECT_EQ((*reader)->ranges()[0].end, next_offset_[0]);
+  EXPECT_EQ((*reader)->ranges()[1].end, next_offset_[1]);
+
+  absl::StatusOr<std::map<int32_t, Records>> got = ReadAll(**reader);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_THAT((*got)[0], ElementsAreArray(produced_[0]));
+  EXPECT_THAT((*got)[1], ElementsAreArray(produced_[1]));
+  for (auto& [partition, offsets] : markers_) {
+    for (int64_t marker : offsets) {
+      EXPECT_THAT((*got)[partition], Not(Contains(Key(marker))))
+          << "marker at " << partition << "@" << marker << " given as a record";
+    }
+  }
+}
+
+TEST_F(TransactionMarkersTest, StopsAtItsPlannedEndWhenTheOffsetBeforeItIsAMarker) {
+  Produce(0, 4);
+  Marker(0);
+  Produce(1, 2);
+  ASSERT_FALSE(HasFailure());
+  absl::StatusOr<std::unique_ptr<TopicReader>> reader = NewReader();
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  const std::map<int32_t, Records> planned = produced_;
+  // Records written after the ranges were planned are outside them: the
+  // first one on partition 0 comes right after the marker.
+  Produce(0, 3);
+  Produce(1, 2);
+  ASSERT_FALSE(HasFailure());
+
+  absl::StatusOr<std::map<int32_t, Records>> got = ReadAll(**reader);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_THAT((*got)[0], ElementsAreArray(planned.at(0)));
+  EXPECT_THAT((*got)[1], ElementsAreArray(planned.at(1)));
+}
+
+TEST_F(TransactionMarkersTest, AWorkerCountsEveryRecordAndEndsAtTheHighWatermark) {
+  ASSERT_NO_FATAL_FAILURE(WriteEndingInMarkers());
+  absl::StatusOr<std::unique_ptr<KafkaCountSink>> sink =
+      KafkaCountSink::Create({broker_->bootstrap_servers(), {}});
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  WorkerOptions options;
+  options.bootstrap_servers = broker_->bootstrap_servers();
+  options.group_id = "markers";
+  options.stop_at_end = true;
+  options.checkpoint_interval = absl::ZeroDuration();
+  absl::StatusOr<std::unique_ptr<Worker>> worker =
+      Worker::Create(options, testing::Binzhou(), **sink);
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  const testing::BoundedRun run = testing::RunWithWatchdog(
+      [&](const std::atomic<bool>* stop) { return (*worker)->Run(stop); }, absl::Seconds(60));
+  ASSERT_TRUE(run.status.ok()) << run.status;
+  ASSERT_FALSE(run.timed_out) << "the worker did not reach the end of its partitions in 60 s";
+  const WorkerStats stats = (*worker)->stats();
+  const int64_t records = static_cast<int64_t>(produced_[0].size() + produced_[1].size());
+  EXPECT_EQ(stats.totals.read, records);
+  EXPECT_EQ(stats.totals.counted, records);
+  EXPECT_EQ(stats.dead_lettered, 0);
+  for (const PartitionStats& p : stats.partitions) {
+    if (p.topic != kTopic) continue;
+    SCOPED_TRACE(absl::StrCat(p.topic, "[", p.partition, "]"));
+    // Past the last marker: no lag left to report.
+    EXPECT_EQ(p.next_offset, next_offset_[p.partition]);
+    EXPECT_EQ(p.high_watermark, next_offset_[p.partition]);
+    EXPECT_TRUE(p.reached_end);
+  }
+}
+
+}  // namespace
+}  // namespace roadpulse
