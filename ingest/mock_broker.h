@@ -12,7 +12,11 @@
 //    choose a port in 2.0.2;
 //  - no admin API (CreateTopics times out): create topics here;
 //  - a rebalance waits about session.timeout.ms minus 1 s (use ~6000 ms);
-//  - transactions are accepted but not enforced;
+//  - transactions are accepted but not enforced, and no transaction markers
+//    are written (tests/kafka_test_util.h writes one);
+//  - record times cannot be looked up (ListOffsets by timestamp answers -1,
+//    "no such record"): TopicReader's `from` (`replay --since`, `export
+//    --from`) then gives an empty range and its `to` is ignored; it warns;
 //  - static membership is not implemented: group.instance.id is read and
 //    ignored, so a restarted member joins as a new one (a rebalance), and
 //    since librdkafka sends no LeaveGroup for a static member, the old one

@@ -9,6 +9,7 @@
 #include "absl/time/civil_time.h"
 #include "fmt/format.h"
 #include "ingest/internal/rdkafka_handles.h"
+#include "spdlog/spdlog.h"
 
 namespace roadpulse {
 namespace ingest_internal {
@@ -96,6 +97,8 @@ class TopicReaderImpl {
           !s.ok()) {
         return s;
       }
+      int holding = 0;  // partitions with records in their range
+      int none = 0;     // of those, how many have none at or after `t`
       for (int i = 0; i < list->cnt; ++i) {
         const rd_kafka_topic_partition_t& e = list->elems[i];
         if (e.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -104,6 +107,10 @@ class TopicReaderImpl {
         }
         for (PartitionRange& r : ranges_) {
           if (r.topic != e.topic || r.partition != e.partition) continue;
+          if (r.end > r.start) {
+            ++holding;
+            if (e.offset < 0) ++none;
+          }
           const int64_t off = e.offset < 0 ? r.end : std::clamp<int64_t>(e.offset, r.start, r.end);
           if (is_start) {
             r.start = off;
@@ -111,6 +118,16 @@ class TopicReaderImpl {
             r.end = off;
           }
         }
+      }
+      if (holding > 0 && none == holding) {
+        // Right when `t` is after every record; also what a broker that
+        // cannot look times up answers, silently.
+        spdlog::warn(
+            "topic reader: no partition holds a record at or after {}, so {}. The embedded "
+            "broker (roadpulse broker, librdkafka's mock cluster) cannot look up record times "
+            "and answers every lookup this way",
+            absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone()),
+            is_start ? "the range is empty" : "the range runs to the current end");
       }
       return absl::OkStatus();
     };

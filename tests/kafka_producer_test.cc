@@ -20,7 +20,6 @@
 #include "gtest/gtest.h"
 #include "ingest/internal/rdkafka_handles.h"
 #include "ingest/mock_broker.h"
-#include "spdlog/sinks/ringbuffer_sink.h"
 #include "spdlog/spdlog.h"
 #include "tests/kafka_test_util.h"
 
@@ -180,28 +179,12 @@ TEST(KafkaPropertyScopeTest, FollowsLibrdkafkasOwnTable) {
   EXPECT_EQ(ingest_internal::PropertyScope("no.such.property"), '*');
 }
 
-// Everything logged while it lives (librdkafka's log lines go through spdlog).
-class CapturedLog {
- public:
-  CapturedLog()
-      : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000)),
-        previous_(spdlog::default_logger()) {
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>("captured", sink_));
-  }
-  ~CapturedLog() { spdlog::set_default_logger(previous_); }
-  std::string Text() const { return absl::StrJoin(sink_->last_formatted(), ""); }
-
- private:
-  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
-  std::shared_ptr<spdlog::logger> previous_;
-};
-
 TEST(KafkaPropertyScopeTest, AProducerIsNotGivenConsumerProperties) {
   // One property set for every client of a process, as `[kafka]` is.
   const KafkaProperties shared = {{"fetch.min.bytes", "1000"}, {"linger.ms", "1"}};
   {
     // The control: set on a producer as it is, librdkafka warns.
-    CapturedLog log;
+    testing::CapturedLog log;
     ingest_internal::ConfHandle conf(rd_kafka_conf_new());
     ASSERT_TRUE(ingest_internal::SetProperties(conf.get(), shared).ok());
     auto rk = ingest_internal::NewClient(RD_KAFKA_PRODUCER, std::move(conf));
@@ -209,7 +192,7 @@ TEST(KafkaPropertyScopeTest, AProducerIsNotGivenConsumerProperties) {
     EXPECT_THAT(log.Text(), HasSubstr("fetch.min.bytes is a consumer property"));
   }
   {
-    CapturedLog log;
+    testing::CapturedLog log;
     absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
         KafkaProducer::Create({"127.0.0.1:1", shared});
     ASSERT_TRUE(producer.ok()) << producer.status();
@@ -217,7 +200,7 @@ TEST(KafkaPropertyScopeTest, AProducerIsNotGivenConsumerProperties) {
   }
   {
     // And a consumer is not given producer properties.
-    CapturedLog log;
+    testing::CapturedLog log;
     ingest_internal::ConfHandle conf(rd_kafka_conf_new());
     ASSERT_TRUE(ingest_internal::SetProperty(conf.get(), "bootstrap.servers", "127.0.0.1:1").ok());
     ASSERT_TRUE(ingest_internal::SetPropertiesFor(RD_KAFKA_CONSUMER, conf.get(), shared).ok());

@@ -1,20 +1,25 @@
 // Test helpers for the Kafka tests: an independent reader of a whole topic
 // (librdkafka's C API directly, not our Worker/CountReader), the Java
-// client's murmur2 partitioner as ground truth for key placement, and a
-// watchdog for runs that stop on a flag (Worker::Run).
+// client's murmur2 partitioner as ground truth for key placement, a writer
+// of transaction markers, a capture of the log, and a watchdog for runs that
+// stop on a flag (Worker::Run).
 #ifndef ROADPULSE_TESTS_KAFKA_TEST_UTIL_H_
 #define ROADPULSE_TESTS_KAFKA_TEST_UTIL_H_
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "spdlog/sinks/ringbuffer_sink.h"
+#include "spdlog/spdlog.h"
 
 namespace roadpulse::testing {
 
@@ -51,6 +56,23 @@ int32_t JavaPartition(std::string_view key, int32_t partitions);
 // marker's offset.
 absl::StatusOr<int64_t> AppendTransactionMarker(const std::string& leader, const std::string& topic,
                                                 int32_t partition);
+
+// Everything logged through spdlog while it lives (librdkafka's log lines
+// go there too): it replaces the default logger, then puts it back.
+class CapturedLog {
+ public:
+  CapturedLog()
+      : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000)),
+        previous_(spdlog::default_logger()) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("captured", sink_));
+  }
+  ~CapturedLog() { spdlog::set_default_logger(previous_); }
+  std::string Text() const { return absl::StrJoin(sink_->last_formatted(), ""); }
+
+ private:
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
 
 // Calls run(&stop) on this thread and sets `stop` once `limit` has passed
 // (a watchdog thread). `timed_out`: the watchdog had to set it.

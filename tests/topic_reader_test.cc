@@ -1,0 +1,88 @@
+// TopicReader's time range (offsetsForTimes) on librdkafka's mock cluster
+// over TCP, when a lookup finds no record at or after the time asked: right
+// when the time is after every record, and what the mock answers for any
+// time. The reader warns instead of silently reading nothing (`from`) or
+// everything (`to`). The times here are after every record, so any broker
+// gives these answers.
+#include "ingest/topic_reader.h"
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "ingest/kafka_producer.h"
+#include "ingest/mock_broker.h"
+#include "tests/kafka_test_util.h"
+
+namespace roadpulse {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr int kPerPartition = 3;
+
+class TopicReaderTimesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Partition 2 stays empty.
+    absl::StatusOr<std::unique_ptr<MockBroker>> broker = MockBroker::Create(1, {{"in", 3, 1}});
+    ASSERT_TRUE(broker.ok()) << broker.status();
+    broker_ = *std::move(broker);
+    absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
+        KafkaProducer::Create({broker_->bootstrap_servers(), {}});
+    ASSERT_TRUE(producer.ok()) << producer.status();
+    for (int32_t p = 0; p < 2; ++p) {
+      for (int i = 0; i < kPerPartition; ++i) {
+        ASSERT_TRUE((*producer)->Produce("in", "", absl::StrCat(p, "-", i), {}, p).ok());
+      }
+    }
+    ASSERT_TRUE((*producer)->Flush(absl::Seconds(10)).ok());
+  }
+
+  absl::StatusOr<std::unique_ptr<TopicReader>> NewReader(std::optional<absl::Time> from,
+                                                         std::optional<absl::Time> to) {
+    TopicReaderOptions options;
+    options.bootstrap_servers = broker_->bootstrap_servers();
+    options.topics = {"in"};
+    options.from = from;
+    options.to = to;
+    options.timeout = absl::Seconds(20);
+    return TopicReader::Create(options);
+  }
+
+  // A day after every record produced.
+  const absl::Time tomorrow_ = absl::Now() + absl::Hours(24);
+  std::unique_ptr<MockBroker> broker_;
+};
+
+TEST_F(TopicReaderTimesTest, AStartAfterEveryRecordGivesAnEmptyRangeAndAWarning) {
+  testing::CapturedLog log;
+  absl::StatusOr<std::unique_ptr<TopicReader>> reader = NewReader(tomorrow_, std::nullopt);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ((*reader)->total(), 0);
+  EXPECT_THAT(log.Text(), HasSubstr("no partition holds a record at or after"));
+  EXPECT_THAT(log.Text(), HasSubstr("so the range is empty"));
+}
+
+TEST_F(TopicReaderTimesTest, AnEndAfterEveryRecordRunsToTheCurrentEndWithAWarning) {
+  testing::CapturedLog log;
+  absl::StatusOr<std::unique_ptr<TopicReader>> reader = NewReader(std::nullopt, tomorrow_);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ((*reader)->total(), 2 * kPerPartition);
+  EXPECT_THAT(log.Text(), HasSubstr("so the range runs to the current end"));
+}
+
+TEST_F(TopicReaderTimesTest, NoTimesNoWarning) {
+  testing::CapturedLog log;
+  absl::StatusOr<std::unique_ptr<TopicReader>> reader = NewReader(std::nullopt, std::nullopt);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ((*reader)->total(), 2 * kPerPartition);
+  EXPECT_THAT(log.Text(), Not(HasSubstr("no partition holds a record")));
+}
+
+}  // namespace
+}  // namespace roadpulse
