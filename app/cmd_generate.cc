@@ -205,7 +205,7 @@ void AddGenerateCommand(CLI::App& app, int* exit_code) {
                   "cut at the current time");
   cmd->add_option("--output", flags->output,
                   "Write a file of varint-length-prefixed roadpulse.v1.LoggedRecord "
-                  "(record time = reported_at)");
+                  "(record time = reported_at; \"-\": stdout)");
   cmd->add_option("--bootstrap-servers", flags->bootstrap_servers,
                   "Produce to Kafka at HOST:PORT,... (key = event id)");
   cmd->add_option("--incidents-topic", flags->incidents_topic, "Topic for accidents")

@@ -2,19 +2,24 @@
 
 #include <cerrno>
 #include <cstring>
+#include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/delimited_message_util.h"
 
 namespace roadpulse {
 
+FileEventWriter::FileEventWriter(std::string path, std::unique_ptr<std::ofstream> file)
+    : path_(std::move(path)), file_(std::move(file)), out_(file_ ? *file_ : std::cout) {}
+
 absl::StatusOr<std::unique_ptr<FileEventWriter>> FileEventWriter::Create(const std::string& path) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) {
+  if (path == "-") return std::unique_ptr<FileEventWriter>(new FileEventWriter("stdout", nullptr));
+  auto file = std::make_unique<std::ofstream>(path, std::ios::binary | std::ios::trunc);
+  if (!*file) {
     return absl::PermissionDeniedError(
         absl::StrCat(path, ": cannot open for writing: ", std::strerror(errno)));
   }
-  return std::unique_ptr<FileEventWriter>(new FileEventWriter(path, std::move(out)));
+  return std::unique_ptr<FileEventWriter>(new FileEventWriter(path, std::move(file)));
 }
 
 absl::Status FileEventWriter::Write(v1::EventKind kind, std::string_view key,

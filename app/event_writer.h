@@ -33,18 +33,19 @@ class EventWriter {
 // Writes a stream of varint-length-prefixed roadpulse.v1.LoggedRecord.
 class FileEventWriter final : public EventWriter {
  public:
-  // Creates or truncates `path`; kNotFound/kPermissionDenied-style errors name it.
+  // Creates or truncates `path` ("-": writes to stdout);
+  // kNotFound/kPermissionDenied-style errors name it.
   static absl::StatusOr<std::unique_ptr<FileEventWriter>> Create(const std::string& path);
   absl::Status Write(v1::EventKind kind, std::string_view key, std::string_view value,
                      int64_t timestamp_unix_ms) override;
   absl::Status Flush() override;
 
  private:
-  FileEventWriter(std::string path, std::ofstream out)
-      : path_(std::move(path)), out_(std::move(out)) {}
+  FileEventWriter(std::string path, std::unique_ptr<std::ofstream> file);
   std::string path_;
-  std::ofstream out_;
-  v1::LoggedRecord record_;  // reused
+  std::unique_ptr<std::ofstream> file_;  // null when writing to stdout
+  std::ostream& out_;                    // *file_ or std::cout
+  v1::LoggedRecord record_;              // reused
 };
 
 struct KafkaWriterOptions {

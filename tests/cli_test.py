@@ -74,6 +74,7 @@ def main():
 
     failures += check_broker_control(args.roadpulse)
     failures += check_replay_rejects(args.roadpulse)
+    failures += check_stdout_is_output(args.roadpulse)
 
     for f in failures:
         print("FAIL:", f)
@@ -148,6 +149,30 @@ def check_replay_rejects(roadpulse):
                 failures.append("replay %s rejects differ by thread count or say no place: "
                                 "%r vs %r" % (argv[0], got["1"], got["2"]))
     return failures
+
+
+def check_stdout_is_output(roadpulse):
+    """Logs go to stderr: `generate --output -` writes to stdout exactly the
+    bytes it writes to a file (the same seed gives byte-identical output),
+    and its log lines appear on stderr."""
+    import os
+    import tempfile
+    argv = [roadpulse, "generate", "--seed", "5", "--events", "3000"]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "events.pb")
+        to_file = subprocess.run(argv + ["--output", path], capture_output=True, timeout=60)
+        to_stdout = subprocess.run(argv + ["--output", "-"], capture_output=True, timeout=60)
+        with open(path, "rb") as f:
+            want = f.read()
+    ok = (to_file.returncode == 0 and to_stdout.returncode == 0 and len(want) > 0 and
+          to_stdout.stdout == want and b"generate: produced 3000" in to_stdout.stderr)
+    print("%-4s generate --output -: %d bytes on stdout, %d in the file, log on stderr: %s" %
+          ("ok" if ok else "BAD", len(to_stdout.stdout), len(want),
+           b"generate: produced" in to_stdout.stderr))
+    if ok:
+        return []
+    return ["generate --output - differs from --output FILE (rc %d, %d; stdout starts %r)" %
+            (to_file.returncode, to_stdout.returncode, to_stdout.stdout[:80])]
 
 
 if __name__ == "__main__":
