@@ -17,11 +17,15 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "ingest/internal/rdkafka_handles.h"
 
 namespace roadpulse {
 namespace {
+
+// The payload that marks Produce's refusal of a record over message.max.bytes.
+constexpr char kRecordTooLargeUrl[] = "type.roadpulse/kafka.record_too_large";
 
 using ingest_internal::ConfHandle;
 using ingest_internal::HeadersHandle;
@@ -95,7 +99,12 @@ class RdKafkaProducer final : public KafkaProducer {
       }
       in_flight_.fetch_sub(1, std::memory_order_relaxed);
       if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-        return ToStatus(err, absl::StrCat("produce to ", topic_name_));
+        absl::Status refused = ToStatus(err, absl::StrCat("produce to ", topic_name_));
+        if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+          refused.SetPayload(kRecordTooLargeUrl,
+                             absl::Cord(absl::StrCat(key.size() + value.size(), " bytes")));
+        }
+        return refused;
       }
       // The local queue is full: deliver some, then try again.
       rd_kafka_poll(rk_.get(), 100);
@@ -165,6 +174,10 @@ class RdKafkaProducer final : public KafkaProducer {
 };
 
 }  // namespace
+
+bool IsRecordTooLarge(const absl::Status& status) {
+  return status.GetPayload(kRecordTooLargeUrl).has_value();
+}
 
 absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
     const ProducerOptions& options) {

@@ -38,7 +38,9 @@ class KafkaProducer {
 
   // Queues one record (copies key, value and headers). partition < 0 lets
   // librdkafka's partitioner choose by key. Blocks (polling) while the local
-  // queue is full.
+  // queue is full. A record larger than the producer's message.max.bytes
+  // (1,000,000 by default) is refused with kInvalidArgument, nothing queued,
+  // and IsRecordTooLarge(status) tells that case apart.
   virtual absl::Status Produce(std::string_view topic, std::string_view key,
                                std::string_view value, const KafkaHeaders& headers = {},
                                int32_t partition = -1) = 0;
@@ -58,6 +60,10 @@ class KafkaProducer {
   // Records delivered successfully since creation.
   virtual int64_t Delivered() const = 0;
 };
+
+// True when `status` is Produce's refusal of a record larger than the
+// producer's message.max.bytes.
+bool IsRecordTooLarge(const absl::Status& status);
 
 }  // namespace roadpulse
 

@@ -810,6 +810,7 @@ class WorkerImpl {
         {kDlqSourcePartitionHeader, absl::StrCat(p.partition)},
         {kDlqSourceOffsetHeader, absl::StrCat(message.offset)},
     };
+    constexpr size_t kDlqOwnHeaders = 5;  // the ones above; the record's own follow
     rd_kafka_headers_t* original = nullptr;
     // The headers stay owned by the message.
     if (rd_kafka_message_headers(&message, &original) == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -829,9 +830,24 @@ class WorkerImpl {
                                : std::string_view(static_cast<const char*>(message.key),
                                                   message.key_len);
     const std::string_view value(static_cast<const char*>(message.payload), message.len);
+    absl::Status produced = dlq_->Produce(options_.dlq_topic, key, value, headers);
+    if (IsRecordTooLarge(produced)) {
+      // Refusing the record for good would stop every owner of the
+      // partition at it. Its coordinates and reason still go to the DLQ.
+      spdlog::error(
+          "worker: {}[{}]@{} ({}) is {} bytes, too large for {} (message.max.bytes of its "
+          "producer): dead-lettered without its value and own headers; the original stays at its "
+          "source offset until the topic's retention",
+          p.topic, p.partition, message.offset, RejectReasonName(result.reason), value.size(),
+          options_.dlq_topic);
+      headers.resize(kDlqOwnHeaders);
+      headers.emplace_back(kDlqValueOmittedHeader, absl::StrCat(value.size()));
+      produced = dlq_->Produce(options_.dlq_topic, key, std::string_view(), headers);
+    }
+    if (!produced.ok()) return produced;
     ++dead_lettered_;
     ++dead_lettered_by_reason_[std::string(RejectReasonName(result.reason))];
-    return dlq_->Produce(options_.dlq_topic, key, value, headers);
+    return absl::OkStatus();
   }
 
   absl::Status PublishDirty(Partition& p, int64_t now_ms) {

@@ -60,6 +60,11 @@ inline constexpr char kDlqDetailHeader[] = "roadpulse.detail";  // human-readabl
 inline constexpr char kDlqSourceTopicHeader[] = "roadpulse.source.topic";
 inline constexpr char kDlqSourcePartitionHeader[] = "roadpulse.source.partition";  // decimal
 inline constexpr char kDlqSourceOffsetHeader[] = "roadpulse.source.offset";        // decimal
+// Only on a record too large for the DLQ producer (its message.max.bytes):
+// the size of the value, in decimal bytes. Such a dead letter carries the key
+// and the headers above, not the value nor the record's own headers; the
+// original stays at its source offset until the source topic's retention.
+inline constexpr char kDlqValueOmittedHeader[] = "roadpulse.value_omitted";
 
 struct WorkerOptions {
   // "host:port,..." of the Kafka cluster (required).

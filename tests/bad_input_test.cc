@@ -4,7 +4,8 @@
 // its source coordinates; the worker must go on (valid control events
 // produced AFTER the bad ones, on the same partitions, are counted) and no
 // count may move for the bad ones. The DLQ and the input topics are read
-// back with an independent reader, the counts with CountReader.
+// back with an independent reader, the counts with CountReader. A bad record
+// too large for the DLQ producer goes there without its value.
 #include <atomic>
 #include <map>
 #include <set>
@@ -134,6 +135,25 @@ class BadInputTest : public ::testing::Test {
     return in;
   }
 
+  // Runs a worker of group `group` to the end of the input topics (bounded:
+  // a watchdog stops it if it never gets there) and returns its stats.
+  void RunToEnd(const std::string& group, WorkerStats* stats) {
+    absl::StatusOr<std::unique_ptr<KafkaCountSink>> sink =
+        KafkaCountSink::Create({broker_->bootstrap_servers(), {}});
+    ASSERT_TRUE(sink.ok()) << sink.status();
+    WorkerOptions options;
+    options.bootstrap_servers = broker_->bootstrap_servers();
+    options.group_id = group;
+    options.stop_at_end = true;
+    absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Create(options, *regions_, **sink);
+    ASSERT_TRUE(worker.ok()) << worker.status();
+    const testing::BoundedRun run = testing::RunWithWatchdog(
+        [&](const std::atomic<bool>* stop) { return (*worker)->Run(stop); }, absl::Seconds(60));
+    ASSERT_TRUE(run.status.ok()) << run.status;
+    ASSERT_FALSE(run.timed_out) << "the worker did not reach the end within 60 s";
+    *stats = (*worker)->stats();
+  }
+
   std::unique_ptr<RegionTable> regions_;
   std::unique_ptr<MockBroker> broker_;
   absl::TimeZone shanghai_;
@@ -164,23 +184,10 @@ TEST_F(BadInputTest, EveryBadRecordIsDeadLetteredWithItsReasonAndNothingCounts) 
   }
   ASSERT_EQ(coordinates.size(), inputs.size());
 
-  absl::StatusOr<std::unique_ptr<KafkaCountSink>> sink =
-      KafkaCountSink::Create({broker_->bootstrap_servers(), {}});
-  ASSERT_TRUE(sink.ok()) << sink.status();
-  WorkerOptions options;
-  options.bootstrap_servers = broker_->bootstrap_servers();
-  options.group_id = "bad-input-test";
-  options.stop_at_end = true;
-  absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Create(options, *regions_, **sink);
-  ASSERT_TRUE(worker.ok()) << worker.status();
-  // Bounded: a watchdog stops the worker if it never reaches the end.
-  const testing::BoundedRun run = testing::RunWithWatchdog(
-      [&](const std::atomic<bool>* stop) { return (*worker)->Run(stop); }, absl::Seconds(60));
-  ASSERT_TRUE(run.status.ok()) << run.status;
-  ASSERT_FALSE(run.timed_out) << "the worker did not reach the end within 60 s";
+  WorkerStats stats;
+  ASSERT_NO_FATAL_FAILURE(RunToEnd("bad-input-test", &stats));
 
   // Tallies balance: 7 bad incidents + 1 control, 1 bad violation + 1 control.
-  const WorkerStats stats = (*worker)->stats();
   ASSERT_EQ(stats.partitions.size(), 2u);
   for (const PartitionStats& p : stats.partitions) {
     EXPECT_TRUE(p.tally.Balanced()) << p.topic;
@@ -252,6 +259,53 @@ TEST_F(BadInputTest, EveryBadRecordIsDeadLetteredWithItsReasonAndNothingCounts) 
   // City-wide: exactly the controls.
   EXPECT_EQ(store.Sum(Metric::kAccidents, "371600", event_day_ - 400, event_day_ + 400), 1);
   EXPECT_EQ(store.Sum(Metric::kKeyViolations, "371600", event_day_ - 400, event_day_ + 400), 1);
+}
+
+// A bad record too large for the DLQ producer (message.max.bytes, 1,000,000
+// by default) but not for the broker (1,048,588 by default): a Java client
+// with its defaults can write one. Refusing it for good would stop every
+// owner of the partition at it; it goes to the DLQ without its value.
+TEST_F(BadInputTest, ARecordTooLargeForTheDlqIsDeadLetteredWithoutItsValue) {
+  constexpr size_t kBig = 1040000;
+  const std::string big(kBig, '\x07');  // field 0, wire type 7: not protobuf
+  const std::string control = Incident("control-incident", "371602").SerializeAsString();
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
+      KafkaProducer::Create({broker_->bootstrap_servers(), {{"message.max.bytes", "2000000"}}});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  ASSERT_TRUE((*producer)->Produce(kIncidents, "big", big, {{"x-own", "1"}}).ok());
+  ASSERT_TRUE((*producer)->Produce(kIncidents, "control-incident", control).ok());
+  ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
+
+  WorkerStats stats;
+  ASSERT_NO_FATAL_FAILURE(RunToEnd("too-large", &stats));
+  EXPECT_EQ(stats.dead_lettered, 1);
+  for (const PartitionStats& p : stats.partitions) {
+    if (p.topic != kIncidents) continue;
+    EXPECT_EQ(p.tally.rejected, 1);
+    EXPECT_EQ(p.tally.counted, 1);  // the worker went on past it
+    EXPECT_EQ(p.next_offset, 2);
+  }
+
+  absl::StatusOr<std::vector<testing::ReadRecord>> dlq =
+      testing::ReadTopic(broker_->bootstrap_servers(), "roadpulse.dlq");
+  ASSERT_TRUE(dlq.ok()) << dlq.status();
+  ASSERT_EQ(dlq->size(), 1u);
+  const testing::ReadRecord& r = (*dlq)[0];
+  EXPECT_EQ(r.key, "big");
+  EXPECT_EQ(r.value, "");
+  EXPECT_EQ(r.Header(kDlqReasonHeader), "not_protobuf");
+  EXPECT_EQ(r.Header(kDlqSourceTopicHeader), kIncidents);
+  EXPECT_EQ(r.Header(kDlqSourcePartitionHeader), "0");
+  EXPECT_EQ(r.Header(kDlqSourceOffsetHeader), "0");
+  EXPECT_EQ(r.Header(kDlqValueOmittedHeader), absl::StrCat(kBig));
+  EXPECT_EQ(r.Header("x-own"), "<absent>");
+  // The original is where the headers say.
+  absl::StatusOr<std::vector<testing::ReadRecord>> source =
+      testing::ReadTopic(broker_->bootstrap_servers(), kIncidents);
+  ASSERT_TRUE(source.ok()) << source.status();
+  ASSERT_FALSE(source->empty());
+  EXPECT_EQ((*source)[0].offset, 0);
+  EXPECT_EQ((*source)[0].value, big);
 }
 
 }  // namespace
