@@ -838,11 +838,23 @@ class WorkerImpl {
           "worker: {}[{}]@{} ({}) is {} bytes, too large for {} (message.max.bytes of its "
           "producer): dead-lettered without its value and own headers; the original stays at its "
           "source offset until the topic's retention",
-          p.topic, p.partition, message.offset, RejectReasonName(result.reason), value.size(),
-          options_.dlq_topic);
+          p.topic, p.partition, message.offset, RejectReasonName(result.reason),
+          key.size() + value.size(), options_.dlq_topic);
       headers.resize(kDlqOwnHeaders);
+      std::string& detail = headers[1].second;  // may quote a field of any size
+      if (detail.size() > kDlqKeptBytes) {
+        size_t cut = kDlqKeptBytes;
+        while (cut > 0 && (static_cast<unsigned char>(detail[cut]) & 0xC0) == 0x80) --cut;
+        detail.resize(cut);
+        detail += "...";
+      }
       headers.emplace_back(kDlqValueOmittedHeader, absl::StrCat(value.size()));
-      produced = dlq_->Produce(options_.dlq_topic, key, std::string_view(), headers);
+      std::string_view kept_key = key;
+      if (key.size() > kDlqKeptBytes) {
+        headers.emplace_back(kDlqKeyOmittedHeader, absl::StrCat(key.size()));
+        kept_key = std::string_view();
+      }
+      produced = dlq_->Produce(options_.dlq_topic, kept_key, std::string_view(), headers);
     }
     if (!produced.ok()) return produced;
     ++dead_lettered_;

@@ -61,10 +61,14 @@ inline constexpr char kDlqSourceTopicHeader[] = "roadpulse.source.topic";
 inline constexpr char kDlqSourcePartitionHeader[] = "roadpulse.source.partition";  // decimal
 inline constexpr char kDlqSourceOffsetHeader[] = "roadpulse.source.offset";        // decimal
 // Only on a record too large for the DLQ producer (its message.max.bytes):
-// the size of the value, in decimal bytes. Such a dead letter carries the key
-// and the headers above, not the value nor the record's own headers; the
-// original stays at its source offset until the source topic's retention.
+// the size of the value, in decimal bytes. Such a dead letter carries the
+// headers above (the detail cut to kDlqKeptBytes), not the value nor the
+// record's own headers, and the key only if it is at most kDlqKeptBytes
+// (otherwise kDlqKeyOmittedHeader gives its size). The original stays at its
+// source offset until the source topic's retention.
 inline constexpr char kDlqValueOmittedHeader[] = "roadpulse.value_omitted";
+inline constexpr char kDlqKeyOmittedHeader[] = "roadpulse.key_omitted";
+inline constexpr size_t kDlqKeptBytes = 1024;
 
 struct WorkerOptions {
   // "host:port,..." of the Kafka cluster (required).

@@ -4,8 +4,8 @@
 // its source coordinates; the worker must go on (valid control events
 // produced AFTER the bad ones, on the same partitions, are counted) and no
 // count may move for the bad ones. The DLQ and the input topics are read
-// back with an independent reader, the counts with CountReader. A bad record
-// too large for the DLQ producer goes there without its value.
+// back with an independent reader, the counts with CountReader. Bad records
+// too large for the DLQ producer go there without their value.
 #include <atomic>
 #include <map>
 #include <set>
@@ -261,51 +261,75 @@ TEST_F(BadInputTest, EveryBadRecordIsDeadLetteredWithItsReasonAndNothingCounts) 
   EXPECT_EQ(store.Sum(Metric::kKeyViolations, "371600", event_day_ - 400, event_day_ + 400), 1);
 }
 
-// A bad record too large for the DLQ producer (message.max.bytes, 1,000,000
+// Bad records too large for the DLQ producer (message.max.bytes, 1,000,000
 // by default) but not for the broker (1,048,588 by default): a Java client
-// with its defaults can write one. Refusing it for good would stop every
-// owner of the partition at it; it goes to the DLQ without its value.
-TEST_F(BadInputTest, ARecordTooLargeForTheDlqIsDeadLetteredWithoutItsValue) {
+// with its defaults can write them. Refusing one for good would stop every
+// owner of the partition at it; each goes to the DLQ without its value, and
+// without a key or a detail that would keep it too large.
+TEST_F(BadInputTest, RecordsTooLargeForTheDlqAreDeadLetteredWithoutTheirValue) {
   constexpr size_t kBig = 1040000;
-  const std::string big(kBig, '\x07');  // field 0, wire type 7: not protobuf
+  const std::string big_value(kBig, '\x07');  // field 0, wire type 7: not protobuf
+  const std::string big_key(kBig, 'k');
+  v1::IncidentEvent big_region = Incident("incident-big-region", "371602");
+  big_region.mutable_location()->set_region_code(std::string(kBig, '9'));
+  const std::string big_region_value = big_region.SerializeAsString();
   const std::string control = Incident("control-incident", "371602").SerializeAsString();
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
       KafkaProducer::Create({broker_->bootstrap_servers(), {{"message.max.bytes", "2000000"}}});
   ASSERT_TRUE(producer.ok()) << producer.status();
-  ASSERT_TRUE((*producer)->Produce(kIncidents, "big", big, {{"x-own", "1"}}).ok());
+  ASSERT_TRUE((*producer)->Produce(kIncidents, "big", big_value, {{"x-own", "1"}}).ok());
+  ASSERT_TRUE((*producer)->Produce(kIncidents, big_key, "\x07x").ok());
+  ASSERT_TRUE((*producer)->Produce(kIncidents, big_region.id(), big_region_value).ok());
   ASSERT_TRUE((*producer)->Produce(kIncidents, "control-incident", control).ok());
   ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
 
   WorkerStats stats;
   ASSERT_NO_FATAL_FAILURE(RunToEnd("too-large", &stats));
-  EXPECT_EQ(stats.dead_lettered, 1);
+  EXPECT_EQ(stats.dead_lettered, 3);
   for (const PartitionStats& p : stats.partitions) {
     if (p.topic != kIncidents) continue;
-    EXPECT_EQ(p.tally.rejected, 1);
-    EXPECT_EQ(p.tally.counted, 1);  // the worker went on past it
-    EXPECT_EQ(p.next_offset, 2);
+    EXPECT_EQ(p.tally.rejected, 3);
+    EXPECT_EQ(p.tally.counted, 1);  // the worker went on past them
+    EXPECT_EQ(p.next_offset, 4);
   }
 
   absl::StatusOr<std::vector<testing::ReadRecord>> dlq =
       testing::ReadTopic(broker_->bootstrap_servers(), "roadpulse.dlq");
   ASSERT_TRUE(dlq.ok()) << dlq.status();
-  ASSERT_EQ(dlq->size(), 1u);
-  const testing::ReadRecord& r = (*dlq)[0];
-  EXPECT_EQ(r.key, "big");
-  EXPECT_EQ(r.value, "");
-  EXPECT_EQ(r.Header(kDlqReasonHeader), "not_protobuf");
-  EXPECT_EQ(r.Header(kDlqSourceTopicHeader), kIncidents);
-  EXPECT_EQ(r.Header(kDlqSourcePartitionHeader), "0");
-  EXPECT_EQ(r.Header(kDlqSourceOffsetHeader), "0");
-  EXPECT_EQ(r.Header(kDlqValueOmittedHeader), absl::StrCat(kBig));
-  EXPECT_EQ(r.Header("x-own"), "<absent>");
-  // The original is where the headers say.
+  ASSERT_EQ(dlq->size(), 3u);
+  std::map<std::string, const testing::ReadRecord*> by_offset;
+  for (const testing::ReadRecord& r : *dlq) {
+    EXPECT_EQ(r.value, "");
+    EXPECT_EQ(r.Header(kDlqSourceTopicHeader), kIncidents);
+    EXPECT_EQ(r.Header(kDlqSourcePartitionHeader), "0");
+    EXPECT_EQ(r.Header("x-own"), "<absent>");
+    by_offset[r.Header(kDlqSourceOffsetHeader)] = &r;
+  }
+  ASSERT_EQ(by_offset.size(), 3u);
+  const testing::ReadRecord& value = *by_offset["0"];
+  EXPECT_EQ(value.key, "big");
+  EXPECT_EQ(value.Header(kDlqReasonHeader), "not_protobuf");
+  EXPECT_EQ(value.Header(kDlqValueOmittedHeader), absl::StrCat(kBig));
+  EXPECT_EQ(value.Header(kDlqKeyOmittedHeader), "<absent>");
+  const testing::ReadRecord& key = *by_offset["1"];
+  EXPECT_EQ(key.key, "");
+  EXPECT_EQ(key.Header(kDlqReasonHeader), "not_protobuf");
+  EXPECT_EQ(key.Header(kDlqValueOmittedHeader), "2");
+  EXPECT_EQ(key.Header(kDlqKeyOmittedHeader), absl::StrCat(kBig));
+  const testing::ReadRecord& detail = *by_offset["2"];
+  EXPECT_EQ(detail.key, big_region.id());
+  EXPECT_EQ(detail.Header(kDlqReasonHeader), "unknown_region");
+  EXPECT_EQ(detail.Header(kDlqValueOmittedHeader), absl::StrCat(big_region_value.size()));
+  EXPECT_LE(detail.Header(kDlqDetailHeader).size(), kDlqKeptBytes + 3);
+  EXPECT_EQ(detail.Header(kDlqDetailHeader).rfind("region_code \"999", 0), 0u);
+  // The originals are where the headers say.
   absl::StatusOr<std::vector<testing::ReadRecord>> source =
       testing::ReadTopic(broker_->bootstrap_servers(), kIncidents);
   ASSERT_TRUE(source.ok()) << source.status();
-  ASSERT_FALSE(source->empty());
-  EXPECT_EQ((*source)[0].offset, 0);
-  EXPECT_EQ((*source)[0].value, big);
+  ASSERT_EQ(source->size(), 4u);
+  EXPECT_EQ((*source)[0].value, big_value);
+  EXPECT_EQ((*source)[1].key, big_key);
+  EXPECT_EQ((*source)[2].value, big_region_value);
 }
 
 }  // namespace
