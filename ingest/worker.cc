@@ -810,7 +810,7 @@ class WorkerImpl {
         {kDlqSourcePartitionHeader, absl::StrCat(p.partition)},
         {kDlqSourceOffsetHeader, absl::StrCat(message.offset)},
     };
-    constexpr size_t kDlqOwnHeaders = 5;  // the ones above; the record's own follow
+    const size_t roadpulse_headers = headers.size();  // the record's own follow
     rd_kafka_headers_t* original = nullptr;
     // The headers stay owned by the message.
     if (rd_kafka_message_headers(&message, &original) == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -840,7 +840,7 @@ class WorkerImpl {
           "source offset until the topic's retention",
           p.topic, p.partition, message.offset, RejectReasonName(result.reason),
           key.size() + value.size(), options_.dlq_topic);
-      headers.resize(kDlqOwnHeaders);
+      headers.resize(roadpulse_headers);
       std::string& detail = headers[1].second;  // may quote a field of any size
       if (detail.size() > kDlqKeptBytes) {
         size_t cut = kDlqKeptBytes;
