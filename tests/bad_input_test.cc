@@ -6,7 +6,6 @@
 // count may move for the bad ones. The DLQ and the input topics are read
 // back with an independent reader, the counts with CountReader. Bad records
 // too large for the DLQ producer go there without their value.
-#include <atomic>
 #include <map>
 #include <set>
 #include <string>
@@ -22,8 +21,8 @@
 #include "processors/region_table.h"
 #include "roadpulse/v1/events.pb.h"
 #include "sinks/count_reader.h"
-#include "sinks/kafka_count_sink.h"
 #include "tests/kafka_test_util.h"
+#include "tests/worker_fixtures.h"
 
 namespace roadpulse {
 namespace {
@@ -135,23 +134,12 @@ class BadInputTest : public ::testing::Test {
     return in;
   }
 
-  // Runs a worker of group `group` to the end of the input topics (bounded:
-  // a watchdog stops it if it never gets there) and returns its stats.
+  // Runs a worker of group `group` to the end of the input topics.
   void RunToEnd(const std::string& group, WorkerStats* stats) {
-    absl::StatusOr<std::unique_ptr<KafkaCountSink>> sink =
-        KafkaCountSink::Create({broker_->bootstrap_servers(), {}});
-    ASSERT_TRUE(sink.ok()) << sink.status();
     WorkerOptions options;
     options.bootstrap_servers = broker_->bootstrap_servers();
     options.group_id = group;
-    options.stop_at_end = true;
-    absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Create(options, *regions_, **sink);
-    ASSERT_TRUE(worker.ok()) << worker.status();
-    const testing::BoundedRun run = testing::RunWithWatchdog(
-        [&](const std::atomic<bool>* stop) { return (*worker)->Run(stop); }, absl::Seconds(60));
-    ASSERT_TRUE(run.status.ok()) << run.status;
-    ASSERT_FALSE(run.timed_out) << "the worker did not reach the end within 60 s";
-    *stats = (*worker)->stats();
+    testing::RunWorkerToEnd(options, *regions_, absl::Seconds(60), stats);
   }
 
   std::unique_ptr<RegionTable> regions_;

@@ -6,7 +6,6 @@
 // checkpoint restore) and by the worker. The ground truth is the list of
 // records the test produced, at offsets counted by the test and checked
 // against the offset the broker gave each marker.
-#include <atomic>
 #include <map>
 #include <string>
 #include <utility>
@@ -19,7 +18,6 @@
 #include "ingest/mock_broker.h"
 #include "ingest/topic_reader.h"
 #include "ingest/worker.h"
-#include "sinks/kafka_count_sink.h"
 #include "tests/kafka_test_util.h"
 #include "tests/test_regions.h"
 #include "tests/worker_fixtures.h"
@@ -157,22 +155,13 @@ TEST_F(TransactionMarkersTest, StopsAtItsPlannedEndWhenTheOffsetBeforeItIsAMarke
 
 TEST_F(TransactionMarkersTest, AWorkerCountsEveryRecordAndEndsAtTheHighWatermark) {
   ASSERT_NO_FATAL_FAILURE(WriteEndingInMarkers());
-  absl::StatusOr<std::unique_ptr<KafkaCountSink>> sink =
-      KafkaCountSink::Create({broker_->bootstrap_servers(), {}});
-  ASSERT_TRUE(sink.ok()) << sink.status();
   WorkerOptions options;
   options.bootstrap_servers = broker_->bootstrap_servers();
   options.group_id = "markers";
-  options.stop_at_end = true;
   options.checkpoint_interval = absl::ZeroDuration();
-  absl::StatusOr<std::unique_ptr<Worker>> worker =
-      Worker::Create(options, testing::Binzhou(), **sink);
-  ASSERT_TRUE(worker.ok()) << worker.status();
-  const testing::BoundedRun run = testing::RunWithWatchdog(
-      [&](const std::atomic<bool>* stop) { return (*worker)->Run(stop); }, absl::Seconds(60));
-  ASSERT_TRUE(run.status.ok()) << run.status;
-  ASSERT_FALSE(run.timed_out) << "the worker did not reach the end of its partitions in 60 s";
-  const WorkerStats stats = (*worker)->stats();
+  WorkerStats stats;
+  ASSERT_NO_FATAL_FAILURE(
+      testing::RunWorkerToEnd(options, testing::Binzhou(), absl::Seconds(60), &stats));
   const int64_t records = static_cast<int64_t>(produced_[0].size() + produced_[1].size());
   EXPECT_EQ(stats.totals.read, records);
   EXPECT_EQ(stats.totals.counted, records);

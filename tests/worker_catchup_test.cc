@@ -7,7 +7,6 @@
 // the first also every millisecond while catching up, the second every hour.
 // Both count every record; the second publishes a small fraction of the
 // first's count records (each publish repeats the changed buckets).
-#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -18,7 +17,6 @@
 #include "ingest/mock_broker.h"
 #include "ingest/worker.h"
 #include "roadpulse/v1/events.pb.h"
-#include "sinks/kafka_count_sink.h"
 #include "tests/kafka_test_util.h"
 #include "tests/test_regions.h"
 #include "tests/worker_fixtures.h"
@@ -51,25 +49,15 @@ class WorkerCatchupTest : public ::testing::Test {
   // Reads the whole input in group `group` and returns the worker's stats.
   void ReadAll(const std::string& group, absl::Duration catchup_flush_interval,
                WorkerStats* stats) {
-    absl::StatusOr<std::unique_ptr<KafkaCountSink>> sink =
-        KafkaCountSink::Create({broker_->bootstrap_servers(), {}});
-    ASSERT_TRUE(sink.ok()) << sink.status();
     WorkerOptions options;
     options.bootstrap_servers = broker_->bootstrap_servers();
     options.group_id = group;
-    options.stop_at_end = true;
     options.checkpoint_interval = absl::ZeroDuration();
     options.max_batch = 1;
     options.flush_interval = absl::Milliseconds(1);
     options.catchup_flush_interval = catchup_flush_interval;
-    absl::StatusOr<std::unique_ptr<Worker>> worker =
-        Worker::Create(options, testing::Binzhou(), **sink);
-    ASSERT_TRUE(worker.ok()) << worker.status();
-    const testing::BoundedRun run = testing::RunWithWatchdog(
-        [&](const std::atomic<bool>* stop) { return (*worker)->Run(stop); }, absl::Seconds(120));
-    ASSERT_TRUE(run.status.ok()) << run.status;
-    ASSERT_FALSE(run.timed_out) << group << " did not read " << kRecords << " records in 120 s";
-    *stats = (*worker)->stats();
+    ASSERT_NO_FATAL_FAILURE(
+        testing::RunWorkerToEnd(options, testing::Binzhou(), absl::Seconds(120), stats));
     ASSERT_EQ(stats->totals.read, kRecords) << group;
     EXPECT_EQ(stats->totals.counted, kRecords) << group;
     std::printf("%s: %lld count records in %lld publishes\n", group.c_str(),
