@@ -1,9 +1,12 @@
 // `roadpulse inspect`: decodes records of event-log files, CSV files (with a
 // mapping), or a topic, and prints them as JSON Lines, like kcat for our
 // schema. Events are printed in the JSON Lines event-log format (so the
-// output can be replayed); roadpulse.counts records as CountRecord JSON.
+// output can be replayed); roadpulse.counts records as CountRecord JSON;
+// dead letters as the refused events with their source place and reason.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,11 +14,14 @@
 #include "app/replay_support.h"
 #include "app/scenario.h"
 #include "fmt/format.h"
+#include "fmt/ranges.h"
 #include "google/protobuf/util/json_util.h"
 #include "ingest/csv_mapping.h"
+#include "ingest/dead_letter.h"
 #include "ingest/event_log_json.h"
 #include "ingest/topic_reader.h"
 #include "processors/region_table.h"
+#include "processors/reject_reason.h"
 #include "roadpulse/v1/counts.pb.h"
 
 namespace roadpulse {
@@ -34,6 +40,8 @@ struct InspectFlags {
   int64_t limit = -1;
   std::string incidents_topic = "roadpulse.incidents";
   std::string violations_topic = "roadpulse.violations";
+  std::string dlq_topic = "roadpulse.dlq";
+  std::vector<std::string> reasons;
   std::vector<std::string> properties;
 };
 
@@ -67,6 +75,18 @@ int RunInspect(const InspectFlags& f) {
   const bool kafka = !f.bootstrap_servers.empty();
   if (kafka == !f.inputs.empty()) return Fail("give input files, or --bootstrap-servers with --topic");
   if (kafka && f.topic.empty()) return Fail("--topic is required with --bootstrap-servers");
+  const bool dlq = kafka && f.topic == f.dlq_topic;
+  if (!f.reasons.empty() && !dlq) {
+    return Fail(fmt::format("--reason: only for the dead-letter topic (--topic {})", f.dlq_topic));
+  }
+  for (const std::string& reason : f.reasons) {
+    if (!RejectReasonFromName(reason).has_value()) {
+      std::vector<std::string_view> names;
+      for (RejectReason r : AllRejectReasons()) names.push_back(RejectReasonName(r));
+      return Fail(fmt::format("--reason: no reason \"{}\"; the reasons are {}", reason,
+                              fmt::join(names, ", ")));
+    }
+  }
   absl::StatusOr<RegionTable> regions =
       RegionTable::LoadFile(f.regions.empty() ? DefaultRegionTablePath() : f.regions);
   if (!regions.ok()) return Fail(Msg(regions.status()));
@@ -104,7 +124,8 @@ int RunInspect(const InspectFlags& f) {
         }
         if (!*more) break;
         line.clear();
-        AppendEventLogJson(rec.kind, rec.key, rec.value, rec.timestamp_unix_ms, std::nullopt, &line);
+        AppendEventLogJson(rec.kind, rec.key, rec.value, rec.timestamp_unix_ms, std::nullopt,
+                           nullptr, &line);
         line.push_back('\n');
         std::fwrite(line.data(), 1, line.size(), stdout);
         ++n;
@@ -115,21 +136,41 @@ int RunInspect(const InspectFlags& f) {
   absl::StatusOr<TopicReaderOptions> to = TopicReaderOptionsFromFlags(
       TopicFlags{f.bootstrap_servers, {f.topic}, f.properties, f.from, f.to, "--from", "--to"}, tz);
   if (!to.ok()) return Fail(Msg(to.status()));
+  to->headers = dlq;
   absl::StatusOr<std::unique_ptr<TopicReader>> reader = TopicReader::Create(*to);
   if (!reader.ok()) return Fail(Msg(reader.status()));
   const bool counts = f.counts || f.topic == "roadpulse.counts";
-  const v1::EventKind kind = f.topic == f.violations_topic  ? v1::EVENT_KIND_VIOLATION
-                             : f.topic == f.incidents_topic ? v1::EVENT_KIND_INCIDENT
-                                                            : v1::EVENT_KIND_UNSPECIFIED;
+  auto kind_of = [&](std::string_view topic) {
+    return topic == f.violations_topic  ? v1::EVENT_KIND_VIOLATION
+           : topic == f.incidents_topic ? v1::EVENT_KIND_INCIDENT
+                                        : v1::EVENT_KIND_UNSPECIFIED;
+  };
+  const v1::EventKind kind = kind_of(f.topic);
   static const absl::Status kLimit = absl::CancelledError("limit");
   absl::Status st = (*reader)->ReadAll([&](const TopicRecord& r) {
     if (done()) return kLimit;
+    std::optional<DeadLetterRecord> dead_letter = dlq ? ReadDeadLetter(r) : std::nullopt;
+    if (!f.reasons.empty() &&
+        (!dead_letter || std::find(f.reasons.begin(), f.reasons.end(),
+                                   dead_letter->dead_letter.reason()) == f.reasons.end())) {
+      return absl::OkStatus();
+    }
     if (counts) {
       PrintCount(r, &line);
+    } else if (dead_letter) {
+      // The refused record as it was on its source topic, and why.
+      line.clear();
+      std::optional<KafkaPosition> source = dead_letter->source;
+      AppendEventLogJson(
+          source ? kind_of(source->topic) : v1::EVENT_KIND_UNSPECIFIED, r.key, r.value,
+          r.timestamp_unix_ms,
+          source ? source : KafkaPosition{std::string(r.topic), r.partition, r.offset},
+          &dead_letter->dead_letter, &line);
     } else {
       line.clear();
       AppendEventLogJson(kind, r.key, r.value, r.timestamp_unix_ms,
-                         KafkaPosition{std::string(r.topic), r.partition, r.offset}, &line);
+                         KafkaPosition{std::string(r.topic), r.partition, r.offset}, nullptr,
+                         &line);
     }
     line.push_back('\n');
     std::fwrite(line.data(), 1, line.size(), stdout);
@@ -148,7 +189,9 @@ void AddInspectCommand(CLI::App& app, int* exit_code) {
       "inspect",
       "Print the records of event-log files, CSV files (with --mapping) or a topic as JSON\n"
       "Lines, like kcat for roadpulse's schema. Events come out in the JSON Lines event-log\n"
-      "format (replayable); roadpulse.counts records (or --counts) as CountRecord JSON.");
+      "format (replayable); roadpulse.counts records (or --counts) as CountRecord JSON;\n"
+      "dead letters (roadpulse.dlq) as the refused events, with their source topic,\n"
+      "partition and offset, and a \"deadLetter\" field giving the reason and detail.");
   cmd->add_option("INPUT", flags->inputs, "Event-log or CSV files");
   cmd->add_option("--mapping", flags->mapping, "CSV mapping (TOML): every INPUT is a CSV file")
       ->check(CLI::ExistingFile);
@@ -166,6 +209,12 @@ void AddInspectCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--violations-topic", flags->violations_topic, "Topic of violations")
       ->capture_default_str();
+  cmd->add_option("--dlq-topic", flags->dlq_topic,
+                  "Dead-letter topic: its records are printed with their reason and source")
+      ->capture_default_str();
+  cmd->add_option("--reason", flags->reasons,
+                  "Dead-letter topic: only the records refused for this reason (repeatable; "
+                  "e.g. unknown_region)");
   cmd->add_option("-X", flags->properties, "Raw librdkafka consumer property KEY=VALUE");
   cmd->callback([flags, exit_code] { *exit_code = RunInspect(*flags); });
 }

@@ -46,7 +46,7 @@ bool RoundTrips(std::string_view value, M* message) {
 
 void AppendEventLogJson(v1::EventKind kind, std::string_view key, std::string_view value,
                         int64_t timestamp_unix_ms, const std::optional<KafkaPosition>& position,
-                        std::string* out) {
+                        const v1::DeadLetter* dead_letter, std::string* out) {
   v1::EventLogLine line;
   line.set_kind(kind);
   if (IsUtf8(key)) {
@@ -56,7 +56,9 @@ void AppendEventLogJson(v1::EventKind kind, std::string_view key, std::string_vi
   }
   line.set_timestamp_unix_ms(timestamp_unix_ms);
   bool decoded = false;
-  if (kind == v1::EVENT_KIND_INCIDENT) {
+  if (dead_letter != nullptr && dead_letter->has_value_omitted_bytes()) {
+    // Nothing to decode: the value is not in the dead letter.
+  } else if (kind == v1::EVENT_KIND_INCIDENT) {
     decoded = RoundTrips(value, line.mutable_incident());
   } else if (kind == v1::EVENT_KIND_VIOLATION) {
     decoded = RoundTrips(value, line.mutable_violation());
@@ -67,6 +69,7 @@ void AppendEventLogJson(v1::EventKind kind, std::string_view key, std::string_vi
     line.set_source_partition(position->partition);
     line.set_source_offset(position->offset);
   }
+  if (dead_letter != nullptr) *line.mutable_dead_letter() = *dead_letter;
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = false;
   std::string json;

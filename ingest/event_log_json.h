@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "roadpulse/v1/event_log.pb.h"
 #include "roadpulse/v1/events.pb.h"
 
 namespace roadpulse {
@@ -24,10 +25,12 @@ struct KafkaPosition {
 // Appends the JSON line of one record (no trailing newline) to *out. A value
 // that is exactly a valid serialization of its kind's message is written
 // decoded ("incident"/"violation"); any other bytes go to "rawValue", so the
-// record round-trips byte for byte.
+// record round-trips byte for byte. `dead_letter` (may be null) is written as
+// "deadLetter"; a dead letter whose value was omitted (value_omitted_bytes)
+// gets an empty "rawValue", never a decoded empty event.
 void AppendEventLogJson(v1::EventKind kind, std::string_view key, std::string_view value,
                         int64_t timestamp_unix_ms, const std::optional<KafkaPosition>& position,
-                        std::string* out);
+                        const v1::DeadLetter* dead_letter, std::string* out);
 
 // Parses one JSON line into a record: kind (given, or from the event),
 // key (given, or the event's id), value (the event re-serialized, or the raw

@@ -142,7 +142,7 @@ absl::Status EventLogWriter::Write(v1::EventKind kind, std::string_view key,
                                    const std::optional<KafkaPosition>& position) {
   scratch_.clear();
   if (format_ == EventLogFormat::kJsonLines) {
-    AppendEventLogJson(kind, key, value, timestamp_unix_ms, position, &scratch_);
+    AppendEventLogJson(kind, key, value, timestamp_unix_ms, position, nullptr, &scratch_);
     scratch_.push_back('\n');
   } else {
     record_.set_kind(kind);

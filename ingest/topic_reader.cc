@@ -204,6 +204,20 @@ class TopicReaderImpl {
                                : std::string_view(static_cast<const char*>(m->payload), m->len);
         rd_kafka_timestamp_type_t type;
         r.timestamp_unix_ms = rd_kafka_message_timestamp(m.get(), &type);
+        rd_kafka_headers_t* headers = nullptr;  // owned by the message
+        if (options_.headers &&
+            rd_kafka_message_headers(m.get(), &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+          const char* name;
+          const void* value;
+          size_t size;
+          for (size_t h = 0; rd_kafka_header_get_all(headers, h, &name, &value, &size) ==
+                             RD_KAFKA_RESP_ERR_NO_ERROR;
+               ++h) {
+            r.headers.emplace_back(
+                name, value == nullptr ? std::string_view()
+                                       : std::string_view(static_cast<const char*>(value), size));
+          }
+        }
         status = fn(r);
         if (m->offset + 1 >= it->second) {
           it->second = -1;  // done

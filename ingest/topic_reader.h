@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -41,6 +42,8 @@ struct TopicReaderOptions {
   absl::Duration timeout = absl::Minutes(10);
   // Raw librdkafka consumer properties, applied after roadpulse's defaults.
   KafkaProperties properties;
+  // Fill TopicRecord::headers (they cost a parse per record; off for replay).
+  bool headers = false;
 };
 
 // One record. Views are valid only during the callback.
@@ -52,6 +55,9 @@ struct TopicRecord {
   std::string_view value;
   bool null_value = false;  // a tombstone
   int64_t timestamp_unix_ms = 0;  // -1 when the record has none
+  // Name and value of each header, in order (a null value as empty); only
+  // with TopicReaderOptions::headers.
+  std::vector<std::pair<std::string_view, std::string_view>> headers;
 };
 
 // The planned range of one partition.

@@ -36,13 +36,14 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "ingest/dead_letter.h"
 #include "ingest/kafka_producer.h"
 #include "processors/count_sink.h"
 #include "processors/partition_processor.h"
@@ -54,21 +55,7 @@ namespace ingest_internal {
 class WorkerImpl;
 }  // namespace ingest_internal
 
-// DLQ headers added to every dead-lettered record (before its own headers).
-inline constexpr char kDlqReasonHeader[] = "roadpulse.reason";  // RejectReasonName
-inline constexpr char kDlqDetailHeader[] = "roadpulse.detail";  // human-readable
-inline constexpr char kDlqSourceTopicHeader[] = "roadpulse.source.topic";
-inline constexpr char kDlqSourcePartitionHeader[] = "roadpulse.source.partition";  // decimal
-inline constexpr char kDlqSourceOffsetHeader[] = "roadpulse.source.offset";        // decimal
-// Only on a record too large for the DLQ producer (its message.max.bytes):
-// the size of the value, in decimal bytes. Such a dead letter carries the
-// headers above (the detail cut to kDlqKeptBytes), not the value nor the
-// record's own headers, and the key only if it is at most kDlqKeptBytes
-// (otherwise kDlqKeyOmittedHeader gives its size). The original stays at its
-// source offset until the source topic's retention.
-inline constexpr char kDlqValueOmittedHeader[] = "roadpulse.value_omitted";
-inline constexpr char kDlqKeyOmittedHeader[] = "roadpulse.key_omitted";
-inline constexpr size_t kDlqKeptBytes = 1024;
+// The DLQ headers (kDlq*) are in ingest/dead_letter.h.
 
 struct WorkerOptions {
   // "host:port,..." of the Kafka cluster (required).

@@ -63,6 +63,10 @@ def main():
         (["export", "--bootstrap-servers", "x", "--output", "/dev/null", "-X", "=1"], "-X =1"),
         (["inspect", "--bootstrap-servers", "x", "--topic", "t", "--to", "2025-13-01"], "--to"),
         (["inspect", "--bootstrap-servers", "x", "--topic", "t", "-X", "acks"], "-X acks"),
+        (["inspect", "--bootstrap-servers", "x", "--topic", "roadpulse.dlq", "--reason", "late"],
+         "--reason"),
+        (["inspect", "--bootstrap-servers", "x", "--topic", "t", "--reason", "too_late"],
+         "--reason"),
     ]
     for argv, flag in cases:
         rc, text = run(args.roadpulse, *argv)

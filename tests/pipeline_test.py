@@ -126,6 +126,79 @@ def check_report(roadpulse, servers):
     return failures
 
 
+def check_inspect_dlq(roadpulse, servers, dlq, manifest, events_pb2, tmp):
+    """`roadpulse inspect --topic roadpulse.dlq` prints every dead letter as
+    kafka-python read it (dlq: read_topic tuples): its place in the DLQ, its
+    reason, detail and source headers, its key, and its value bytes (decoded
+    as the source topic's event, or base64). `--reason R` keeps exactly the
+    manifest's count of R; replaying the lines of every reason but too_late
+    (which depends on the newer events of the partition, not replayed here)
+    refuses each record again for the same reason."""
+    import base64
+    from google.protobuf import json_format
+    failures = []
+    out = subprocess.run([roadpulse, "inspect", "--bootstrap-servers", servers,
+                          "--topic", "roadpulse.dlq"], capture_output=True, timeout=600)
+    if out.returncode != 0:
+        return ["inspect roadpulse.dlq exited with %d: %s" % (out.returncode, out.stderr[-500:])]
+    lines = [json.loads(x) for x in out.stdout.decode().splitlines()]
+    by_place = {(p, o): (key, value, headers) for p, o, key, value, headers in dlq}
+    kinds = {"roadpulse.incidents": ("EVENT_KIND_INCIDENT", "incident", events_pb2.IncidentEvent),
+             "roadpulse.violations": ("EVENT_KIND_VIOLATION", "violation",
+                                      events_pb2.ViolationEvent)}
+    wrong = []
+    for j in lines:
+        d = j.get("deadLetter", {})
+        place = (d.get("partition"), int(d.get("offset", -1)))
+        if d.get("topic") != "roadpulse.dlq" or place not in by_place:
+            wrong.append(("no such DLQ record", d))
+            continue
+        key, value, headers = by_place.pop(place)
+        hd = {k: v.decode() for k, v in headers if k.startswith("roadpulse.")}
+        kind, field, message = kinds.get(hd["roadpulse.source.topic"], (None, None, None))
+        if (d.get("reason"), d.get("detail")) != (hd["roadpulse.reason"],
+                                                  hd["roadpulse.detail"]) or \
+                (j.get("sourceTopic"), str(j.get("sourcePartition")), j.get("sourceOffset")) != \
+                (hd["roadpulse.source.topic"], hd["roadpulse.source.partition"],
+                 hd["roadpulse.source.offset"]) or \
+                j.get("kind") != kind or j.get("key", "").encode() != (key or b""):
+            wrong.append((place, j, hd))
+        elif "rawValue" in j:
+            if base64.b64decode(j["rawValue"]) != value:
+                wrong.append((place, "rawValue differs"))
+        elif field not in j or json_format.ParseDict(j[field], message()) != \
+                message.FromString(value):
+            wrong.append((place, "decoded event differs from the bytes"))
+    if wrong or by_place:
+        failures.append("inspect roadpulse.dlq: %d of %d lines differ from the DLQ as kafka-python "
+                        "read it, %d records not printed; e.g. %s" %
+                        (len(wrong), len(lines), len(by_place), wrong[:2]))
+    rejected = manifest["expected"]["rejected_by_reason"]
+    reason = max(rejected, key=rejected.get)
+    out = subprocess.run([roadpulse, "inspect", "--bootstrap-servers", servers, "--topic",
+                          "roadpulse.dlq", "--reason", reason], capture_output=True, timeout=600)
+    n = len(out.stdout.splitlines())
+    if out.returncode != 0 or n != rejected[reason]:
+        failures.append("inspect --reason %s: rc=%d, %d lines, manifest: %d" %
+                        (reason, out.returncode, n, rejected[reason]))
+    replayable = {r: n for r, n in rejected.items() if r != "too_late"}
+    path = os.path.join(tmp, "dead-letters.jsonl")
+    with open(path, "wb") as f:
+        f.writelines(json.dumps(j).encode() + b"\n" for j in lines
+                     if j["deadLetter"]["reason"] != "too_late")
+    out = subprocess.run([roadpulse, "replay", path, "--format", "json"], capture_output=True,
+                         text=True, timeout=600)
+    m = re.search(r"counted (\d+) .* rejected (\d+) \(([^)]*)\)", out.stderr)
+    again = dict((r, int(c)) for r, c in
+                 (x.rsplit(" ", 1) for x in m.group(3).split(", "))) if m else None
+    h.log("inspect roadpulse.dlq: %d lines; --reason %s: %d; replayed, refused again: %s" %
+          (len(lines), reason, n, again))
+    if out.returncode != 0 or not m or int(m.group(1)) != 0 or again != replayable:
+        failures.append("replay of the inspected dead letters: rc=%d, refused %s, manifest %s" %
+                        (out.returncode, again, replayable))
+    return failures
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--roadpulse", required=True)
@@ -135,7 +208,7 @@ def main():
                     help="records to generate (0: the scenario's whole history)")
     ap.add_argument("--partitions", type=int, default=8)
     args = ap.parse_args()
-    counts_pb2, _ = h.import_pb2(args.pb2)
+    counts_pb2, events_pb2 = h.import_pb2(args.pb2)
     failures = []
     with tempfile.TemporaryDirectory(prefix="roadpulse-pipeline-") as tmp, \
             h.broker(args.roadpulse, partitions=args.partitions) as servers:
@@ -218,6 +291,9 @@ def main():
         if total != produced:
             failures.append("counted + amended + duplicates + dead-lettered = %d != produced %d"
                             % (total, produced))
+
+        # The same DLQ through `roadpulse inspect`, and its output replayed.
+        failures += check_inspect_dlq(args.roadpulse, servers, dlq, manifest, events_pb2, tmp)
 
         # The counts, read independently.
         tz = zoneinfo.ZoneInfo(manifest.get("time_zone", "Asia/Shanghai"))
