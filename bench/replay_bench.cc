@@ -10,7 +10,10 @@
 //    one thread and with Replayer's T worker threads (default 2; the reading
 //    thread comes on top; the counts are the same, see ingest/replayer.h);
 //  - CSV through deploy/config/mappings/city-accidents.toml: rows mapped
-//    (CsvEventSource), and the full replay, likewise.
+//    (CsvEventSource), and the full replay, likewise;
+//  - JSON Lines (EventLogLine, what `inspect` and `export X.jsonl` write) of a
+//    tenth as many events: decode only, and the full replay on one thread
+//    (protobuf's JSON parser is the cost, ~40 times the binary format's).
 // Rates are records per second of wall-clock time.
 // For each: records/s and the child's peak RSS. Reader memory should not
 // depend on the file size; a full replay's also holds the processors' state
@@ -42,9 +45,10 @@ const char* kCounties[] = {"371602", "371603", "371621", "371622", "371623", "37
 constexpr int64_t kStart = 1704038400;  // 2024-01-01 00:00 +08:00
 constexpr int64_t kSpan = 730LL * 86400;
 
-void WriteEvents(const std::string& path, int64_t n) {
+void WriteEvents(const std::string& path, int64_t n,
+                 EventLogFormat format = EventLogFormat::kDelimited) {
   EventLogWriterOptions o;
-  o.format = EventLogFormat::kDelimited;
+  o.format = format;
   auto w = EventLogWriter::Create(path, o);
   if (!w.ok()) std::abort();
   std::mt19937_64 rng(42);
@@ -210,8 +214,10 @@ int main(int argc, char** argv) {
   for (int64_t n : {small, large}) {
     const std::string pb = fmt::format("{}/replay_bench_{}_{}.pb", dir, pid, n);
     const std::string csv = fmt::format("{}/replay_bench_{}_{}.csv", dir, pid, n);
+    const std::string jsonl = fmt::format("{}/replay_bench_{}_{}.jsonl", dir, pid, n);
     WriteEvents(pb, n);
     WriteCsv(csv, n / 2);
+    WriteEvents(jsonl, n / 10, EventLogFormat::kJsonLines);
     auto size_mb = [](const std::string& p) {
       struct stat st;
       stat(p.c_str(), &st);
@@ -224,6 +230,9 @@ int main(int argc, char** argv) {
     };
     auto open_pb = [&] {
       return std::unique_ptr<RecordSource>(*EventLogReader::Open(pb, EventLogReaderOptions{}));
+    };
+    auto open_jsonl = [&] {
+      return std::unique_ptr<RecordSource>(*EventLogReader::Open(jsonl, EventLogReaderOptions{}));
     };
     auto open_csv = [&] {
       return std::unique_ptr<RecordSource>(*CsvEventSource::Open(csv, *mapping, nullptr));
@@ -238,8 +247,11 @@ int main(int argc, char** argv) {
            InChild([&] { return Drain(open_csv, &*regions); }));
     report(fmt::format("CSV (city-accidents.toml): full replay, {} thr", threads), csv,
            InChild([&] { return Drain(open_csv, &*regions, threads); }));
+    report("JSON Lines: decode only", jsonl, InChild([&] { return Drain(open_jsonl, nullptr); }));
+    report("JSON Lines: full replay", jsonl, InChild([&] { return Drain(open_jsonl, &*regions); }));
     std::remove(pb.c_str());
     std::remove(csv.c_str());
+    std::remove(jsonl.c_str());
   }
   return 0;
 }

@@ -85,16 +85,16 @@ void AppendEventLogJson(v1::EventKind kind, std::string_view key, std::string_vi
   out->append(json);
 }
 
-absl::Status ParseEventLogJson(std::string_view text, v1::LoggedRecord* record) {
-  v1::EventLogLine line;
+namespace {
+
+google::protobuf::util::JsonParseOptions ParseOptions() {
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
-  const auto status = google::protobuf::util::JsonStringToMessage(
-      google::protobuf::StringPiece(text.data(), text.size()), &line, options);
-  if (!status.ok()) {
-    return absl::InvalidArgumentError(
-        fmt::format("not an EventLogLine in JSON: {}", std::string(status.message())));
-  }
+  return options;
+}
+
+// The record of a parsed line, or what is wrong with it.
+absl::Status ToLoggedRecord(const v1::EventLogLine& line, v1::LoggedRecord* record) {
   v1::EventKind kind = line.kind();
   std::string id;
   record->Clear();
@@ -135,6 +135,86 @@ absl::Status ParseEventLogJson(std::string_view text, v1::LoggedRecord* record) 
   }
   record->set_timestamp_unix_ms(line.timestamp_unix_ms());
   return absl::OkStatus();
+}
+
+// True when `text` is one JSON object and nothing else but blanks: its
+// braces and brackets (outside strings) first return to depth 0 at its last
+// '}'. Lines that are can be joined into one JSON array without one line's
+// text reaching into another's element; their nesting is left to the parser.
+bool IsOneJsonObject(std::string_view text) {
+  size_t i = text.find_first_not_of(" \t\r");
+  if (i == std::string_view::npos || text[i] != '{') return false;
+  int depth = 0;
+  bool in_string = false;
+  for (; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character, whatever it is
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      if (--depth == 0) {
+        return text.find_first_not_of(" \t\r", i + 1) == std::string_view::npos;
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::Status ParseEventLogJson(std::string_view text, v1::LoggedRecord* record) {
+  v1::EventLogLine line;
+  const auto status = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(text.data(), text.size()), &line, ParseOptions());
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(
+        fmt::format("not an EventLogLine in JSON: {}", std::string(status.message())));
+  }
+  return ToLoggedRecord(line, record);
+}
+
+void ParseEventLogJsonLines(const std::vector<std::string_view>& lines,
+                            std::vector<v1::LoggedRecord>* records,
+                            std::vector<absl::Status>* statuses) {
+  records->resize(lines.size());
+  statuses->assign(lines.size(), absl::OkStatus());
+  bool together = !lines.empty();
+  size_t bytes = 0;
+  for (std::string_view line : lines) {
+    together = together && IsOneJsonObject(line);
+    bytes += line.size() + 1;
+  }
+  if (together) {
+    std::string json;
+    json.reserve(bytes + 16);
+    json.append("{\"lines\":[");
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if (i > 0) json.push_back(',');
+      json.append(lines[i].data(), lines[i].size());
+    }
+    json.append("]}");
+    v1::EventLogLines parsed;
+    together = google::protobuf::util::JsonStringToMessage(json, &parsed, ParseOptions()).ok() &&
+               parsed.lines_size() == static_cast<int>(lines.size());
+    if (together) {
+      for (size_t i = 0; i < lines.size(); ++i) {
+        (*statuses)[i] = ToLoggedRecord(parsed.lines(static_cast<int>(i)), &(*records)[i]);
+      }
+      return;
+    }
+  }
+  // A line that is not one object, or a line the parser refuses: each on its
+  // own, for its own error.
+  for (size_t i = 0; i < lines.size(); ++i) {
+    (*statuses)[i] = ParseEventLogJson(lines[i], &(*records)[i]);
+  }
 }
 
 }  // namespace roadpulse

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <string_view>
+#include <utility>
 
 #include "fmt/format.h"
 #include "ingest/event_log_json.h"
@@ -208,6 +209,43 @@ absl::StatusOr<bool> EventLogReader::NextDelimited(SourceRecord* record) {
 
 absl::StatusOr<bool> EventLogReader::NextJson(SourceRecord* record) {
   while (true) {
+    if (json_next_ < json_lines_.size()) {
+      const size_t i = json_next_++;
+      line_ = json_line_numbers_[i];
+      const absl::Status& st = json_statuses_[i];
+      if (!st.ok()) {
+        if (options_.rejects == nullptr) {
+          return absl::InvalidArgumentError(
+              fmt::format("{}:{}: {}", name(), line_, std::string(st.message())));
+        }
+        ++rejected_;
+        options_.rejects->Reject(name(), fmt::format("line {}", line_), std::string(st.message()));
+        continue;
+      }
+      const v1::LoggedRecord& r = json_records_[i];
+      record->kind = r.kind();
+      record->key = r.key();
+      record->value = r.value();
+      record->timestamp_unix_ms = r.timestamp_unix_ms();
+      ++records_;
+      return true;
+    }
+    // An error met while reading ahead comes after the lines before it.
+    if (!json_pending_.ok()) return std::exchange(json_pending_, absl::OkStatus());
+    if (!ReadJsonLines()) return false;
+  }
+}
+
+bool EventLogReader::ReadJsonLines() {
+  // Lines parsed together (ParseEventLogJsonLines): about this many, so that
+  // memory stays small whatever the file's size.
+  constexpr size_t kLines = 256;
+  constexpr size_t kBytes = 1 << 20;
+  json_lines_.clear();
+  json_line_numbers_.clear();
+  json_next_ = 0;
+  size_t bytes = 0;
+  while (json_lines_.size() < kLines && bytes < kBytes) {
     // Find the end of the line, reading more as needed.
     size_t scanned = 0;
     const char* nl = nullptr;
@@ -217,35 +255,33 @@ absl::StatusOr<bool> EventLogReader::NextJson(SourceRecord* record) {
       if (nl != nullptr || eof_) break;
       scanned = end_ - pos_;
       if (scanned > options_.max_record_bytes) {
-        return absl::InvalidArgumentError(fmt::format(
-            "{}:{}: line longer than {} bytes", name(), line_ + 1, options_.max_record_bytes));
+        json_pending_ = absl::InvalidArgumentError(fmt::format("{}:{}: line longer than {} bytes",
+                                                               name(), json_lines_read_ + 1,
+                                                               options_.max_record_bytes));
+        break;
       }
       absl::StatusOr<size_t> have = Ensure(scanned + 64 * 1024);
-      if (!have.ok()) return have.status();
+      if (!have.ok()) {
+        json_pending_ = have.status();
+        break;
+      }
     }
-    if (pos_ == end_) return false;
+    if (!json_pending_.ok() || pos_ == end_) break;
     const size_t line_end = nl != nullptr ? static_cast<size_t>(nl - buf_.data()) : end_;
     std::string_view line(buf_.data() + pos_, line_end - pos_);
     pos_ = nl != nullptr ? line_end + 1 : end_;
-    ++line_;
+    ++json_lines_read_;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;  // blank line
-    absl::Status st = ParseEventLogJson(line, &json_record_);
-    if (!st.ok()) {
-      if (options_.rejects == nullptr) {
-        return absl::InvalidArgumentError(fmt::format("{}:{}: {}", name(), line_, std::string(st.message())));
-      }
-      ++rejected_;
-      options_.rejects->Reject(name(), fmt::format("line {}", line_), std::string(st.message()));
-      continue;
-    }
-    record->kind = json_record_.kind();
-    record->key = json_record_.key();
-    record->value = json_record_.value();
-    record->timestamp_unix_ms = json_record_.timestamp_unix_ms();
-    ++records_;
-    return true;
+    // A copy: reading on may move the buffer.
+    json_lines_.emplace_back(line);
+    json_line_numbers_.push_back(json_lines_read_);
+    bytes += line.size();
   }
+  if (json_lines_.empty()) return false;
+  std::vector<std::string_view> views(json_lines_.begin(), json_lines_.end());
+  ParseEventLogJsonLines(views, &json_records_, &json_statuses_);
+  return true;
 }
 
 RecordPosition EventLogReader::Position() const {

@@ -88,6 +88,9 @@ class EventLogReader final : public RecordSource {
   absl::StatusOr<size_t> Ensure(size_t n);
   absl::StatusOr<bool> NextDelimited(SourceRecord* record);
   absl::StatusOr<bool> NextJson(SourceRecord* record);
+  // JSON: reads the next lines into json_lines_ and parses them; false when
+  // none is left (json_pending_ then holds any error met).
+  bool ReadJsonLines();
   absl::Status Corrupt(uint64_t offset, std::string_view what) const;
 
   std::unique_ptr<CompressedFileReader> file_;
@@ -99,10 +102,18 @@ class EventLogReader final : public RecordSource {
   bool eof_ = false;         // the stream has no more bytes beyond end_
   uint64_t buf_offset_ = 0;  // stream offset of buf_[0]
   uint64_t record_offset_ = 0;  // stream offset of the last record returned
-  int64_t line_ = 0;            // JSON: line number of the last line read
+  int64_t line_ = 0;            // JSON: line number of the last line returned
   int64_t records_ = 0;
   int64_t rejected_ = 0;
-  v1::LoggedRecord json_record_;  // JSON: the last parsed record (views point into it)
+  // JSON: lines read ahead and parsed together; the record returned points
+  // into json_records_.
+  int64_t json_lines_read_ = 0;
+  std::vector<std::string> json_lines_;
+  std::vector<int64_t> json_line_numbers_;
+  std::vector<v1::LoggedRecord> json_records_;
+  std::vector<absl::Status> json_statuses_;
+  size_t json_next_ = 0;
+  absl::Status json_pending_;  // an error met reading ahead, after the lines before it
 };
 
 }  // namespace roadpulse

@@ -1,4 +1,5 @@
 // Event-log files, CSV mappings and the broker-less replay (issue 6).
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -12,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "ingest/csv_mapping.h"
 #include "ingest/csv_reader.h"
+#include "ingest/event_log_json.h"
 #include "ingest/event_log_reader.h"
 #include "ingest/event_log_writer.h"
 #include "ingest/partitioner.h"
@@ -229,6 +231,227 @@ TEST(EventLogReaderTest, BadJsonLineIsRejectedWithItsLineAndTheRestCounts) {
   EXPECT_THAT(keys, ::testing::ElementsAre("J1", "V1"));
   ASSERT_EQ(rejects.lines.size(), 1u);
   EXPECT_THAT(rejects.lines[0], HasSubstr("line 2"));
+}
+
+// JSON lines of every kind a file can hold: good events, raw values, and
+// lines that must be refused, some built to reach across a line's end when
+// lines are joined (ParseEventLogJsonLines joins them).
+std::vector<std::string> MixedJsonLines(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<std::string> lines;
+  for (size_t i = 0; i < n; ++i) {
+    std::string good;
+    AppendEventLogJson(v1::EVENT_KIND_INCIDENT, "A-" + std::to_string(i),
+                       Incident("A-" + std::to_string(i), 1735689600 + i).SerializeAsString(),
+                       1735689600000 + i, std::nullopt, nullptr, &good);
+    std::string line;
+    switch (rng() % 16) {
+      case 0:  // cut anywhere
+        line = good.substr(0, rng() % good.size());
+        break;
+      case 1:  // two objects on one line
+        line = good + "," + good;
+        break;
+      case 2:  // a line that closes the array of a joined batch and opens another
+        line = good + R"(],"lines":[)" + good;
+        break;
+      case 3:
+        line = good + "}";
+        break;
+      case 4:
+        line = "{" + good;
+        break;
+      case 5:
+        line = R"({"incident":{"id":"X","nonsense":1}})";
+        break;
+      case 6:
+        line = R"({"kind":"EVENT_KIND_VIOLATION","incident":{"id":"X"}})";
+        break;
+      case 7:
+        line =
+            R"({"key":"a \"quoted\" } ] { [ key","rawValue":"AAE=","kind":"EVENT_KIND_INCIDENT"})";
+        break;
+      case 8:
+        line = R"({"incident":{"id":"X"]})";  // brackets crossed
+        break;
+      case 9:
+        line = "  " + good + " \t";
+        break;
+      case 10:
+        line = "[" + good + "]";
+        break;
+      case 11:
+        line = "{}";
+        break;
+      default:
+        line = good;
+    }
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+TEST(EventLogJsonTest, LinesParsedTogetherGiveWhatEachGivesAlone) {
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    // Mostly good batches (parsed together) and some with bad lines (each
+    // alone), of sizes 1 to 300.
+    std::vector<std::string> lines = MixedJsonLines(1 + (seed * 37) % 300, seed);
+    if (seed % 2 == 0) {
+      for (size_t i = 0; i < lines.size(); ++i) {
+        std::string good;
+        AppendEventLogJson(v1::EVENT_KIND_VIOLATION, "", "\x01\x02", 0, std::nullopt, nullptr,
+                           &good);
+        if (seed % 4 == 0 || i % 2 == 0) lines[i] = good;
+      }
+    }
+    std::vector<std::string_view> views(lines.begin(), lines.end());
+    std::vector<v1::LoggedRecord> records;
+    std::vector<absl::Status> statuses;
+    ParseEventLogJsonLines(views, &records, &statuses);
+    ASSERT_EQ(records.size(), lines.size());
+    ASSERT_EQ(statuses.size(), lines.size());
+    int refused = 0;
+    for (size_t i = 0; i < lines.size(); ++i) {
+      v1::LoggedRecord alone;
+      const absl::Status st = ParseEventLogJson(lines[i], &alone);
+      EXPECT_EQ(statuses[i], st) << "seed " << seed << " line " << i << ": " << lines[i];
+      if (st.ok()) {
+        EXPECT_EQ(records[i].SerializeAsString(), alone.SerializeAsString())
+            << "seed " << seed << " line " << i;
+      } else {
+        ++refused;
+      }
+    }
+    if (seed % 4 == 0) {
+      EXPECT_EQ(refused, 0);
+    }
+    if (seed % 2 == 1 && lines.size() > 50) {
+      EXPECT_GT(refused, 0);
+    }
+  }
+}
+
+TEST(EventLogJsonTest, ALineCannotReachIntoAnotherWhenLinesAreJoined) {
+  std::vector<std::string> good;
+  for (int i = 0; i < 5; ++i) {
+    good.emplace_back();
+    AppendEventLogJson(v1::EVENT_KIND_INCIDENT, "G" + std::to_string(i),
+                       Incident("G" + std::to_string(i), 1735689600).SerializeAsString(), 0,
+                       std::nullopt, nullptr, &good.back());
+  }
+  // Each would be valid JSON inside a joined array; alone, each is refused
+  // (or, the last, one event): a batch must give what each gives alone.
+  const std::vector<std::string> tricks = {
+      good[0] + "," + good[1],                  // two elements from one line
+      good[0] + R"(],"lines":[)" + good[1],     // closes the array, opens another
+      good[0] + R"(]}, {"lines":[)" + good[1],  // closes the whole message
+      R"({"key":""},{"key":"x","rawValue":"","kind":"EVENT_KIND_INCIDENT"})",
+  };
+  for (const std::string& trick : tricks) {
+    std::vector<std::string> lines = {good[2], trick, good[3], good[4]};
+    std::vector<std::string_view> views(lines.begin(), lines.end());
+    std::vector<v1::LoggedRecord> records;
+    std::vector<absl::Status> statuses;
+    ParseEventLogJsonLines(views, &records, &statuses);
+    for (size_t i = 0; i < lines.size(); ++i) {
+      v1::LoggedRecord alone;
+      const absl::Status st = ParseEventLogJson(lines[i], &alone);
+      EXPECT_EQ(statuses[i], st) << trick << " line " << i;
+      if (st.ok()) {
+        EXPECT_EQ(records[i].SerializeAsString(), alone.SerializeAsString()) << trick;
+      }
+    }
+  }
+}
+
+TEST(EventLogReaderTest, JsonLinesReadAheadKeepTheirLineNumbersAndErrorsInOrder) {
+  // 1,000 lines: batches of 256 lines, refusals among them and at batch edges.
+  std::vector<std::string> lines = MixedJsonLines(1000, 99);
+  lines[255] = "{";
+  lines[256] = "not json";
+  lines[511] = "";  // blank: skipped, but counted as a line
+  std::string text;
+  for (const std::string& l : lines) text += l + "\n";
+  const std::string path = TempPath("readahead.jsonl");
+  WriteFile(path, text);
+  std::vector<std::string> want_rejects;
+  std::vector<std::string> want_keys;
+  std::vector<int64_t> want_lines;
+  std::string first_error;  // as the reader says it without a RejectSink
+  int64_t first_bad = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i].find_first_not_of(" \t") == std::string::npos) continue;
+    v1::LoggedRecord alone;
+    absl::Status st = ParseEventLogJson(lines[i], &alone);
+    if (st.ok()) {
+      want_keys.push_back(alone.key());
+      want_lines.push_back(static_cast<int64_t>(i) + 1);
+    } else {
+      want_rejects.push_back("line " + std::to_string(i + 1) + ": " + std::string(st.message()));
+      if (first_bad == 0) {
+        first_bad = static_cast<int64_t>(i) + 1;
+        first_error = path + ":" + std::to_string(i + 1) + ": " + std::string(st.message());
+      }
+    }
+  }
+  ASSERT_GT(want_rejects.size(), 10u);
+
+  Rejects rejects;
+  EventLogReaderOptions options;
+  options.rejects = &rejects;
+  absl::StatusOr<std::unique_ptr<EventLogReader>> r = EventLogReader::Open(path, options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  SourceRecord rec;
+  std::vector<std::string> keys;
+  std::vector<int64_t> numbers;
+  while (true) {
+    absl::StatusOr<bool> more = (*r)->Next(&rec);
+    ASSERT_TRUE(more.ok()) << more.status();
+    if (!*more) break;
+    keys.push_back(std::string(rec.key));
+    numbers.push_back((*r)->Position().number);
+  }
+  EXPECT_EQ(keys, want_keys);
+  EXPECT_EQ(numbers, want_lines);
+  EXPECT_EQ(rejects.lines, want_rejects);
+  EXPECT_EQ((*r)->rejected(), static_cast<int64_t>(want_rejects.size()));
+
+  // Without a RejectSink the first bad line is the error, after every record before it.
+  r = EventLogReader::Open(path, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  size_t before = 0;
+  absl::StatusOr<bool> more;
+  while ((more = (*r)->Next(&rec)).ok() && *more) ++before;
+  ASSERT_FALSE(more.ok());
+  EXPECT_EQ(std::string(more.status().message()), first_error);
+  EXPECT_EQ(before, static_cast<size_t>(std::count_if(want_lines.begin(), want_lines.end(),
+                                                      [&](int64_t n) { return n < first_bad; })));
+}
+
+TEST(EventLogReaderTest, AnOverlongJsonLineIsAnErrorAfterTheLinesBeforeIt) {
+  std::string text;
+  for (int i = 0; i < 10; ++i) {
+    std::string line;
+    AppendEventLogJson(v1::EVENT_KIND_INCIDENT, "K" + std::to_string(i),
+                       Incident("K" + std::to_string(i), 1735689600).SerializeAsString(), 0,
+                       std::nullopt, nullptr, &line);
+    text += line + "\n";
+  }
+  // Longer than the limit and than the reader's first buffer (1 MiB).
+  text += std::string(3 << 20, 'x') + "\n";
+  const std::string path = TempPath("overlong.jsonl");
+  WriteFile(path, text);
+  EventLogReaderOptions options;
+  options.max_record_bytes = 1 << 20;
+  absl::StatusOr<std::unique_ptr<EventLogReader>> r = EventLogReader::Open(path, options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  SourceRecord rec;
+  int records = 0;
+  absl::StatusOr<bool> more;
+  while ((more = (*r)->Next(&rec)).ok() && *more) ++records;
+  EXPECT_EQ(records, 10);
+  ASSERT_FALSE(more.ok());
+  EXPECT_THAT(std::string(more.status().message()), HasSubstr(":11: line longer than"));
 }
 
 // ---- CSV parsing --------------------------------------------------------
