@@ -339,13 +339,18 @@ TEST(EventLogJsonTest, ALineCannotReachIntoAnotherWhenLinesAreJoined) {
                        Incident("G" + std::to_string(i), 1735689600).SerializeAsString(), 0,
                        std::nullopt, nullptr, &good.back());
   }
-  // Each would be valid JSON inside a joined array; alone, each is refused
-  // (or, the last, one event): a batch must give what each gives alone.
+  // The first four would be valid JSON inside a joined array, and are refused
+  // alone; the others are one object each: braces and quotes in a string, a
+  // key given twice, a oneof given twice. A batch must give what each gives
+  // alone.
   const std::vector<std::string> tricks = {
       good[0] + "," + good[1],                  // two elements from one line
       good[0] + R"(],"lines":[)" + good[1],     // closes the array, opens another
       good[0] + R"(]}, {"lines":[)" + good[1],  // closes the whole message
       R"({"key":""},{"key":"x","rawValue":"","kind":"EVENT_KIND_INCIDENT"})",
+      R"({"key":"\"},{\"key\":\"x","rawValue":"","kind":"EVENT_KIND_INCIDENT"})",
+      R"({"key":"a","key":"b","rawValue":"AAE=","kind":"EVENT_KIND_INCIDENT"})",
+      R"({"incident":{"id":"X"},"rawValue":"AAE="})",
   };
   for (const std::string& trick : tricks) {
     std::vector<std::string> lines = {good[2], trick, good[3], good[4]};
