@@ -779,12 +779,7 @@ class WorkerImpl {
     if (message.offset < p->next_offset) return absl::OkStatus();  // already processed
     if (!p->seen_first) {
       p->seen_first = true;
-      if (message.offset > 0) {
-        spdlog::warn(
-            "worker: {}[{}] starts at offset {}: earlier records were deleted by the broker "
-            "(retention) and are not counted",
-            p->topic, p->partition, message.offset);
-      }
+      if (message.offset > 0) LogFirstOffset(*p, message.offset);
     }
     ++records_consumed_;
     rd_kafka_timestamp_type_t ts_type;
@@ -1086,6 +1081,38 @@ class WorkerImpl {
     spdlog::debug("worker: checkpointed {} partitions in {:.3f} s", round.written.size(),
                   last_checkpoint_seconds_);
     return absl::OkStatus();
+  }
+
+  // A partition read from its beginning whose first record is at `offset` >
+  // 0. Offsets before the log's start were deleted by the broker (retention);
+  // offsets from its start hold no record a consumer is given: transaction
+  // markers, aborted transactions, compacted records. The log start is the
+  // one librdkafka last fetched (no request).
+  void LogFirstOffset(const Partition& p, int64_t offset) {
+    int64_t low = -1;
+    int64_t high = -1;
+    if (rd_kafka_get_watermark_offsets(consumer_.get(), p.topic.c_str(), p.partition, &low,
+                                       &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        low < 0 || low > offset) {
+      spdlog::warn(
+          "worker: {}[{}] starts at offset {}: the offsets before it were deleted by the broker "
+          "(retention), or hold no record (transaction markers, aborted transactions, "
+          "compaction); none is counted",
+          p.topic, p.partition, offset);
+      return;
+    }
+    if (low > 0) {
+      spdlog::warn(
+          "worker: {}[{}] starts at offset {}: the records before it were deleted by the broker "
+          "(retention) and are not counted",
+          p.topic, p.partition, low);
+    }
+    if (low < offset) {
+      spdlog::info(
+          "worker: {}[{}]: offsets {} to {} hold no record to count (transaction markers, "
+          "aborted transactions, or records removed by compaction); reading from offset {}",
+          p.topic, p.partition, low, offset - 1, offset);
+    }
   }
 
   // The checkpointed offset of a partition is no longer in the log.

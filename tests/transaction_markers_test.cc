@@ -7,6 +7,7 @@
 // records the test produced, at offsets counted by the test and checked
 // against the offset the broker gave each marker.
 #include <map>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,7 @@ namespace {
 
 using ::testing::Contains;
 using ::testing::ElementsAreArray;
+using ::testing::HasSubstr;
 using ::testing::Key;
 using ::testing::Not;
 
@@ -174,6 +176,67 @@ TEST_F(TransactionMarkersTest, AWorkerCountsEveryRecordAndEndsAtTheHighWatermark
     EXPECT_EQ(p.high_watermark, next_offset_[p.partition]);
     EXPECT_TRUE(p.reached_end);
   }
+}
+
+// A partition whose first offsets hold no record (here a marker at offset 0,
+// as after an aborted transaction or compaction) has lost nothing: the
+// worker says so, and does not report records deleted by retention.
+TEST_F(TransactionMarkersTest, OffsetsWithoutRecordsAtTheStartAreNotCalledDeleted) {
+  Marker(0);
+  Produce(0, 3);
+  ASSERT_FALSE(HasFailure());
+  WorkerOptions options;
+  options.bootstrap_servers = broker_->bootstrap_servers();
+  options.group_id = "markers-first";
+  options.checkpoint_interval = absl::ZeroDuration();
+  WorkerStats stats;
+  testing::CapturedLog log;
+  ASSERT_NO_FATAL_FAILURE(
+      testing::RunWorkerToEnd(options, testing::Binzhou(), absl::Seconds(60), &stats));
+  EXPECT_EQ(stats.totals.counted, 3);
+  const std::string text = log.Text();
+  EXPECT_THAT(text, HasSubstr("roadpulse.violations[0]: offsets 0 to 0 hold no record to count"));
+  EXPECT_THAT(text, Not(HasSubstr("deleted by the broker")));
+}
+
+// The mock cluster keeps about 5 MiB per partition, dropping its oldest
+// batches as a broker's retention would: the worker reports where the log
+// now starts, and counts every record from there.
+TEST_F(TransactionMarkersTest, RecordsDeletedBeforeTheFirstAreReportedWithTheLogStart) {
+  // Random bytes, which the producer's compression cannot shrink; not
+  // protobuf, so dead-lettered.
+  std::mt19937_64 rng(7);
+  std::string junk(100 * 1024, '\0');
+  for (int i = 0; i < 80; ++i) {
+    for (char& c : junk) c = static_cast<char>(rng());
+    ASSERT_TRUE(producer_->Produce(kTopic, absl::StrCat("j", i), junk, {}, 1).ok());
+    if (i % 8 == 7) {
+      ASSERT_TRUE(producer_->Flush(absl::Seconds(10)).ok());
+    }
+  }
+  ASSERT_TRUE(producer_->Flush(absl::Seconds(10)).ok());
+  // The ground truth: what an independent reader still finds.
+  absl::StatusOr<std::vector<testing::ReadRecord>> left =
+      testing::ReadTopic(broker_->bootstrap_servers(), kTopic);
+  ASSERT_TRUE(left.ok()) << left.status();
+  ASSERT_FALSE(left->empty());
+  const int64_t first = left->front().offset;
+  ASSERT_GT(first, 0) << "the mock kept all 8 MiB: nothing to test";
+
+  WorkerOptions options;
+  options.bootstrap_servers = broker_->bootstrap_servers();
+  options.group_id = "retention";
+  options.checkpoint_interval = absl::ZeroDuration();
+  WorkerStats stats;
+  testing::CapturedLog log;
+  ASSERT_NO_FATAL_FAILURE(
+      testing::RunWorkerToEnd(options, testing::Binzhou(), absl::Seconds(60), &stats));
+  EXPECT_EQ(stats.totals.read, static_cast<int64_t>(left->size()));
+  EXPECT_EQ(stats.dead_lettered, static_cast<int64_t>(left->size()));
+  const std::string text = log.Text();
+  EXPECT_THAT(text, HasSubstr(absl::StrCat("roadpulse.violations[1] starts at offset ", first,
+                                           ": the records before it were deleted by the broker")));
+  EXPECT_THAT(text, Not(HasSubstr("hold no record")));
 }
 
 }  // namespace
