@@ -95,9 +95,16 @@ google::protobuf::util::JsonParseOptions ParseOptions() {
 
 // The record of a parsed line, or what is wrong with it.
 absl::Status ToLoggedRecord(const v1::EventLogLine& line, v1::LoggedRecord* record) {
+  record->Clear();
+  if (line.has_dead_letter() && line.dead_letter().has_value_omitted_bytes()) {
+    return absl::InvalidArgumentError(fmt::format(
+        "a dead letter without its value ({} bytes, too large for the DLQ): read the original "
+        "at {}[{}] offset {}",
+        line.dead_letter().value_omitted_bytes(), line.source_topic(), line.source_partition(),
+        line.source_offset()));
+  }
   v1::EventKind kind = line.kind();
   std::string id;
-  record->Clear();
   switch (line.event_case()) {
     case v1::EventLogLine::kIncident:
       if (kind == v1::EVENT_KIND_UNSPECIFIED) kind = v1::EVENT_KIND_INCIDENT;

@@ -36,7 +36,8 @@ void AppendEventLogJson(v1::EventKind kind, std::string_view key, std::string_vi
 // Parses one JSON line into a record: kind (given, or from the event),
 // key (given, or the event's id), value (the event re-serialized, or the raw
 // bytes) and timestamp. kInvalidArgument says what is wrong (the caller adds
-// the file and line).
+// the file and line), also for a dead letter whose value was omitted: its
+// empty value is not the record that was refused.
 absl::Status ParseEventLogJson(std::string_view line, v1::LoggedRecord* record);
 
 // ParseEventLogJson of each line: (*records)[i] and (*statuses)[i] are what it

@@ -135,10 +135,18 @@ TEST(DeadLetterJsonTest, AnOmittedValueIsAnEmptyRawValueNotAnEmptyEvent) {
   d.set_value_omitted_bytes(1040000);
   std::string line;
   // An empty value parses as an empty IncidentEvent; it must not be shown as one.
-  AppendEventLogJson(v1::EVENT_KIND_INCIDENT, "A-1", "", 0, std::nullopt, &d, &line);
+  AppendEventLogJson(v1::EVENT_KIND_INCIDENT, "A-1", "", 0,
+                     KafkaPosition{"roadpulse.incidents", 4, 77}, &d, &line);
   EXPECT_THAT(line, HasSubstr(R"("rawValue":"")"));
   EXPECT_THAT(line, Not(HasSubstr("\"incident\"")));
   EXPECT_THAT(line, HasSubstr(R"("valueOmittedBytes":"1040000")"));
+  // Replay refuses the line: its empty value is not the record refused.
+  v1::LoggedRecord back;
+  const absl::Status refused = ParseEventLogJson(line, &back);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.message()),
+              HasSubstr("a dead letter without its value (1040000 bytes, too large for the DLQ): "
+                        "read the original at roadpulse.incidents[4] offset 77"));
   // Without the dead letter, the same empty value is decoded (an empty event).
   line.clear();
   AppendEventLogJson(v1::EVENT_KIND_INCIDENT, "A-1", "", 0, std::nullopt, nullptr, &line);
