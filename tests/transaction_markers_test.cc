@@ -95,6 +95,17 @@ class TransactionMarkersTest : public ::testing::Test {
     return TopicReader::Create(options);
   }
 
+  // A worker of group `group`, without checkpoints, run to the end of both
+  // input topics.
+  void RunWorker(const std::string& group, WorkerStats* stats) {
+    WorkerOptions options;
+    options.bootstrap_servers = broker_->bootstrap_servers();
+    options.group_id = group;
+    options.checkpoint_interval = absl::ZeroDuration();
+    ASSERT_NO_FATAL_FAILURE(
+        testing::RunWorkerToEnd(options, testing::Binzhou(), absl::Seconds(60), stats));
+  }
+
   static absl::StatusOr<std::map<int32_t, Records>> ReadAll(TopicReader& reader) {
     std::map<int32_t, Records> got;
     absl::Status s = reader.ReadAll([&](const TopicRecord& r) {
@@ -157,13 +168,8 @@ TEST_F(TransactionMarkersTest, StopsAtItsPlannedEndWhenTheOffsetBeforeItIsAMarke
 
 TEST_F(TransactionMarkersTest, AWorkerCountsEveryRecordAndEndsAtTheHighWatermark) {
   ASSERT_NO_FATAL_FAILURE(WriteEndingInMarkers());
-  WorkerOptions options;
-  options.bootstrap_servers = broker_->bootstrap_servers();
-  options.group_id = "markers";
-  options.checkpoint_interval = absl::ZeroDuration();
   WorkerStats stats;
-  ASSERT_NO_FATAL_FAILURE(
-      testing::RunWorkerToEnd(options, testing::Binzhou(), absl::Seconds(60), &stats));
+  ASSERT_NO_FATAL_FAILURE(RunWorker("markers", &stats));
   const int64_t records = static_cast<int64_t>(produced_[0].size() + produced_[1].size());
   EXPECT_EQ(stats.totals.read, records);
   EXPECT_EQ(stats.totals.counted, records);
@@ -185,14 +191,9 @@ TEST_F(TransactionMarkersTest, OffsetsWithoutRecordsAtTheStartAreNotCalledDelete
   Marker(0);
   Produce(0, 3);
   ASSERT_FALSE(HasFailure());
-  WorkerOptions options;
-  options.bootstrap_servers = broker_->bootstrap_servers();
-  options.group_id = "markers-first";
-  options.checkpoint_interval = absl::ZeroDuration();
   WorkerStats stats;
   testing::CapturedLog log;
-  ASSERT_NO_FATAL_FAILURE(
-      testing::RunWorkerToEnd(options, testing::Binzhou(), absl::Seconds(60), &stats));
+  ASSERT_NO_FATAL_FAILURE(RunWorker("markers-first", &stats));
   EXPECT_EQ(stats.totals.counted, 3);
   const std::string text = log.Text();
   EXPECT_THAT(text, HasSubstr("roadpulse.violations[0]: offsets 0 to 0 hold no record to count"));
@@ -223,14 +224,9 @@ TEST_F(TransactionMarkersTest, RecordsDeletedBeforeTheFirstAreReportedWithTheLog
   const int64_t first = left->front().offset;
   ASSERT_GT(first, 0) << "the mock kept all 8 MiB: nothing to test";
 
-  WorkerOptions options;
-  options.bootstrap_servers = broker_->bootstrap_servers();
-  options.group_id = "retention";
-  options.checkpoint_interval = absl::ZeroDuration();
   WorkerStats stats;
   testing::CapturedLog log;
-  ASSERT_NO_FATAL_FAILURE(
-      testing::RunWorkerToEnd(options, testing::Binzhou(), absl::Seconds(60), &stats));
+  ASSERT_NO_FATAL_FAILURE(RunWorker("retention", &stats));
   EXPECT_EQ(stats.totals.read, static_cast<int64_t>(left->size()));
   EXPECT_EQ(stats.dead_lettered, static_cast<int64_t>(left->size()));
   const std::string text = log.Text();
