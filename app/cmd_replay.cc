@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -247,6 +248,14 @@ int RunReplay(const ReplayFlags& f) {
   const Language lang = f.lang == "en" ? Language::kEn : Language::kZh;
   absl::StatusOr<Report> report = BuildReport(store, f.region, period, lang);
   if (!report.ok()) return Fail(Msg(report.status()));
+  // The days of the input's events, for a period that misses them all.
+  std::optional<Period> days;
+  if (const std::optional<Replayer::EventSpan> span = replay.event_span(); span.has_value()) {
+    days = Period{absl::ToCivilDay(span->earliest, tz), absl::ToCivilDay(span->latest, tz) + 1};
+  }
+  if (const std::string hint = EmptyPeriodHint(*report, days, "the input"); !hint.empty()) {
+    fmt::print(stderr, "roadpulse replay: {}\n", hint);
+  }
   const std::string text =
       RenderReport(*report, ReportFormatFromName(f.format).value_or(ReportFormat::kText));
   std::fwrite(text.data(), 1, text.size(), stdout);

@@ -61,6 +61,10 @@ int RunReport(const ReportFlags& flags) {
   const Language lang = flags.lang == "en" ? Language::kEn : Language::kZh;
   absl::StatusOr<Report> report = BuildReport(store, flags.region, *period, lang);
   if (!report.ok()) return fail(report.status());
+  if (const std::string hint = EmptyPeriodHint(*report, store.DaysWithCounts(), flags.topic);
+      !hint.empty()) {
+    spdlog::warn("{}", hint);
+  }
   const std::string text =
       RenderReport(*report, ReportFormatFromName(flags.format).value_or(ReportFormat::kText));
   std::fwrite(text.data(), 1, text.size(), stdout);

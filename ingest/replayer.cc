@@ -344,4 +344,17 @@ ReplayTally Replayer::tally() const {
   return t;
 }
 
+std::optional<Replayer::EventSpan> Replayer::event_span() const {
+  std::optional<EventSpan> span;
+  for (const auto& list : partitions_) {
+    for (const auto& p : list) {
+      if (p == nullptr || p->processor.earliest() == absl::InfiniteFuture()) continue;
+      if (!span.has_value()) span = EventSpan{absl::InfiniteFuture(), absl::InfinitePast()};
+      span->earliest = std::min(span->earliest, p->processor.earliest());
+      span->latest = std::max(span->latest, p->processor.watermark());
+    }
+  }
+  return span;
+}
+
 }  // namespace roadpulse

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -120,6 +121,15 @@ class Replayer {
   absl::Status PublishTo(CountStore& store) const;
 
   ReplayTally tally() const;
+  // The oldest and newest occurred_at of the valid events processed, over
+  // every partition (after Finish() when records were submitted); nullopt
+  // before the first. Tells where the input's events lie when a report's
+  // period has none of them.
+  struct EventSpan {
+    absl::Time earliest;
+    absl::Time latest;
+  };
+  std::optional<EventSpan> event_span() const;
   const ReplayOptions& options() const { return options_; }
 
  private:

@@ -1,5 +1,7 @@
 #include "processors/count_store.h"
 
+#include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -315,6 +317,20 @@ std::map<std::pair<std::string, absl::CivilDay>, MetricValues> CountStore::ByUni
     out[{regions_.at(key.region_index).code, kEpochDay + key.start}] = values;
   }
   return out;
+}
+
+std::optional<Period> CountStore::DaysWithCounts() const {
+  int64_t first = std::numeric_limits<int64_t>::max();
+  int64_t last = std::numeric_limits<int64_t>::min();
+  for (const auto& [key, values] : unit_days_) {
+    bool any = false;
+    for (int64_t v : values) any = any || v != 0;
+    if (!any) continue;
+    first = std::min(first, key.start);
+    last = std::max(last, key.start);
+  }
+  if (first > last) return std::nullopt;
+  return Period{kEpochDay + first, kEpochDay + last + 1};
 }
 
 }  // namespace roadpulse

@@ -115,6 +115,12 @@ class CountStore {
   // partitions (only buckets with a non-zero metric). Day buckets only.
   std::map<std::pair<std::string, absl::CivilDay>, MetricValues> ByUnitAndDay() const;
 
+  // The local days from the first to the last (exclusive end: the day
+  // after) that hold a non-zero day count of any unit; nullopt when none
+  // does. Walks every unit and day: for a one-off question (a report's
+  // hint that its period misses the counts), not per query.
+  std::optional<Period> DaysWithCounts() const;
+
   // Newest published_at_unix_ms seen, 0 when empty.
   int64_t latest_publish_ms() const { return latest_publish_ms_; }
   // Makes room for `records` records in all (a bulk load's size, known

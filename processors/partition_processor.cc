@@ -146,6 +146,7 @@ void PartitionProcessor::SetWatermark(absl::Time watermark) {
 }
 
 void PartitionProcessor::Advance(absl::Time occurred) {
+  if (occurred < earliest_) earliest_ = occurred;
   if (occurred <= watermark_) return;
   SetWatermark(occurred);
   const int64_t minute = FloorDiv(absl::ToUnixSeconds(occurred), 60);

@@ -236,6 +236,11 @@ class PartitionProcessor {
     return accidents_.memory_bytes() + violations_.memory_bytes();
   }
   absl::Time watermark() const { return watermark_; }
+  // Oldest occurred_at of the valid events this object processed (not
+  // restored from a checkpoint); InfiniteFuture before the first. With
+  // watermark(), the span of time the input covers (replay's hint when a
+  // report's period misses it).
+  absl::Time earliest() const { return earliest_; }
   const PartitionTally& tally() const { return tally_; }
   EventKind kind() const { return kind_; }
   const RegionTable& regions() const { return regions_; }
@@ -370,6 +375,7 @@ class PartitionProcessor {
   // clamping only forgets a pre-1970 id early, when it is too late anyway).
   processors_internal::IdTable<uint16_t> violations_;
   absl::Time watermark_ = absl::InfinitePast();  // newest occurred_at seen
+  absl::Time earliest_ = absl::InfiniteFuture();  // oldest occurred_at seen here
   // watermark_ - retention_horizon, kept with it (SetWatermark): an event that
   // occurred before it is too late. InfinitePast until the first event.
   absl::Time oldest_allowed_ = absl::InfinitePast();

@@ -41,7 +41,8 @@ std::string Direction(const Change& c, int decimals, Language lang) {
 }
 
 // The changes of several figures as the report words them: "分别下降a、b、c"
-// when they all went the same way, each with its own direction otherwise.
+// when they all went the same way, each with its own direction otherwise,
+// and "去年同期均为0，无法同比" when none has a base.
 std::string DescribeChanges(const std::vector<Change>& changes,
                             const std::vector<std::string>& names_en, int decimals, Language lang) {
   const bool zh = lang == Language::kZh;
@@ -51,6 +52,12 @@ std::string DescribeChanges(const std::vector<Change>& changes,
     const bool comparable = c.percent.has_value() && c.current != c.previous;
     all_down = all_down && comparable && c.current < c.previous;
     all_up = all_up && comparable && c.current > c.previous;
+  }
+  bool none_comparable = true;
+  for (const Change& c : changes) none_comparable = none_comparable && !c.percent.has_value();
+  if (none_comparable) {
+    if (zh) return changes.size() >= 2 ? "去年同期均为0，无法同比" : "去年同期为0，无法同比";
+    return "cannot be compared year over year (zero last year)";
   }
   std::vector<std::string> parts;
   if (all_down || all_up) {
@@ -202,6 +209,27 @@ absl::StatusOr<Report> BuildReport(const CountStore& store, std::string_view reg
     report.rows.push_back(std::move(row));
   }
   return report;
+}
+
+std::string EmptyPeriodHint(const Report& report, const std::optional<Period>& days,
+                            std::string_view what) {
+  if (report.rows.empty()) return "";
+  for (const ReportFigure& f : report.rows.back().figures) {
+    if (f.change.current != 0) return "";
+  }
+  const std::string period =
+      fmt::format("{} to {}", DayText(report.period.from), DayText(report.period.to - 1));
+  if (!days.has_value()) {
+    return fmt::format("no counts for {} ({}) from {}; {} has no counts at all", report.region_name,
+                       report.region_code, period, what);
+  }
+  if (days->from < report.period.to && report.period.from < days->to) return "";
+  const absl::CivilDay year_start(absl::CivilYear(days->to - 1).year(), 1, 1);
+  return fmt::format(
+      "no counts for {} ({}) from {}; {} has counts from {} to {}: for their last year use "
+      "--from {} --to {}",
+      report.region_name, report.region_code, period, what, DayText(days->from),
+      DayText(days->to - 1), DayText(year_start), DayText(days->to));
 }
 
 nlohmann::ordered_json ReportToJson(const Report& report) {

@@ -59,6 +59,17 @@ absl::StatusOr<Report> BuildReport(const CountStore& store, std::string_view reg
 std::string RenderReport(const Report& report, ReportFormat format);
 nlohmann::ordered_json ReportToJson(const Report& report);
 
+// A warning for a report whose period holds no count at all for its region
+// (every figure of its row 0) while the counts lie on other days: `days` are
+// the days that hold counts (CountStore::DaysWithCounts, or the days of a
+// replay's events), `what` names where they come from ("roadpulse.counts",
+// "the input").
+// It names those days and the period to ask for instead: their last
+// calendar year, up to their last day. Empty when the period has a count or
+// `days` overlap it (a region with nothing to report, not a wrong period).
+std::string EmptyPeriodHint(const Report& report, const std::optional<Period>& days,
+                            std::string_view what);
+
 // "13.9万" (one decimal of 万, as the report writes large counts) and
 // "3万余" (whole 万 and "more than"); below 10,000 the plain number.
 std::string FormatWan(int64_t value);

@@ -71,6 +71,28 @@ TEST(CountStoreTest, RejectsUnknownRegionAndMetric) {
   EXPECT_EQ(store.record_count(), 0u);
 }
 
+TEST(CountStoreTest, DaysWithCountsSpanTheNonZeroDays) {
+  CountStore store(Binzhou());
+  EXPECT_FALSE(store.DaysWithCounts().has_value());
+  const absl::CivilDay first(2024, 12, 31);
+  const absl::CivilDay last(2025, 2, 3);
+  ASSERT_TRUE(store.Apply(Record("t", 0, "371602001", last, 1, 0)).ok());
+  ASSERT_TRUE(store.Apply(Record("t", 1, "371621", first, 0, 2)).ok());
+  ASSERT_TRUE(store.Apply(Record("t", 2, "371681", absl::CivilDay(2025, 1, 15), 5, 0)).ok());
+  // A day whose counts went back to 0 (an amendment moved them) holds none.
+  ASSERT_TRUE(store.Apply(Record("t", 3, "371681", absl::CivilDay(2025, 6, 1), 1, 0)).ok());
+  ASSERT_TRUE(store.Apply(Record("t", 3, "371681", absl::CivilDay(2025, 6, 1), 0, 0)).ok());
+  std::optional<Period> days = store.DaysWithCounts();
+  ASSERT_TRUE(days.has_value());
+  EXPECT_EQ(days->from, first);
+  EXPECT_EQ(days->to, last + 1);
+  // A tombstone takes its day out too.
+  ASSERT_TRUE(store.ApplyTombstone(CountRecordKey(Record("t", 0, "371602001", last, 0, 0))).ok());
+  days = store.DaysWithCounts();
+  ASSERT_TRUE(days.has_value());
+  EXPECT_EQ(days->to, absl::CivilDay(2025, 1, 16));
+}
+
 TEST(CountRecordTest, KeyAndSparseValues) {
   v1::CountRecord r = Record("roadpulse.incidents", 3, "371621", absl::CivilDay(2025, 3, 1), 2, 0);
   EXPECT_EQ(CountRecordKey(r), "roadpulse.incidents/3/371621/BUCKET_WIDTH_DAY/" +

@@ -862,5 +862,32 @@ TEST(ReplayerTest, ADayRangeKeepsExactlyItsDays) {
   }
 }
 
+// The span of the events' times covers every valid event, inside the day
+// range or not, and no refused one: replay's hint when a report's period
+// misses the input.
+TEST(ReplayerTest, EventSpanCoversTheValidEventsWhateverTheDayRange) {
+  const int days = 50;
+  const int64_t start = 1704038400;  // SubmitHourly's first event
+  for (int threads : {1, 2}) {
+    ReplayOptions o;
+    o.threads = threads;
+    o.partitions = 4;
+    o.days_from_unix_s = start + 10 * 86400;
+    o.days_to_unix_s = start + 11 * 86400;
+    Replayer replay(Regions(), o);
+    EXPECT_FALSE(replay.event_span().has_value());
+    // The first and the last hour are refused (negative injuries).
+    SubmitHourly(replay, days, [](int h, v1::IncidentEvent& e) {
+      if (h == 0 || h == days * 24 - 1) e.set_injuries(-1);
+    });
+    ASSERT_EQ(replay.tally().totals.rejected, 2);
+    const std::optional<Replayer::EventSpan> span = replay.event_span();
+    ASSERT_TRUE(span.has_value());
+    EXPECT_EQ(span->earliest, absl::FromUnixSeconds(start + 3600)) << "threads " << threads;
+    EXPECT_EQ(span->latest, absl::FromUnixSeconds(start + (days * 24 - 2) * 3600))
+        << "threads " << threads;
+  }
+}
+
 }  // namespace
 }  // namespace roadpulse

@@ -11,11 +11,16 @@ byte-identical report output counted live and replayed.
   also:    roadpulse export (topics -> events.jsonl.zst), replay of that file,
            and roadpulse replay --bootstrap-servers (the topics themselves).
 
-Every report output must be byte-identical to the live one.
+Every report output must be byte-identical to the live one. A period
+without any count (the default period, this year, when the scenario's data
+ends in an earlier one) warns on stderr, live and replayed, with the period
+to ask for instead: the last year of the generator's manifest.
 
 Usage: replay_test.py --roadpulse BIN [--seed N]
 """
 import argparse
+import datetime
+import json
 import os
 import subprocess
 import sys
@@ -54,9 +59,17 @@ def main():
         if h.run_command([rp, "generate", "--scenario", "binzhou-2025", "--seed", str(args.seed),
                           "--bootstrap-servers", servers], 900, "generate (kafka)") != 0:
             h.fail("generate to Kafka failed")
+        truth = os.path.join(tmp, "truth.json")
         if h.run_command([rp, "generate", "--scenario", "binzhou-2025", "--seed", str(args.seed),
-                          "--output", events], 900, "generate (file)") != 0:
+                          "--output", events, "--truth", truth], 900, "generate (file)") != 0:
             h.fail("generate to a file failed")
+        # The hint of a period with no count: the manifest's last period
+        # from 1 January (the generator's last event is on its last day).
+        with open(truth) as f:
+            last = json.load(f)["periods"][-1]
+        hint = "for their last year use --from %s-01-01 --to %s" % (last["start"][:4],
+                                                                   last["end_exclusive"])
+        default_is_empty = datetime.date.today().year > int(last["start"][:4])
         t0 = time.monotonic()
         if h.run_command([rp, "run", "--bootstrap-servers", servers, "--stop-at-end",
                           "--group", "replay-test"], 900, "run") != 0:
@@ -69,7 +82,12 @@ def main():
         h.log(err.strip())
 
         for flags in REPORTS:
-            live, _ = output([rp, "report", "--bootstrap-servers", servers] + flags, "report")
+            live, live_err = output([rp, "report", "--bootstrap-servers", servers] + flags,
+                                    "report")
+            expect_hint = "--from" not in flags and default_is_empty
+            if (hint in live_err) != expect_hint:
+                failures.append("report %s: the empty-period hint (%s) is %s: %s" % (
+                    flags, hint, "missing" if expect_hint else "there", live_err[-500:]))
             variants = {
                 "replay of the generated file": [rp, "replay", events,
                                                  "--partitions", str(args.partitions)],
@@ -79,6 +97,9 @@ def main():
             }
             for name, cmd in variants.items():
                 replayed, err = output(cmd + flags, name)
+                if (hint in err) != expect_hint:
+                    failures.append("%s %s: the empty-period hint (%s) is %s: %s" % (
+                        name, flags, hint, "missing" if expect_hint else "there", err[-500:]))
                 if replayed != live:
                     failures.append("%s differs from the live report for %s" % (name, flags))
                     h.log("--- live\n%s\n--- %s\n%s" % (live.decode()[:1500], name,

@@ -1,0 +1,111 @@
+#include "sinks/report.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "processors/count_record.h"
+#include "tests/test_regions.h"
+
+namespace roadpulse {
+namespace {
+
+using testing::Binzhou;
+using ::testing::HasSubstr;
+
+v1::CountRecord Day(int partition, const std::string& region, absl::CivilDay day, int64_t accidents,
+                    int64_t deaths, int64_t injuries) {
+  MetricValues values{};
+  At(values, Metric::kAccidents) = accidents;
+  At(values, Metric::kDeaths) = deaths;
+  At(values, Metric::kInjuries) = injuries;
+  const int64_t start = absl::ToUnixSeconds(absl::FromCivil(day, testing::Shanghai()));
+  return MakeCountRecord(Binzhou(), "roadpulse.incidents", partition,
+                         BucketKey{Binzhou().Find(region)->index, start}, values, 1, 1);
+}
+
+// 2025 (Jan-Mar): 8 accidents, 1 death, 9 injuries; 2024: 10, 2, 12.
+// Hand-computed changes: -20.00%, -50.00%, -25.00%.
+class ReportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(store_.Apply(Day(0, "371602", absl::CivilDay(2024, 3, 1), 6, 2, 7)).ok());
+    ASSERT_TRUE(store_.Apply(Day(1, "371621", absl::CivilDay(2024, 3, 2), 4, 0, 5)).ok());
+    ASSERT_TRUE(store_.Apply(Day(0, "371602", absl::CivilDay(2025, 3, 1), 5, 1, 4)).ok());
+    ASSERT_TRUE(store_.Apply(Day(1, "371681", absl::CivilDay(2025, 3, 10), 3, 0, 5)).ok());
+  }
+  Report Build(absl::CivilDay from, absl::CivilDay to, Language lang = Language::kZh,
+               const std::string& region = "371600") {
+    absl::StatusOr<Report> r = BuildReport(store_, region, Period{from, to}, lang);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *std::move(r) : Report{};
+  }
+  CountStore store_{Binzhou()};
+};
+
+TEST_F(ReportTest, SentencesStateTheHandComputedChanges) {
+  const Report zh = Build(absl::CivilDay(2025, 1, 1), absl::CivilDay(2025, 4, 1));
+  ASSERT_FALSE(zh.sentences.empty());
+  EXPECT_EQ(zh.sentences[0],
+            "全市道路交通事故起数、死亡人数、受伤人数同比分别下降20.00%、50.00%、25.00%");
+  const Report en = Build(absl::CivilDay(2025, 1, 1), absl::CivilDay(2025, 4, 1), Language::kEn);
+  ASSERT_FALSE(en.sentences.empty());
+  EXPECT_EQ(en.sentences[0],
+            "Citywide, road traffic accidents, deaths and injuries fell 20.00%, 50.00% and "
+            "25.00% year over year");
+}
+
+TEST_F(ReportTest, NoBaseAtAllIsSaidOnceNotPerFigure) {
+  const Report zh = Build(absl::CivilDay(2024, 1, 1), absl::CivilDay(2024, 4, 1));
+  ASSERT_GE(zh.sentences.size(), 2u);
+  EXPECT_EQ(zh.sentences[0], "全市道路交通事故起数、死亡人数、受伤人数去年同期均为0，无法同比");
+  const Report en = Build(absl::CivilDay(2024, 1, 1), absl::CivilDay(2024, 4, 1), Language::kEn);
+  ASSERT_FALSE(en.sentences.empty());
+  EXPECT_EQ(en.sentences[0],
+            "Citywide, road traffic accidents, deaths and injuries cannot be compared year over "
+            "year (zero last year)");
+  // Some figures with a base and some without: each says its own.
+  ASSERT_TRUE(store_.Apply(Day(2, "371602", absl::CivilDay(2023, 3, 1), 1, 0, 0)).ok());
+  const Report mixed = Build(absl::CivilDay(2024, 1, 1), absl::CivilDay(2024, 4, 1));
+  ASSERT_FALSE(mixed.sentences.empty());
+  EXPECT_EQ(mixed.sentences[0],
+            "全市道路交通事故起数、死亡人数、受伤人数同比分别上升900.00%、无法同比（去年同期为0）、"
+            "无法同比（去年同期为0）");
+}
+
+TEST_F(ReportTest, AnEmptyPeriodNamesTheDaysThatHoldCounts) {
+  const Report later = Build(absl::CivilDay(2026, 1, 1), absl::CivilDay(2026, 12, 7));
+  EXPECT_EQ(EmptyPeriodHint(later, store_.DaysWithCounts(), "roadpulse.counts"),
+            "no counts for 滨州市 (371600) from 2026-01-01 to 2026-12-06; roadpulse.counts has "
+            "counts from 2024-03-01 to 2025-03-10: for their last year use --from 2025-01-01 "
+            "--to 2025-03-11");
+  // Earlier than every count: the same hint.
+  const Report earlier = Build(absl::CivilDay(2023, 1, 1), absl::CivilDay(2023, 6, 1));
+  EXPECT_THAT(EmptyPeriodHint(earlier, store_.DaysWithCounts(), "the input"),
+              HasSubstr("the input has counts from 2024-03-01 to 2025-03-10"));
+  // Nothing anywhere.
+  CountStore empty(Binzhou());
+  absl::StatusOr<Report> none =
+      BuildReport(empty, "371600", Period{absl::CivilDay(2026, 1, 1), absl::CivilDay(2026, 2, 1)},
+                  Language::kEn);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(EmptyPeriodHint(*none, empty.DaysWithCounts(), "roadpulse.counts"),
+            "no counts for Binzhou (371600) from 2026-01-01 to 2026-01-31; roadpulse.counts "
+            "has no counts at all");
+}
+
+TEST_F(ReportTest, NoHintWhenThePeriodHasCountsOrOverlapsThem) {
+  const Report counted = Build(absl::CivilDay(2025, 1, 1), absl::CivilDay(2025, 4, 1));
+  EXPECT_EQ(EmptyPeriodHint(counted, store_.DaysWithCounts(), "roadpulse.counts"), "");
+  // The period has counts, only not in this county: a county with nothing
+  // to report, not a wrong period.
+  const Report county =
+      Build(absl::CivilDay(2025, 1, 1), absl::CivilDay(2025, 4, 1), Language::kZh, "371623");
+  ASSERT_FALSE(county.rows.empty());
+  EXPECT_EQ(county.rows.back().figures[0].change.current, 0);
+  EXPECT_EQ(EmptyPeriodHint(county, store_.DaysWithCounts(), "roadpulse.counts"), "");
+  // Inside the days that hold counts, on a day without any: no hint either.
+  const Report gap = Build(absl::CivilDay(2024, 6, 1), absl::CivilDay(2024, 7, 1));
+  EXPECT_EQ(EmptyPeriodHint(gap, store_.DaysWithCounts(), "roadpulse.counts"), "");
+}
+
+}  // namespace
+}  // namespace roadpulse
