@@ -43,6 +43,7 @@ struct GenerateFlags {
   double rate = 0;
   int64_t events = -1;  // -1: the whole history
   bool events_given = false;
+  int64_t scale = 1;
   bool live = false;
   double live_rate = 0;
 };
@@ -98,6 +99,8 @@ int RunGenerate(const GenerateFlags& f) {
                              scenario.status().message()));
   }
   absl::Status st = scenario->MovePeriods(this_year, through);
+  if (!st.ok()) return Fail(std::string(st.message()));
+  st = scenario->Scale(f.scale);
   if (!st.ok()) return Fail(std::string(st.message()));
 
   GeneratorOptions options;
@@ -218,7 +221,15 @@ void AddGenerateCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--rate", flags->rate,
                   "Records per second (EVENTS_PER_S); 0 = as fast as possible")
       ->capture_default_str();
-  cmd->add_option("--events", flags->events, "Emit at most N records of the history (N >= 0)");
+  cmd->add_option("--events", flags->events,
+                  "Emit at most the first N records of the history (N >= 0), in time order: a "
+                  "small N covers only the start of the first period");
+  cmd->add_option("--scale", flags->scale,
+                  "Multiply every period's totals by N (1-100): about N times the records, "
+                  "with the same year-over-year changes (the history is built in memory: "
+                  "binzhou-2025 takes ~110 MB per unit of N)")
+      ->check(CLI::Range(int64_t{1}, Scenario::kMaxScale))
+      ->capture_default_str();
   cmd->add_flag("--live", flags->live,
                 "After the history, keep producing events stamped with the current time until "
                 "SIGINT/SIGTERM");

@@ -1,5 +1,6 @@
 #include "app/scenario.h"
 
+#include <array>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -432,6 +433,38 @@ absl::CivilDay ShiftStart(absl::CivilDay start, int64_t years) {
 }
 
 }  // namespace
+
+absl::Status Scenario::Scale(int64_t factor) {
+  if (factor < 1 || factor > kMaxScale) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--scale ", factor, ": expected 1 to ", kMaxScale));
+  }
+  static_assert(sizeof(PeriodTotals) == 17 * sizeof(int64_t),
+                "Scale() multiplies each field of PeriodTotals: add the new one");
+  auto fields = [](PeriodTotals& t) {
+    return std::array<int64_t*, 17>{
+        &t.ordinary,         &t.deaths,          &t.injuries,
+        &t.alcohol_involved, &t.e3e4_main_urban, &t.e3e4_main_urban_injuries,
+        &t.e3e4_elsewhere,   &t.video_quick,     &t.simple_procedure,
+        &t.on_site,          &t.drink_driving,   &t.drunk_driving,
+        &t.speeding,         &t.overload,        &t.over_capacity,
+        &t.fatigue,          &t.other_violations};
+  };
+  // Checked first, so that a refusal leaves the scenario as it was.
+  for (ScenarioPeriod& p : periods) {
+    for (const int64_t* v : fields(p.totals)) {
+      if (*v > TableReader::kMaxCount / factor) {
+        return absl::InvalidArgumentError(absl::StrCat("--scale ", factor, ": period ", p.label,
+                                                       " would have a total over ",
+                                                       TableReader::kMaxCount));
+      }
+    }
+  }
+  for (ScenarioPeriod& p : periods) {
+    for (int64_t* v : fields(p.totals)) *v *= factor;
+  }
+  return absl::OkStatus();
+}
 
 absl::Status Scenario::MovePeriods(std::optional<int> this_year,
                                    std::optional<absl::CivilDay> through) {

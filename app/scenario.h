@@ -119,6 +119,12 @@ struct Scenario {
   // when through is before the start of the last period or its year is not
   // this_year.
   absl::Status MovePeriods(std::optional<int> this_year, std::optional<absl::CivilDay> through);
+  // Multiplies every total of every period by `factor`: about `factor` times
+  // the records, with the same year-over-year changes, exactly (a load test
+  // at a multiple of a real city's volume). kInvalidArgument unless
+  // 1 <= factor <= kMaxScale.
+  static constexpr int64_t kMaxScale = 100;
+  absl::Status Scale(int64_t factor);
 };
 
 // Parses a scenario. Errors (kNotFound, kInvalidArgument) name the file and

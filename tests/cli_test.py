@@ -46,6 +46,8 @@ def main():
         (["generate", "--seed", "-3", "--output", "/dev/null"], "--seed"),
         (["demo", "--seed", "-3"], "--seed"),
         (["generate", "--through", "2025-02-30", "--output", "/dev/null"], "--through"),
+        (["generate", "--scale", "0", "--output", "/dev/null"], "--scale"),
+        (["generate", "--scale", "101", "--output", "/dev/null"], "--scale"),
         (["demo", "--lang", "fr"], "--lang"),
         (["demo", "--rate", "0"], "--rate"),
         (["report", "--bootstrap-servers", "x", "--from", "2025-13-01"], "--from"),

@@ -87,20 +87,22 @@ class GeneratorTest : public ::testing::Test {
     delete regions_;
   }
 
-  static GeneratorOptions Options(uint64_t seed, int64_t max_events) {
+  static GeneratorOptions Options(uint64_t seed, int64_t max_events,
+                                  const Scenario* scenario = nullptr) {
     GeneratorOptions o;
     o.seed = seed;
-    o.scenario = *scenario_;
+    o.scenario = scenario != nullptr ? *scenario : *scenario_;
     o.max_events = max_events;
     return o;
   }
 
-  static Generated Generate(uint64_t seed, int64_t max_events, const std::string& name) {
+  static Generated Generate(uint64_t seed, int64_t max_events, const std::string& name,
+                            const Scenario* scenario = nullptr) {
     Generated g;
     g.path = TempPath(name);
     const auto t0 = std::chrono::steady_clock::now();
     absl::StatusOr<std::unique_ptr<Generator>> gen =
-        Generator::Create(Options(seed, max_events), *regions_);
+        Generator::Create(Options(seed, max_events, scenario), *regions_);
     EXPECT_TRUE(gen.ok()) << gen.status();
     if (!gen.ok()) return g;
     absl::StatusOr<std::unique_ptr<FileEventWriter>> writer = FileEventWriter::Create(g.path);
@@ -721,6 +723,49 @@ TEST(ScenarioTest, PeriodsMeetingOnTheLeapDayStillMeetWhenMoved) {
   EXPECT_EQ(s->periods[0].start, absl::CivilDay(2025, 1, 1));
   EXPECT_EQ(s->periods[0].end, absl::CivilDay(2025, 3, 1));
   EXPECT_EQ(s->periods[1].start, absl::CivilDay(2025, 3, 1));
+}
+
+// --scale: every total of every period times the factor, so the manifest's
+// figures are the unscaled ones times the factor and its changes the same.
+TEST_F(GeneratorTest, ScaleMultipliesEveryFigureAndKeepsTheChanges) {
+  Scenario scaled = *scenario_;
+  ASSERT_TRUE(scaled.Scale(2).ok());
+  const Generated g = Generate(1, -1, "scale2", &scaled);
+  std::remove(g.path.c_str());
+  EXPECT_NEAR(static_cast<double>(g.history) / static_cast<double>(Full().history), 2.0, 0.01);
+  const json& twice = g.manifest;
+  const json& one = Full().manifest["summary"];
+  for (const auto& [period, figures] : one["by_period"].items()) {
+    for (const auto& [metric, value] : figures.items()) {
+      EXPECT_EQ(twice["summary"]["by_period"][period][metric], 2 * value.get<int64_t>())
+          << period << " " << metric;
+    }
+  }
+  EXPECT_EQ(twice["summary"]["change_pct"], one["change_pct"]);
+}
+
+TEST(ScenarioTest, ScaleOutOfRangeOrPastTheCountLimitIsRefusedAndChangesNothing) {
+  absl::StatusOr<Scenario> s = LoadScenarioFile(DefaultScenarioPath("binzhou-2025"));
+  ASSERT_TRUE(s.ok()) << s.status();
+  const int64_t speeding = s->periods.back().totals.speeding;
+  for (int64_t factor : {int64_t{0}, int64_t{-2}, Scenario::kMaxScale + 1}) {
+    absl::Status st = s->Scale(factor);
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << factor;
+    EXPECT_THAT(std::string(st.message()), HasSubstr("--scale")) << factor;
+  }
+  std::string text = ReadFile(DefaultScenarioPath("binzhou-2025"));
+  text.replace(text.find("other = 5000"), 12, "other = 100000000");
+  absl::StatusOr<Scenario> big = LoadScenarioString(text, "x.toml");
+  ASSERT_TRUE(big.ok()) << big.status();
+  const Scenario before = *big;
+  absl::Status st = big->Scale(11);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("over 1000000000"));
+  for (size_t i = 0; i < before.periods.size(); ++i) {
+    EXPECT_EQ(big->periods[i].totals.ordinary, before.periods[i].totals.ordinary);
+    EXPECT_EQ(big->periods[i].totals.other_violations, before.periods[i].totals.other_violations);
+  }
+  EXPECT_EQ(s->periods.back().totals.speeding, speeding);
 }
 
 // scenario_fuzzer: totals near INT64_MAX overflowed the sums the loader
