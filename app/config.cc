@@ -381,9 +381,14 @@ absl::Status Config::MergeToml(std::string_view text, std::string_view name) {
       const bool type_ok = scalar && (type == TypeName(spec->type) ||
                                       (spec->type == Type::kFloat && type == "integer"));
       if (!type_ok) {
-        return absl::InvalidArgumentError(fmt::format("{}: {}: expected a {}, got {}", where(node), key,
-                                                      TypeName(spec->type),
-                                                      scalar ? "a " + type : "a table or array"));
+        // "an integer", "a string".
+        auto with_article = [](std::string_view name) {
+          return fmt::format("{} {}", name.substr(0, 1).find_first_of("aeiou") == 0 ? "an" : "a",
+                             name);
+        };
+        return absl::InvalidArgumentError(fmt::format(
+            "{}: {}: expected {}, got {}", where(node), key, with_article(TypeName(spec->type)),
+            scalar ? with_article(type) : "a table or array"));
       }
       if (absl::Status s = Set(key, value, Origin::kFile, where(node)); !s.ok()) return s;
     }

@@ -110,8 +110,8 @@ TEST(ConfigTest, WrongTypeAndRangeAreNamed) {
   Config config;
   absl::Status s = config.MergeToml("[worker]\nflush_interval_ms = \"fast\"\n", "f.toml");
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(s.message()),
-              AllOf(HasSubstr("worker.flush_interval_ms"), HasSubstr("expected a integer")));
+  EXPECT_THAT(std::string(s.message()), AllOf(HasSubstr("worker.flush_interval_ms"),
+                                              HasSubstr("expected an integer, got a string")));
   s = config.MergeToml("[worker]\nflush_interval_ms = 0\n", "f.toml");
   EXPECT_THAT(std::string(s.message()),
               AllOf(HasSubstr("worker.flush_interval_ms"), HasSubstr("outside [1, 3600000]")));
