@@ -245,6 +245,10 @@ bool EventLogReader::ReadJsonLines() {
   json_line_numbers_.clear();
   json_next_ = 0;
   size_t bytes = 0;
+  auto too_long = [this] {
+    return absl::InvalidArgumentError(fmt::format("{}:{}: line longer than {} bytes", name(),
+                                                  json_lines_read_ + 1, options_.max_record_bytes));
+  };
   while (json_lines_.size() < kLines && bytes < kBytes) {
     // Find the end of the line, reading more as needed.
     size_t scanned = 0;
@@ -255,9 +259,7 @@ bool EventLogReader::ReadJsonLines() {
       if (nl != nullptr || eof_) break;
       scanned = end_ - pos_;
       if (scanned > options_.max_record_bytes) {
-        json_pending_ = absl::InvalidArgumentError(fmt::format("{}:{}: line longer than {} bytes",
-                                                               name(), json_lines_read_ + 1,
-                                                               options_.max_record_bytes));
+        json_pending_ = too_long();
         break;
       }
       absl::StatusOr<size_t> have = Ensure(scanned + 64 * 1024);
@@ -268,6 +270,11 @@ bool EventLogReader::ReadJsonLines() {
     }
     if (!json_pending_.ok() || pos_ == end_) break;
     const size_t line_end = nl != nullptr ? static_cast<size_t>(nl - buf_.data()) : end_;
+    // The limit holds for a line found in what was already read, too.
+    if (line_end - pos_ > options_.max_record_bytes) {
+      json_pending_ = too_long();
+      break;
+    }
     std::string_view line(buf_.data() + pos_, line_end - pos_);
     pos_ = nl != nullptr ? line_end + 1 : end_;
     ++json_lines_read_;

@@ -434,29 +434,47 @@ TEST(EventLogReaderTest, JsonLinesReadAheadKeepTheirLineNumbersAndErrorsInOrder)
 }
 
 TEST(EventLogReaderTest, AnOverlongJsonLineIsAnErrorAfterTheLinesBeforeIt) {
-  std::string text;
+  std::string lines;
   for (int i = 0; i < 10; ++i) {
     std::string line;
     AppendEventLogJson(v1::EVENT_KIND_INCIDENT, "K" + std::to_string(i),
                        Incident("K" + std::to_string(i), 1735689600).SerializeAsString(), 0,
                        std::nullopt, nullptr, &line);
-    text += line + "\n";
+    lines += line + "\n";
   }
-  // Longer than the limit and than the reader's first buffer (1 MiB).
-  text += std::string(3 << 20, 'x') + "\n";
-  const std::string path = TempPath("overlong.jsonl");
-  WriteFile(path, text);
+  // Longer than the limit and than the reader's first buffer (1 MiB), and
+  // longer than the limit but inside the first buffer: the same error.
+  const std::pair<size_t, size_t> cases[] = {{3 << 20, 1 << 20}, {4097, 4096}};
+  for (const auto& [length, limit] : cases) {
+    const std::string path = TempPath("overlong.jsonl");
+    WriteFile(path, lines + std::string(length, 'x') + "\n");
+    EventLogReaderOptions options;
+    options.max_record_bytes = limit;
+    absl::StatusOr<std::unique_ptr<EventLogReader>> r = EventLogReader::Open(path, options);
+    ASSERT_TRUE(r.ok()) << r.status();
+    SourceRecord rec;
+    int records = 0;
+    absl::StatusOr<bool> more;
+    while ((more = (*r)->Next(&rec)).ok() && *more) ++records;
+    EXPECT_EQ(records, 10) << "limit " << limit;
+    ASSERT_FALSE(more.ok()) << "limit " << limit;
+    EXPECT_THAT(std::string(more.status().message()),
+                HasSubstr(":11: line longer than " + std::to_string(limit) + " bytes"));
+  }
+  // A line of exactly the limit is read (and refused as JSON, not as too long).
+  const std::string path = TempPath("at_limit.jsonl");
+  WriteFile(path, std::string(4096, 'x') + "\n");
   EventLogReaderOptions options;
-  options.max_record_bytes = 1 << 20;
+  options.max_record_bytes = 4096;
+  Rejects rejects;
+  options.rejects = &rejects;
   absl::StatusOr<std::unique_ptr<EventLogReader>> r = EventLogReader::Open(path, options);
   ASSERT_TRUE(r.ok()) << r.status();
   SourceRecord rec;
-  int records = 0;
-  absl::StatusOr<bool> more;
-  while ((more = (*r)->Next(&rec)).ok() && *more) ++records;
-  EXPECT_EQ(records, 10);
-  ASSERT_FALSE(more.ok());
-  EXPECT_THAT(std::string(more.status().message()), HasSubstr(":11: line longer than"));
+  absl::StatusOr<bool> more = (*r)->Next(&rec);
+  ASSERT_TRUE(more.ok()) << more.status();
+  EXPECT_FALSE(*more);
+  EXPECT_EQ(rejects.lines.size(), 1u);
 }
 
 // ---- CSV parsing --------------------------------------------------------
