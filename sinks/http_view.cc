@@ -3,7 +3,9 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <thread>
 #include <utility>
 
@@ -282,15 +284,19 @@ class HttpServerImpl {
     server.set_read_timeout(5, 0);
     server.set_write_timeout(5, 0);
     server.set_payload_max_length(64 * 1024);
+    // Why binding failed, from errno (the bind or the name lookup).
+    auto cannot_listen = [&h](int port_asked) {
+      const int err = errno;
+      std::string why = err != 0 ? std::string(": ") + std::strerror(err) : "";
+      if (err == EADDRINUSE) why += " (another process has it; port 0 picks a free one)";
+      return absl::UnavailableError(fmt::format("cannot listen on {}:{}{}", h, port_asked, why));
+    };
+    errno = 0;
     if (p == 0) {
       port = server.bind_to_any_port(h);
-      if (port < 0) {
-        return absl::UnavailableError(fmt::format("cannot listen on {}:0", h));
-      }
+      if (port < 0) return cannot_listen(0);
     } else {
-      if (!server.bind_to_port(h, p)) {
-        return absl::UnavailableError(fmt::format("cannot listen on {}:{}", h, p));
-      }
+      if (!server.bind_to_port(h, p)) return cannot_listen(p);
       port = p;
     }
     thread = std::thread([this] { server.listen_after_bind(); });

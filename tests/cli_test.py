@@ -81,6 +81,7 @@ def main():
     failures += check_broker_control(args.roadpulse)
     failures += check_replay_rejects(args.roadpulse)
     failures += check_stdout_is_output(args.roadpulse)
+    failures += check_http_port_in_use(args.roadpulse)
 
     for f in failures:
         print("FAIL:", f)
@@ -155,6 +156,24 @@ def check_replay_rejects(roadpulse):
                 failures.append("replay %s rejects differ by thread count or say no place: "
                                 "%r vs %r" % (argv[0], got["1"], got["2"]))
     return failures
+
+
+def check_http_port_in_use(roadpulse):
+    """`demo --http` on a port another process listens on stops with a
+    message naming the flag, the address and why (not a bare failure)."""
+    import socket
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen(1)
+        port = held.getsockname()[1]
+        rc, text = run(roadpulse, "demo", "--http", "127.0.0.1:%d" % port, "--duration", "1",
+                       "--log-file", "/dev/null")
+    want = "--http: cannot listen on 127.0.0.1:%d: Address already in use" % port
+    ok = rc != 0 and want in text
+    print("%-4s demo --http on a port in use -> rc=%d: %s" % ("ok" if ok else "BAD", rc,
+                                                            text.strip().splitlines()[-1:]))
+    return [] if ok else ["demo --http on a port in use: rc=%d, no %r in %r" % (rc, want,
+                                                                              text[-400:])]
 
 
 def check_stdout_is_output(roadpulse):
