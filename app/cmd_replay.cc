@@ -39,6 +39,7 @@ struct ReplayFlags {
   std::string region = "371600";
   std::string lang = "zh";
   std::string format = "text";
+  bool bom = false;
   int partitions = 8;
   int retention_days = 400;
   int threads = 0;  // 0: one per core (files), up to 8; topics: 1
@@ -64,6 +65,7 @@ int RunReplay(const ReplayFlags& f) {
     return Fail("give input files, or --bootstrap-servers (to replay topics), not both");
   }
   if (f.partitions < 1) return Fail(fmt::format("--partitions {}: must be >= 1", f.partitions));
+  if (f.bom && f.format != "csv") return Fail("--bom: only with --format csv");
   if (f.threads < 0 || f.threads > 256) {
     return Fail(fmt::format("--threads {}: must be 1 to 256 (or 0: one per core)", f.threads));
   }
@@ -256,8 +258,8 @@ int RunReplay(const ReplayFlags& f) {
   if (const std::string hint = EmptyPeriodHint(*report, days, "the input"); !hint.empty()) {
     fmt::print(stderr, "roadpulse replay: {}\n", hint);
   }
-  const std::string text =
-      RenderReport(*report, ReportFormatFromName(f.format).value_or(ReportFormat::kText));
+  std::string text = f.bom ? std::string(kUtf8Bom) : std::string();
+  text += RenderReport(*report, ReportFormatFromName(f.format).value_or(ReportFormat::kText));
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
   return exit_code;
@@ -297,6 +299,9 @@ void AddReplayCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--format", flags->format, "text, md, csv or json")
       ->check(CLI::IsMember({"text", "md", "csv", "json"}))
       ->capture_default_str();
+  cmd->add_flag("--bom", flags->bom,
+                "With --format csv: start with a UTF-8 byte-order mark, so that Excel shows the "
+                "Chinese names (without it, Excel reads them in the system's code page)");
   cmd->add_option("--partitions", flags->partitions,
                   "Partitions per input topic on the live path being reproduced (records are "
                   "placed by murmur2 of the key, like the producer)")

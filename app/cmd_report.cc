@@ -26,6 +26,7 @@ struct ReportFlags {
   std::string region = "371600";
   std::string lang = "zh";
   std::string format = "text";
+  bool bom = false;
 };
 
 int RunReport(const ReportFlags& flags) {
@@ -34,6 +35,9 @@ int RunReport(const ReportFlags& flags) {
     std::fprintf(stderr, "roadpulse report: %s\n", std::string(s.message()).c_str());
     return 2;
   };
+  if (flags.bom && flags.format != "csv") {
+    return fail(absl::InvalidArgumentError("--bom: only with --format csv"));
+  }
   absl::StatusOr<RegionTable> regions =
       RegionTable::LoadFile(flags.regions.empty() ? DefaultRegionTablePath() : flags.regions);
   if (!regions.ok()) return fail(regions.status());
@@ -65,8 +69,8 @@ int RunReport(const ReportFlags& flags) {
       !hint.empty()) {
     spdlog::warn("{}", hint);
   }
-  const std::string text =
-      RenderReport(*report, ReportFormatFromName(flags.format).value_or(ReportFormat::kText));
+  std::string text = flags.bom ? std::string(kUtf8Bom) : std::string();
+  text += RenderReport(*report, ReportFormatFromName(flags.format).value_or(ReportFormat::kText));
   std::fwrite(text.data(), 1, text.size(), stdout);
   return 0;
 }
@@ -96,6 +100,9 @@ void AddReportCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--format", flags->format, "text, md, csv or json")
       ->check(CLI::IsMember({"text", "md", "csv", "json"}))
       ->capture_default_str();
+  cmd->add_flag("--bom", flags->bom,
+                "With --format csv: start with a UTF-8 byte-order mark, so that Excel shows the "
+                "Chinese names (without it, Excel reads them in the system's code page)");
   cmd->callback([flags, exit_code] { *exit_code = RunReport(*flags); });
 }
 

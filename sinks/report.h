@@ -58,6 +58,10 @@ absl::StatusOr<Report> BuildReport(const CountStore& store, std::string_view reg
 // region and metric) or JSON (everything, numbers as numbers).
 std::string RenderReport(const Report& report, ReportFormat format);
 nlohmann::ordered_json ReportToJson(const Report& report);
+// The UTF-8 byte-order mark `report --bom` puts before a CSV, so that Excel
+// reads its Chinese names as UTF-8 rather than in the system's code page
+// (GBK on Chinese Windows).
+inline constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
 
 // A warning for a report whose period holds no count at all for its region
 // (every figure of its row 0) while the counts lie on other days: `days` are

@@ -55,6 +55,8 @@ def main():
          "--from"),
         (["report", "--bootstrap-servers", "x", "--region", "999999"], "--region"),
         (["report", "--bootstrap-servers", "x", "--format", "xml"], "--format"),
+        (["report", "--bootstrap-servers", "x", "--bom"], "--bom"),
+        (["replay", "/dev/null", "--format", "json", "--bom"], "--bom"),
         # The topic-reading flags replay, export and inspect share.
         (["replay", "--bootstrap-servers", "x", "--since", "yesterday"], "--since"),
         (["replay", "--bootstrap-servers", "x", "--until", "2025-02-30"], "--until"),

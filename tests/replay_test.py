@@ -34,6 +34,8 @@ REPORTS = [
     ["--from", "2025-01-01", "--to", "2025-09-01", "--format", "json"],
     ["--from", "2025-01-01", "--to", "2025-09-01", "--format", "md", "--lang", "en"],
     ["--from", "2025-03-01", "--to", "2025-04-01", "--region", "371602", "--format", "csv"],
+    ["--from", "2025-03-01", "--to", "2025-04-01", "--region", "371602", "--format", "csv",
+     "--bom"],
     ["--format", "json"],  # the default period
 ]
 
@@ -84,6 +86,13 @@ def main():
         for flags in REPORTS:
             live, live_err = output([rp, "report", "--bootstrap-servers", servers] + flags,
                                     "report")
+            if "--bom" in flags:
+                # The same CSV as without --bom, after a UTF-8 byte-order mark.
+                plain, _ = output([rp, "report", "--bootstrap-servers", servers] +
+                                  [a for a in flags if a != "--bom"], "report")
+                if live != b"\xef\xbb\xbf" + plain:
+                    failures.append("report %s is not the CSV after a UTF-8 BOM: %r" %
+                                    (flags, live[:40]))
             expect_hint = "--from" not in flags and default_is_empty
             if (hint in live_err) != expect_hint:
                 failures.append("report %s: the empty-period hint (%s) is %s: %s" % (
