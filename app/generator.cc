@@ -289,6 +289,9 @@ MetricValues IncidentMetrics(const v1::IncidentEvent& e) {
       At(m, Metric::kE3E4Injuries) = e.injuries();
     }
     if (e.alcohol_involved()) At(m, Metric::kAlcoholAccidents) = 1;
+    if (e.location().road_class() == v1::ROAD_CLASS_TOWNSHIP_VILLAGE) {
+      At(m, Metric::kRuralAccidents) = 1;
+    }
   } else {
     At(m, Metric::kMinorAccidents) = 1;
     if (e.handling() == v1::HANDLING_VIDEO_QUICK) At(m, Metric::kVideoHandled) = 1;
@@ -483,6 +486,7 @@ nlohmann::ordered_json Manifest::ToJson() const {
       {"drunk_driving", Metric::kDrunkDriving, false, 2},
       {"video_handled", Metric::kVideoHandled, false, 2},
       {"minor_accidents", Metric::kMinorAccidents, false, 2},
+      {"rural_accidents", Metric::kRuralAccidents, false, 2},
   };
   json summary;
   json by_period = json::object();

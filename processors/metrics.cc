@@ -23,6 +23,7 @@ constexpr MetricInfo kMetrics[kMetricCount] = {
     {Metric::kE3E4Deaths, "e3e4_deaths", "涉电三电四死亡", "Low-speed EV 3/4-wheel deaths"},
     {Metric::kE3E4Injuries, "e3e4_injuries", "涉电三电四受伤", "Low-speed EV 3/4-wheel injuries"},
     {Metric::kAlcoholAccidents, "alcohol_accidents", "涉酒事故", "Alcohol-related accidents"},
+    {Metric::kRuralAccidents, "rural_accidents", "农村道路事故", "Rural-road accidents"},
     {Metric::kDrinkDriving, "drink_driving", "饮酒驾驶", "Drink driving"},
     {Metric::kDrunkDriving, "drunk_driving", "醉酒驾驶", "Drunk driving"},
     {Metric::kSpeeding, "speeding", "超速", "Speeding"},

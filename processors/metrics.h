@@ -26,6 +26,7 @@ enum class Metric : uint8_t {
   kE3E4Deaths,        // deaths in those accidents
   kE3E4Injuries,      // injuries in those accidents
   kAlcoholAccidents,  // `accidents` with alcohol involved (涉酒)
+  kRuralAccidents,    // `accidents` on township and village roads (农村道路)
   // Violations (ViolationEvent, each id once).
   kDrinkDriving,     // 饮酒驾驶, by blood alcohol where measured
   kDrunkDriving,     // 醉酒驾驶, by blood alcohol where measured

@@ -19,6 +19,7 @@ constexpr uint8_t kOrdinary = 1;
 constexpr uint8_t kVideo = 2;
 constexpr uint8_t kE3E4 = 4;
 constexpr uint8_t kAlcohol = 8;
+constexpr uint8_t kRural = 16;  // on a township or village road
 
 // GB 19522: drink driving from 20, drunk driving from 80 mg/100 mL.
 constexpr double kDrinkThreshold = 20.0;
@@ -96,10 +97,10 @@ int64_t UnitSeconds(BucketWidth width) {
 }  // namespace
 
 // Each kind's metrics are contiguous, and fit a bucket's slots.
-static_assert(static_cast<size_t>(Metric::kAlcoholAccidents) + 1 ==
+static_assert(static_cast<size_t>(Metric::kRuralAccidents) + 1 ==
               static_cast<size_t>(Metric::kDrinkDriving));
-static_assert(static_cast<size_t>(Metric::kDrinkDriving) <= 10 &&
-              kMetricCount - static_cast<size_t>(Metric::kDrinkDriving) <= 10);
+static_assert(static_cast<size_t>(Metric::kDrinkDriving) <= 11 &&
+              kMetricCount - static_cast<size_t>(Metric::kDrinkDriving) <= 11);
 
 PartitionProcessor::PartitionProcessor(EventKind kind, const RegionTable& regions,
                                        ProcessorOptions options)
@@ -584,6 +585,7 @@ ProcessResult PartitionProcessor::ProcessIncident(std::string_view payload,
   if (e.handling == v1::HANDLING_ORDINARY_PROCEDURE) next.flags |= kOrdinary;
   if (e.handling == v1::HANDLING_VIDEO_QUICK) next.flags |= kVideo;
   if (e.alcohol_involved) next.flags |= kAlcohol;
+  if (e.location.road_class == v1::ROAD_CLASS_TOWNSHIP_VILLAGE) next.flags |= kRural;
   if (e.any_e3e4) next.flags |= kE3E4;
 
   const processors_internal::Fingerprint fp = processors_internal::FingerprintOf(e.id);
@@ -710,6 +712,7 @@ MetricValues PartitionProcessor::Contribution(const SeenAccident& a) {
       At(v, Metric::kE3E4Injuries) = a.injuries;
     }
     if (a.flags & kAlcohol) At(v, Metric::kAlcoholAccidents) = 1;
+    if (a.flags & kRural) At(v, Metric::kRuralAccidents) = 1;
   } else {
     At(v, Metric::kMinorAccidents) = 1;
     if (a.flags & kVideo) At(v, Metric::kVideoHandled) = 1;

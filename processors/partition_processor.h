@@ -260,7 +260,7 @@ class PartitionProcessor {
     uint16_t deaths = 0;
     uint16_t injuries = 0;
     uint16_t region_index = 0;
-    uint8_t flags = 0;  // kOrdinary | kVideo | kE3E4 | kAlcohol
+    uint8_t flags = 0;  // kOrdinary | kVideo | kE3E4 | kAlcohol | kRural
   };
   static MetricValues Contribution(const SeenAccident& a);
 
@@ -283,10 +283,10 @@ class PartitionProcessor {
   void Apply(const SeenAccident& accident, int sign);
 
   // A bucket holds the metrics of its processor's kind only: an incident
-  // processor's Metric::kAccidents .. kAlcoholAccidents, a violation
+  // processor's Metric::kAccidents .. kRuralAccidents, a violation
   // processor's kDrinkDriving .. kKeyViolations (metrics.h keeps each kind's
-  // together). 80 bytes instead of 144: most of a worker's memory is buckets.
-  static constexpr size_t kKindSlots = 10;
+  // together). 88 bytes instead of 152: most of a worker's memory is buckets.
+  static constexpr size_t kKindSlots = 11;
   using KindValues = std::array<int64_t, kKindSlots>;
   // All metrics, zero outside the kind's.
   MetricValues Expand(const KindValues& values) const;

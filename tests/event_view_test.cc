@@ -19,7 +19,8 @@ bool SameTime(const TimestampView& a, const TimestampView& b) {
 }
 bool SameLocation(const LocationView& a, const LocationView& b) {
   return a.region_code == b.region_code && a.township_code == b.township_code &&
-         a.has_main_urban == b.has_main_urban && a.main_urban == b.main_urban;
+         a.has_main_urban == b.has_main_urban && a.main_urban == b.main_urban &&
+         a.road_class == b.road_class;
 }
 bool Same(const IncidentView& a, const IncidentView& b) {
   return a.id == b.id && a.revision == b.revision && SameTime(a.occurred_at, b.occurred_at) &&

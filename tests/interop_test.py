@@ -25,6 +25,7 @@ import kafka_harness as h
 
 E3E4 = (1, 2)  # VEHICLE_CATEGORY_LOW_SPEED_ELECTRIC_TRICYCLE / _QUADRICYCLE
 ORDINARY, ON_SITE, SIMPLE, VIDEO = 3, 1, 2, 4  # Handling
+RURAL = 5  # ROAD_CLASS_TOWNSHIP_VILLAGE
 KEY_TYPES = {1: "drink_driving", 2: "drunk_driving", 3: "speeding", 4: "overload",
              5: "over_capacity", 6: "fatigue"}
 
@@ -47,6 +48,8 @@ def incident_metrics(e):
             m["e3e4_injuries"] = e.injuries
         if e.alcohol_involved:
             m["alcohol_accidents"] = 1
+        if e.location.road_class == RURAL:
+            m["rural_accidents"] = 1
     else:
         m["minor_accidents"] = 1
         if e.handling == VIDEO:

@@ -106,6 +106,33 @@ TEST_F(PartitionProcessorTest, CountsAnOrdinaryAccident) {
   EXPECT_EQ(incidents_.dirty_count(), 3u);  // its day, hour and minute buckets
 }
 
+// rural_accidents: ordinary accidents on township and village roads; an
+// amendment that moves the accident to another road class moves the count.
+TEST_F(PartitionProcessorTest, RuralAccidentsAreOrdinaryOnesOnVillageRoads) {
+  v1::IncidentEvent village = Accident("R1", 1, kMorning);
+  village.mutable_location()->set_road_class(v1::ROAD_CLASS_TOWNSHIP_VILLAGE);
+  v1::IncidentEvent county = Accident("R2", 1, kMorning);
+  county.mutable_location()->set_road_class(v1::ROAD_CLASS_COUNTY);
+  v1::IncidentEvent minor = Accident("R3", 1, kMorning);  // not under the ordinary procedure
+  minor.mutable_location()->set_road_class(v1::ROAD_CLASS_TOWNSHIP_VILLAGE);
+  minor.set_handling(v1::HANDLING_SIMPLE_PROCEDURE);
+  for (const auto* e : {&village, &county, &minor}) {
+    EXPECT_EQ(Feed(*e).outcome, Outcome::kCounted) << e->id();
+  }
+  EXPECT_EQ(Total(incidents_, Metric::kAccidents), 2);
+  EXPECT_EQ(Total(incidents_, Metric::kRuralAccidents), 1);
+  v1::IncidentEvent moved = county;  // revision 2: it was on a village road
+  moved.set_revision(2);
+  moved.mutable_location()->set_road_class(v1::ROAD_CLASS_TOWNSHIP_VILLAGE);
+  EXPECT_EQ(Feed(moved).outcome, Outcome::kAmended);
+  EXPECT_EQ(Total(incidents_, Metric::kRuralAccidents), 2);
+  village.set_revision(2);
+  village.mutable_location()->set_road_class(v1::ROAD_CLASS_NATIONAL);
+  EXPECT_EQ(Feed(village).outcome, Outcome::kAmended);
+  EXPECT_EQ(Total(incidents_, Metric::kRuralAccidents), 1);
+  EXPECT_EQ(Total(incidents_, Metric::kAccidents), 2);
+}
+
 TEST_F(PartitionProcessorTest, SubsetsE3E4VideoAndMinor) {
   v1::IncidentEvent e3 = Accident("E3", 1, kMorning);
   e3.add_vehicles(v1::VEHICLE_CATEGORY_LOW_SPEED_ELECTRIC_TRICYCLE);

@@ -157,8 +157,9 @@ bool DecodeLocation(std::string_view bytes, bool* seen, LocationView* out) {
       case Tag(2, kLen):
         if (!r.Ascii(&out->township_code)) return false;
         break;
-      case Tag(3, kVarint):  // road_class: not used
+      case Tag(3, kVarint):  // an enum: int32, as protobuf reads it
         if (!r.Varint(&v)) return false;
+        out->road_class = static_cast<int32_t>(v);
         break;
       case Tag(4, kVarint):
         if (!r.Varint(&v)) return false;
@@ -296,7 +297,8 @@ TimestampView ViewOfTimestamp(bool present, const google::protobuf::Timestamp& t
 }
 
 LocationView ViewOfLocation(const v1::Location& l) {
-  return LocationView{l.region_code(), l.township_code(), l.has_main_urban(), l.main_urban()};
+  return LocationView{l.region_code(), l.township_code(), l.has_main_urban(), l.main_urban(),
+                      l.road_class()};
 }
 
 }  // namespace

@@ -43,6 +43,7 @@ struct LocationView {
   std::string_view township_code;
   bool has_main_urban = false;
   bool main_urban = false;
+  int32_t road_class = 0;  // v1::RoadClass, possibly unknown
 };
 
 struct IncidentView {

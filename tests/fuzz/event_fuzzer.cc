@@ -100,6 +100,7 @@ void CheckBuckets(PartitionProcessor& p) {
       FUZZ_CHECK(At(v, Metric::kVideoHandled) <= At(v, Metric::kMinorAccidents));
       FUZZ_CHECK(At(v, Metric::kE3E4Accidents) <= At(v, Metric::kAccidents));
       FUZZ_CHECK(At(v, Metric::kAlcoholAccidents) <= At(v, Metric::kAccidents));
+      FUZZ_CHECK(At(v, Metric::kRuralAccidents) <= At(v, Metric::kAccidents));
       FUZZ_CHECK(At(v, Metric::kE3E4Deaths) <= At(v, Metric::kDeaths));
       FUZZ_CHECK(At(v, Metric::kE3E4Injuries) <= At(v, Metric::kInjuries));
     } else {
