@@ -69,6 +69,8 @@ struct MappingSpec {
   std::vector<Rule> handling_rules;
   v1::Severity severity_default = v1::SEVERITY_GENERAL;
   std::vector<Rule> severity_rules;
+  v1::RoadClass road_default = v1::ROAD_CLASS_UNSPECIFIED;
+  std::vector<Rule> road_rules;
   std::optional<Condition> alcohol;
   std::vector<std::pair<v1::VehicleCategory, Condition>> vehicle_flags;
 
@@ -110,6 +112,17 @@ constexpr std::pair<std::string_view, v1::Handling> kHandlings[] = {
     {"simple", v1::HANDLING_SIMPLE_PROCEDURE},
     {"ordinary", v1::HANDLING_ORDINARY_PROCEDURE},
     {"video", v1::HANDLING_VIDEO_QUICK},
+};
+
+// The road classes, as Location.road_class (township_village: 农村道路).
+constexpr std::pair<std::string_view, v1::RoadClass> kRoadClasses[] = {
+    {"expressway", v1::ROAD_CLASS_EXPRESSWAY},
+    {"national", v1::ROAD_CLASS_NATIONAL},
+    {"provincial", v1::ROAD_CLASS_PROVINCIAL},
+    {"county", v1::ROAD_CLASS_COUNTY},
+    {"township_village", v1::ROAD_CLASS_TOWNSHIP_VILLAGE},
+    {"urban_street", v1::ROAD_CLASS_URBAN_STREET},
+    {"other", v1::ROAD_CLASS_OTHER},
 };
 
 constexpr std::pair<std::string_view, v1::Severity> kSeverities[] = {
@@ -318,7 +331,7 @@ class Loader {
     }
     if (absl::Status s = CheckKeys(root,
                                    {"source", "id", "time", "region", "counts", "casualty",
-                                    "handling", "severity", "flags", "unknown"},
+                                    "handling", "severity", "road", "flags", "unknown"},
                                    "top level");
         !s.ok()) {
       return s;
@@ -544,6 +557,11 @@ class Loader {
     }
     if (absl::Status s = ParseChoice(root, "severity", kSeverities, &spec_.severity_default,
                                      &spec_.severity_rules);
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s =
+            ParseChoice(root, "road", kRoadClasses, &spec_.road_default, &spec_.road_rules);
         !s.ok()) {
       return s;
     }
@@ -1013,6 +1031,15 @@ bool CsvEventSource::MapRow(const CsvRow& row, Mapped* m, std::string* reason) {
       break;
     }
   }
+  m->road_class = spec_.road_default;
+  for (const Rule& r : spec_.road_rules) {
+    const int t = v.Test(r.condition, reason);
+    if (t < 0) return false;
+    if (t == 1) {
+      m->road_class = static_cast<v1::RoadClass>(r.value);
+      break;
+    }
+  }
   // Flags.
   m->alcohol = false;
   if (spec_.alcohol.has_value()) {
@@ -1038,6 +1065,7 @@ void CsvEventSource::Emit(const Mapped& m, SourceRecord* record) {
   v1::Location* loc = event_.mutable_location();
   loc->set_region_code(m.region_code);
   if (!m.township_code.empty()) loc->set_township_code(m.township_code);
+  loc->set_road_class(m.road_class);
   event_.set_deaths(m.deaths);
   event_.set_injuries(m.injuries);
   event_.set_severity(m.severity);

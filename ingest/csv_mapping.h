@@ -92,6 +92,7 @@ class CsvEventSource final : public RecordSource {
     int64_t property_loss_yuan = 0;
     v1::Handling handling = v1::HANDLING_UNSPECIFIED;
     v1::Severity severity = v1::SEVERITY_UNSPECIFIED;
+    v1::RoadClass road_class = v1::ROAD_CLASS_UNSPECIFIED;
     uint32_t vehicles = 0;  // bit per VehicleCategory
     bool alcohol = false;
     int64_t line = 0;

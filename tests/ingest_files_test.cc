@@ -600,6 +600,48 @@ TEST(CsvMappingTest, CityAccidentsSampleMatchesHandCount) {
   EXPECT_THAT(r.rejects.lines[3], HasSubstr("line 16: no accident id"));
 }
 
+// [road]: a column mapped to Location.road_class; township_village roads
+// count in rural_accidents (ordinary accidents only).
+TEST(CsvMappingTest, RoadColumnSetsTheRoadClassAndRuralAccidents) {
+  const std::string mapping = TempPath("road.toml");
+  WriteFile(mapping, ReadFile(Mappings() + "city-accidents.toml") + R"(
+[road]
+default = "other"
+[[road.when]]
+value = "township_village"
+column = "road"
+in = ["村道", "乡道"]
+[[road.when]]
+value = "national"
+column = "road"
+equals = "国道"
+)");
+  const std::string csv = TempPath("road.csv");
+  WriteFile(csv,
+            "accident_no,occurred,district,killed,injured,procedure,vehicle1,vehicle2,bac_mg,"
+            "road\n"
+            "R1,2025-01-05 08:15,滨城区,0,1,一般,CAR,,0,村道\n"  // rural
+            "R2,2025-01-06 09:00,滨城区,0,1,一般,CAR,,0,乡道\n"  // rural
+            "R3,2025-01-07 10:00,沾化区,0,1,一般,CAR,,0,国道\n"  // national
+            "R4,2025-01-08 11:00,沾化区,0,0,视频,CAR,,0,村道\n"  // minor: not counted
+            "R5,2025-01-09 12:00,惠民县,0,1,一般,CAR,,0,\n");    // blank: other
+  Replayed r;
+  Replay(mapping, csv, &r);
+  ASSERT_NE(r.store, nullptr);
+  EXPECT_EQ(r.records, 5);
+  EXPECT_EQ(Sum2025(*r.store, Metric::kAccidents, "371600"), 4);
+  EXPECT_EQ(Sum2025(*r.store, Metric::kRuralAccidents, "371600"), 2);
+  EXPECT_EQ(Sum2025(*r.store, Metric::kRuralAccidents, "371602"), 2);
+  EXPECT_EQ(Sum2025(*r.store, Metric::kRuralAccidents, "371603"), 0);
+  // An unknown road class name is refused, naming where.
+  WriteFile(mapping,
+            ReadFile(Mappings() + "city-accidents.toml") + "[road]\ndefault = \"village\"\n");
+  absl::StatusOr<CsvMapping> bad = CsvMapping::LoadFile(mapping, Regions());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()),
+              AllOf(HasSubstr("[road].default"), HasSubstr("village")));
+}
+
 TEST(CsvMappingTest, CasualtyRowsSampleMatchesHandCount) {
   Replayed r;
   Replay(Mappings() + "casualty-rows.toml", Mappings() + "casualty-rows.sample.csv", &r);
