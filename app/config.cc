@@ -383,8 +383,9 @@ absl::Status Config::MergeToml(std::string_view text, std::string_view name) {
       if (!type_ok) {
         // "an integer", "a string".
         auto with_article = [](std::string_view name) {
-          return fmt::format("{} {}", name.substr(0, 1).find_first_of("aeiou") == 0 ? "an" : "a",
-                             name);
+          const bool vowel =
+              !name.empty() && std::string_view("aeiou").find(name[0]) != std::string_view::npos;
+          return fmt::format("{} {}", vowel ? "an" : "a", name);
         };
         return absl::InvalidArgumentError(fmt::format(
             "{}: {}: expected {}, got {}", where(node), key, with_article(TypeName(spec->type)),

@@ -64,13 +64,13 @@ nlohmann::ordered_json ReportToJson(const Report& report);
 inline constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
 
 // A warning for a report whose period holds no count at all for its region
-// (every figure of its row 0) while the counts lie on other days: `days` are
-// the days that hold counts (CountStore::DaysWithCounts, or the days of a
-// replay's events), `what` names where they come from ("roadpulse.counts",
-// "the input").
-// It names those days and the period to ask for instead: their last
-// calendar year, up to their last day. Empty when the period has a count or
-// `days` overlap it (a region with nothing to report, not a wrong period).
+// (every figure of its row 0) while the counts lie on other days. `days`
+// are the days that hold counts (CountStore::DaysWithCounts, or the days of
+// a replay's events); `what` names where they come from ("roadpulse.counts",
+// "the input"). The warning names those days and the period to ask for
+// instead: their last calendar year, up to their last day. Empty when the
+// period has a count, or when `days` overlap it (a region with nothing to
+// report, not a wrong period). nullopt `days`: "has no counts at all".
 std::string EmptyPeriodHint(const Report& report, const std::optional<Period>& days,
                             std::string_view what);
 
