@@ -1012,33 +1012,24 @@ bool CsvEventSource::MapRow(const CsvRow& row, Mapped* m, std::string* reason) {
   m->deaths = static_cast<int32_t>(deaths);
   m->injuries = static_cast<int32_t>(injuries);
   m->property_loss_yuan = loss;
-  // Handling and severity: the first rule that holds, else the default.
-  m->handling = spec_.handling_default;
-  for (const Rule& r : spec_.handling_rules) {
-    const int t = v.Test(r.condition, reason);
-    if (t < 0) return false;
-    if (t == 1) {
-      m->handling = static_cast<v1::Handling>(r.value);
-      break;
+  // Handling, severity and road class: the first rule that holds, else the
+  // default. False (with *reason) when a rule's column cannot be tested.
+  auto choose = [&v, reason](const std::vector<Rule>& rules, auto fallback, auto* out) {
+    *out = fallback;
+    for (const Rule& r : rules) {
+      const int t = v.Test(r.condition, reason);
+      if (t < 0) return false;
+      if (t == 1) {
+        *out = static_cast<decltype(fallback)>(r.value);
+        break;
+      }
     }
-  }
-  m->severity = spec_.severity_default;
-  for (const Rule& r : spec_.severity_rules) {
-    const int t = v.Test(r.condition, reason);
-    if (t < 0) return false;
-    if (t == 1) {
-      m->severity = static_cast<v1::Severity>(r.value);
-      break;
-    }
-  }
-  m->road_class = spec_.road_default;
-  for (const Rule& r : spec_.road_rules) {
-    const int t = v.Test(r.condition, reason);
-    if (t < 0) return false;
-    if (t == 1) {
-      m->road_class = static_cast<v1::RoadClass>(r.value);
-      break;
-    }
+    return true;
+  };
+  if (!choose(spec_.handling_rules, spec_.handling_default, &m->handling) ||
+      !choose(spec_.severity_rules, spec_.severity_default, &m->severity) ||
+      !choose(spec_.road_rules, spec_.road_default, &m->road_class)) {
+    return false;
   }
   // Flags.
   m->alcohol = false;
