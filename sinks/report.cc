@@ -48,13 +48,13 @@ std::string DescribeChanges(const std::vector<Change>& changes,
   const bool zh = lang == Language::kZh;
   bool all_down = true;
   bool all_up = true;
+  bool none_comparable = true;
   for (const Change& c : changes) {
     const bool comparable = c.percent.has_value() && c.current != c.previous;
     all_down = all_down && comparable && c.current < c.previous;
     all_up = all_up && comparable && c.current > c.previous;
+    none_comparable = none_comparable && !c.percent.has_value();
   }
-  bool none_comparable = true;
-  for (const Change& c : changes) none_comparable = none_comparable && !c.percent.has_value();
   if (none_comparable) {
     if (zh) return changes.size() >= 2 ? "去年同期均为0，无法同比" : "去年同期为0，无法同比";
     return "cannot be compared year over year (zero last year)";

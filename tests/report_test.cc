@@ -38,35 +38,35 @@ class ReportTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *std::move(r) : Report{};
   }
+  // The first sentence (accidents, deaths, injuries) of the city's report.
+  std::string FirstSentence(absl::CivilDay from, absl::CivilDay to, Language lang = Language::kZh) {
+    const Report r = Build(from, to, lang);
+    EXPECT_FALSE(r.sentences.empty());
+    return r.sentences.empty() ? "" : r.sentences[0];
+  }
   CountStore store_{Binzhou()};
 };
 
 TEST_F(ReportTest, SentencesStateTheHandComputedChanges) {
-  const Report zh = Build(absl::CivilDay(2025, 1, 1), absl::CivilDay(2025, 4, 1));
-  ASSERT_FALSE(zh.sentences.empty());
-  EXPECT_EQ(zh.sentences[0],
+  const absl::CivilDay from(2025, 1, 1), to(2025, 4, 1);
+  EXPECT_EQ(FirstSentence(from, to),
             "全市道路交通事故起数、死亡人数、受伤人数同比分别下降20.00%、50.00%、25.00%");
-  const Report en = Build(absl::CivilDay(2025, 1, 1), absl::CivilDay(2025, 4, 1), Language::kEn);
-  ASSERT_FALSE(en.sentences.empty());
-  EXPECT_EQ(en.sentences[0],
+  EXPECT_EQ(FirstSentence(from, to, Language::kEn),
             "Citywide, road traffic accidents, deaths and injuries fell 20.00%, 50.00% and "
             "25.00% year over year");
 }
 
 TEST_F(ReportTest, NoBaseAtAllIsSaidOnceNotPerFigure) {
-  const Report zh = Build(absl::CivilDay(2024, 1, 1), absl::CivilDay(2024, 4, 1));
-  ASSERT_GE(zh.sentences.size(), 2u);
-  EXPECT_EQ(zh.sentences[0], "全市道路交通事故起数、死亡人数、受伤人数去年同期均为0，无法同比");
-  const Report en = Build(absl::CivilDay(2024, 1, 1), absl::CivilDay(2024, 4, 1), Language::kEn);
-  ASSERT_FALSE(en.sentences.empty());
-  EXPECT_EQ(en.sentences[0],
+  const absl::CivilDay from(2024, 1, 1), to(2024, 4, 1);
+  EXPECT_GE(Build(from, to).sentences.size(), 2u);
+  EXPECT_EQ(FirstSentence(from, to),
+            "全市道路交通事故起数、死亡人数、受伤人数去年同期均为0，无法同比");
+  EXPECT_EQ(FirstSentence(from, to, Language::kEn),
             "Citywide, road traffic accidents, deaths and injuries cannot be compared year over "
             "year (zero last year)");
   // Some figures with a base and some without: each says its own.
   ASSERT_TRUE(store_.Apply(Day(2, "371602", absl::CivilDay(2023, 3, 1), 1, 0, 0)).ok());
-  const Report mixed = Build(absl::CivilDay(2024, 1, 1), absl::CivilDay(2024, 4, 1));
-  ASSERT_FALSE(mixed.sentences.empty());
-  EXPECT_EQ(mixed.sentences[0],
+  EXPECT_EQ(FirstSentence(from, to),
             "全市道路交通事故起数、死亡人数、受伤人数同比分别上升900.00%、无法同比（去年同期为0）、"
             "无法同比（去年同期为0）");
 }
