@@ -65,13 +65,12 @@ int RunServe(const ServeFlags& flags) {
   }
   SetLiveReaderDefaults(reader_options);
   reader_options.timeout = absl::Minutes(10);
-  absl::StatusOr<std::unique_ptr<CountReader>> reader = CountReader::Create(reader_options);
-  if (!reader.ok()) return fail("", reader.status());
 
   CountViewOptions view_options;
   view_options.min_snapshot_interval = absl::Milliseconds(flags.snapshot_interval_ms);
   CountView view(*regions, view_options);
-  // Listen first: /healthz answers and /readyz says 503 while catching up.
+  // Listen first: /healthz answers, and /readyz says 503 while catching up
+  // or while the cluster cannot be reached (with the reason).
   absl::StatusOr<std::unique_ptr<HttpView>> server = HttpView::Start(http, view);
   if (!server.ok()) return fail("--http: ", server.status());
   std::printf("roadpulse serve: listening on %s (token %s)\n", (*server)->url().c_str(),
@@ -80,12 +79,9 @@ int RunServe(const ServeFlags& flags) {
 
   std::signal(SIGINT, OnServeSignal);
   std::signal(SIGTERM, OnServeSignal);
-  absl::Status status = view.Run(**reader, serve_stop);
+  absl::Status status = view.RunWithRetries(reader_options, serve_stop);
   (*server)->Stop();
-  if (!status.ok()) {
-    spdlog::error("serve: {}", status.ToString());
-    return 1;
-  }
+  if (!status.ok()) return fail("", status);  // only bad options end it early
   return 0;
 }
 
@@ -98,7 +94,9 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       "Serve the live view: read roadpulse.counts and answer the HTTP API\n"
       "(/api/v1/counts, /api/v1/report, /api/v1/stream), /metrics, /healthz, /readyz and the\n"
       "dashboard at /. Read-only; binds 127.0.0.1:8080 unless --http says otherwise.\n"
-      "Exit code 0 ok, 1 runtime failure, 2 bad configuration.");
+      "Waits for the cluster: while the counts topic cannot be read, /readyz answers 503 with\n"
+      "the reason and serve tries again (after 1 s, doubling up to 15 s).\n"
+      "Exit code 0 after SIGINT/SIGTERM; 2 when it cannot start (bad configuration, port in use).");
   auto cli = std::make_shared<ConfigCli>();
   AddConfigOptions(cmd, cli.get());
   cli->Bind(cmd->add_option("--bootstrap-servers", flags->bootstrap_servers,

@@ -23,6 +23,7 @@ using ingest_internal::ToStatus;
 namespace {
 constexpr size_t kBatch = 10000;
 constexpr int kMetadataTimeoutMs = 10000;
+constexpr int kCancellableSliceMs = 250;
 }  // namespace
 
 class CountReaderImpl {
@@ -65,8 +66,23 @@ class CountReaderImpl {
       return s;
     }
     queue_.reset(rd_kafka_queue_get_consumer(consumer_.get()));
-    absl::StatusOr<int> partitions =
-        ingest_internal::PartitionCount(consumer_.get(), options_.topic, kMetadataTimeoutMs);
+    // With a cancel flag, ask in slices, so that a cluster that cannot be
+    // reached does not hold up a stop for the whole timeout.
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(kMetadataTimeoutMs);
+    absl::StatusOr<int> partitions;
+    for (;;) {
+      partitions = ingest_internal::PartitionCount(
+          consumer_.get(), options_.topic,
+          options_.cancel == nullptr ? kMetadataTimeoutMs : kCancellableSliceMs);
+      if (options_.cancel == nullptr || partitions.ok() ||
+          !(absl::IsUnavailable(partitions.status()) ||
+            absl::IsDeadlineExceeded(partitions.status())) ||
+          std::chrono::steady_clock::now() >= deadline) {
+        break;
+      }
+      if (options_.cancel->load()) return absl::CancelledError("count reader: stopped");
+    }
     if (!partitions.ok()) return partitions.status();
     stats_.partitions = *partitions;
     return absl::OkStatus();

@@ -39,6 +39,10 @@ struct CountReaderOptions {
   absl::Duration timeout = absl::Seconds(60);
   // Raw librdkafka consumer properties, applied after roadpulse's defaults.
   KafkaProperties properties;
+  // When set, Create gives up with kCancelled within about 0.25 s of
+  // `*cancel` turning true, instead of waiting out its 10 s for the topic's
+  // metadata from a cluster it cannot reach. Must outlive Create.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct CountReadStats {
@@ -52,7 +56,9 @@ struct CountReadStats {
 // inside the Follow callback).
 class CountReader {
  public:
-  // kNotFound when the topic does not exist; kInvalidArgument for bad options.
+  // kNotFound when the topic does not exist; kInvalidArgument for bad options;
+  // kUnavailable or kDeadlineExceeded when the cluster does not answer within
+  // 10 s; kCancelled (see CountReaderOptions::cancel).
   static absl::StatusOr<std::unique_ptr<CountReader>> Create(const CountReaderOptions& options);
   ~CountReader();
   CountReader(const CountReader&) = delete;

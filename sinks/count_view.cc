@@ -1,8 +1,10 @@
 #include "sinks/count_view.h"
 
+#include <algorithm>
 #include <thread>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "spdlog/spdlog.h"
 
@@ -44,6 +46,47 @@ void CountView::Publish(const CountStore& live, const CountReadStats& stats, boo
     snapshot_ = std::move(next);
   }
   changed_.notify_all();
+}
+
+void CountView::SetWaiting(std::string reason) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto next = std::make_shared<ViewSnapshot>(*snapshot_);  // shares the store
+    next->version = snapshot_->version + 1;
+    next->ready = false;
+    next->waiting = std::move(reason);
+    snapshot_ = std::move(next);
+  }
+  changed_.notify_all();
+}
+
+absl::Status CountView::RunWithRetries(const CountReaderOptions& options,
+                                       const std::atomic<bool>& stop) {
+  CountReaderOptions cancellable = options;
+  cancellable.cancel = &stop;
+  absl::Duration wait = options_.first_retry_wait;
+  for (int attempt = 1; !stop.load(); ++attempt) {
+    absl::Status s;
+    if (absl::StatusOr<std::unique_ptr<CountReader>> reader = CountReader::Create(cancellable);
+        reader.ok()) {
+      if (!snapshot()->waiting.empty()) SetWaiting("");  // reading again: catching up
+      s = Run(**reader, stop);
+      if (s.ok()) return s;  // stopped
+      // A view that got ready worked until now: start the waits afresh.
+      if (snapshot()->ready) wait = options_.first_retry_wait;
+    } else {
+      s = reader.status();
+    }
+    if (absl::IsInvalidArgument(s)) return s;
+    if (stop.load()) break;
+    SetWaiting(absl::StrCat(s.message(), " (bootstrap.servers ", options.bootstrap_servers, ")"));
+    spdlog::warn("view: cannot read {} (attempt {}): {}; trying again in {}", options.topic,
+                 attempt, std::string(s.message()), absl::FormatDuration(wait));
+    const absl::Time until = absl::Now() + wait;
+    while (!stop.load() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
+    wait = std::min(wait * 2, options_.max_retry_wait);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CountView::Run(

@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -35,6 +36,9 @@ struct ViewSnapshot {
   std::shared_ptr<const CountStore> store;   // never null
   CountReadStats reads;                      // of the reader, when taken
   bool ready = false;                        // caught up with roadpulse.counts (ReadToEnd done)
+  // Why the counts topic cannot be read now (the last attempt's error), while
+  // RunWithRetries waits to try again; empty while reading or caught up.
+  std::string waiting;
   absl::Time taken_at = absl::InfinitePast();
 };
 
@@ -42,6 +46,10 @@ struct CountViewOptions {
   // Least time between two snapshots (copies of the store) while records
   // keep arriving; the last change is always published.
   absl::Duration min_snapshot_interval = absl::Milliseconds(100);
+  // RunWithRetries: the wait after the first failed attempt, doubled after
+  // each further one up to `max_retry_wait`.
+  absl::Duration first_retry_wait = absl::Seconds(1);
+  absl::Duration max_retry_wait = absl::Seconds(15);
 };
 
 // Reader properties for a live view: the broker answers a fetch as soon as
@@ -51,7 +59,8 @@ inline void SetLiveReaderDefaults(CountReaderOptions& options) {
   options.properties.emplace("fetch.wait.max.ms", "100");
 }
 
-// Thread-safe, except that Run() is called by one thread, once.
+// Thread-safe, except that Run() and RunWithRetries() are called by one
+// thread at a time.
 class CountView {
  public:
   // `regions` must outlive this object.
@@ -68,6 +77,16 @@ class CountView {
                    const std::function<void(const CountStore&, const CountReadStats&)>&
                        after_batch = {});
 
+  // Creates a CountReader from `options` and Runs it, and keeps doing so
+  // until `stop`: while the cluster cannot be reached, the topic is missing
+  // or a read fails, the view is not ready, its snapshot says why
+  // (ViewSnapshot::waiting, keeping the counts it had), and the next attempt
+  // follows after a wait (CountViewOptions). So a server started before its
+  // broker answers /healthz, and /readyz with 503 and the reason, instead of
+  // exiting. Returns OK once `stop` is true, or kInvalidArgument at once when
+  // the options are bad (no attempt can succeed).
+  absl::Status RunWithRetries(const CountReaderOptions& options, const std::atomic<bool>& stop);
+
   // The newest snapshot (never null).
   std::shared_ptr<const ViewSnapshot> snapshot() const;
   // Blocks until a snapshot with a version above `version` exists, or
@@ -81,6 +100,8 @@ class CountView {
 
  private:
   void Publish(const CountStore& live, const CountReadStats& stats, bool ready);
+  // Publishes the current snapshot again, not ready, with `reason`.
+  void SetWaiting(std::string reason);
 
   const RegionTable& regions_;
   const CountViewOptions options_;

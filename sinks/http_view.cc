@@ -153,6 +153,13 @@ absl::StatusOr<json> CountsJson(const ViewSnapshot& snapshot, const CountsQuery&
   return j;
 }
 
+namespace {
+// Why the counts cannot be read (null while reading).
+json WaitingJson(const ViewSnapshot& snapshot) {
+  return snapshot.waiting.empty() ? json(nullptr) : json(snapshot.waiting);
+}
+}  // namespace
+
 json SummaryJson(const ViewSnapshot& snapshot, absl::Time now, absl::Duration stale_after) {
   const CountStore& store = *snapshot.store;
   const RegionTable& regions = store.regions();
@@ -161,6 +168,7 @@ json SummaryJson(const ViewSnapshot& snapshot, absl::Time now, absl::Duration st
   json j;
   j["snapshot_version"] = snapshot.version;
   j["ready"] = snapshot.ready;
+  j["waiting"] = WaitingJson(snapshot);
   j["now_ms"] = absl::ToUnixMillis(now);
   j["today"] = DayText(today);
   j["time_zone"] = regions.time_zone();
@@ -441,6 +449,7 @@ absl::StatusOr<std::unique_ptr<HttpView>> HttpView::Start(const HttpViewOptions&
     auto snap = v->snapshot();
     SendJson(res, snap->ready ? 200 : 503,
              json{{"ready", snap->ready},
+                  {"waiting", WaitingJson(*snap)},
                   {"records_read", snap->reads.records},
                   {"snapshot_version", snap->version}});
   });

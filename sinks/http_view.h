@@ -6,6 +6,8 @@
 //   GET /api/v1/stream                           Server-Sent Events: the summary on change
 //   GET /metrics                                 Prometheus text format
 //   GET /healthz, /readyz                        alive; caught up with roadpulse.counts
+//                                                (503 while not; "waiting" says why when
+//                                                the topic cannot be read)
 //   GET /                                        the dashboard (embedded, no CDN)
 //
 // Security: binds 127.0.0.1 unless told otherwise; read-only (GET and HEAD,

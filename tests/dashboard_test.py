@@ -5,13 +5,16 @@
 (this year's history, then live events) + run + serve), then Debian's chromium, headless, driven over the DevTools protocol (standard
 library only): the page renders, receives a live update over /api/v1/stream
 without a reload, and every number it shows (cards and the county table)
-equals /api/v1/counts. Saves a screenshot and prints its path.
+equals /api/v1/counts. Saves a screenshot and prints its path. Then a
+`serve` whose broker cannot be reached: the page shows the waiting banner
+with /readyz's reason, in Chinese and in English.
 
 Usage: dashboard_test.py --roadpulse BIN [--target demo|pipeline] [--screenshot PATH]
 """
 import argparse
 import base64
 import contextlib
+import json
 import os
 import sys
 import tempfile
@@ -54,13 +57,41 @@ def freshness(base, tmp):
     return "\n".join(parts)
 
 
+def waiting_banner(procs, roadpulse, tmp):
+    """A serve whose cluster cannot be reached (nothing listens on its
+    bootstrap port): the page says so, in Chinese and in English, with the
+    reason /readyz gives."""
+    dead = "127.0.0.1:%d" % v.free_port()
+    base = v.serve(procs, roadpulse, tmp, dead, v.free_port(), "serve-no-broker")
+    status, ready = v.wait_for("/readyz to say why", lambda: (
+        lambda r: r if r[1].get("waiting") else None)(v.get_json(base + "/readyz")), 60)
+    h.log("serve with no broker: /readyz %d %s" % (status, ready))
+    if status != 503 or dead not in ready["waiting"]:
+        h.fail("/readyz: expected 503 naming %s, got %d %s" % (dead, status, ready))
+    banner = "JSON.stringify({state: document.getElementById('app').getAttribute('data-state'), " \
+             "badge: document.getElementById('badge').textContent, " \
+             "text: document.getElementById('stale').textContent, " \
+             "hidden: document.getElementById('stale').classList.contains('hidden')})"
+    with v.Chromium(base + "/", tmp) as cdp:
+        page = v.wait_for("the page to say waiting", lambda: (
+            lambda p: p if p["state"] == "waiting" else None)(json.loads(cdp.evaluate(banner))), 30)
+        h.log("page: %s" % page)
+        if page["hidden"] or "暂时读不到计数数据" not in page["text"] or \
+                ready["waiting"] not in page["text"] or page["badge"] != "等待数据":
+            h.fail("the waiting banner is missing or wrong: %s" % page)
+        cdp.evaluate("document.getElementById('lang').click()")
+        page = json.loads(cdp.evaluate(banner))
+        h.log("page in English: %s" % page)
+        if "Cannot read the counts" not in page["text"] or ready["waiting"] not in page["text"]:
+            h.fail("the English waiting banner is missing or wrong: %s" % page)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--roadpulse", required=True)
     ap.add_argument("--screenshot", default="")
     ap.add_argument("--target", choices=["demo", "pipeline"], default="demo")
     args = ap.parse_args()
-    import json
     with tempfile.TemporaryDirectory(prefix="roadpulse-dashboard-") as tmp, \
             contextlib.ExitStack() as stack:
         procs = stack.enter_context(v.Procs())
@@ -154,6 +185,7 @@ def main():
             if "Binzhou" not in title:
                 h.fail("English switch did not work: %r" % title)
             h.log("English switch: %r" % title)
+        waiting_banner(procs, args.roadpulse, tmp)
     h.log("OK")
     return 0
 

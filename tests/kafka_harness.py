@@ -74,6 +74,12 @@ class Broker:
         if self._log:
             self._log.close()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
 
 @contextlib.contextmanager
 def broker(roadpulse, partitions, timeout_s=30):

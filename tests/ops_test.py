@@ -6,7 +6,10 @@
   worker id, and partition lines carry topic and partition;
 - no secret given by file, environment or flag appears anywhere in the output
   of `run`, `serve` or `config check`, which print "********" instead;
-- `config check` refuses a misspelt key or variable, naming it (exit code 2).
+- `config check` refuses a misspelt key or variable, naming it (exit code 2);
+- `serve` started while the brokers are down answers /healthz, says why on
+  /readyz (503), stops promptly on SIGTERM, and reads the counts once the
+  brokers are back.
 """
 import argparse
 import json
@@ -22,6 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kafka_harness as h  # noqa: E402
+import view_harness as v  # noqa: E402
 
 SECRETS = {
     "file": "s3cret-from-file-4711",
@@ -103,6 +107,71 @@ def no_secrets(name, text):
     check("********" in text, "%s: secrets shown masked as ********" % name)
 
 
+def poll(fn, timeout_s):
+    """fn()'s first true value within timeout_s, else its last value."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        last = fn()
+        if last or time.monotonic() >= deadline:
+            return last
+        time.sleep(0.2)
+
+
+def serve_waits_for_the_cluster(rp, broker):
+    """serve started while every broker is down: it answers /healthz, /readyz
+    503 with the reason, keeps trying, and once the brokers are back reads
+    roadpulse.counts to the end (as many records as python-kafka finds)."""
+    servers = broker.servers
+    answer = broker.command("down -1")
+    check(answer.startswith("ok"), "broker: down -1: %s" % answer)
+    port = h.free_port()
+    base = "http://127.0.0.1:%d" % port
+    view = Proc([rp, "serve", "--bootstrap-servers", servers, "--http", "127.0.0.1:%d" % port],
+                clean_env({}))
+    try:
+        check(view.wait_for(r"listening on", 60, where="out"), "serve (brokers down): listening")
+        check(v.get(base + "/healthz")[0] == 200, "serve (brokers down): /healthz 200")
+        status, ready = poll(lambda: (lambda r: r if r[1].get("waiting") else None)(
+            v.get_json(base + "/readyz")), 60) or (None, {})
+        print("serve (brokers down): /readyz %s %s" % (status, json.dumps(ready)), flush=True)
+        check(status == 503 and ready.get("ready") is False and
+              "roadpulse.counts" in (ready.get("waiting") or "") and
+              servers in (ready.get("waiting") or ""),
+              "serve (brokers down): /readyz 503 says why, naming the topic and the servers")
+        check(view.wait_for(r"cannot read roadpulse\.counts \(attempt 1\)", 10),
+              "serve (brokers down): logs the failed attempt")
+        time.sleep(3)
+        check(view.p.poll() is None, "serve (brokers down): still running after failed attempts")
+        # SIGTERM in the middle of an attempt (a metadata request to a
+        # cluster that does not answer lasts up to 10 s) stops it promptly.
+        other = Proc([rp, "serve", "--bootstrap-servers", servers, "--http", "127.0.0.1:0"],
+                     clean_env({}))
+        try:
+            check(other.wait_for(r"listening on", 60, where="out"),
+                  "another serve (brokers down): listening")
+            time.sleep(2)
+            other.sigterm("serve (brokers down, mid-attempt)", limit_s=4)
+        finally:
+            other.kill()
+        answer = broker.command("up -1")
+        check(answer.startswith("ok"), "broker: up -1: %s" % answer)
+        t0 = time.monotonic()
+        status, ready = poll(lambda: (lambda r: r if r[0] == 200 else None)(
+            v.get_json(base + "/readyz")), 90) or (None, {})
+        print("serve (brokers up again): /readyz %s after %.1f s: %s" %
+              (status, time.monotonic() - t0, json.dumps(ready)), flush=True)
+        ends = h.topic_offsets(servers, "roadpulse.counts")
+        starts = h.topic_offsets(servers, "roadpulse.counts", "beginning")
+        expected = sum(ends[p] - starts[p] for p in ends)
+        check(status == 200 and ready.get("waiting") is None and
+              ready.get("records_read") == expected and expected > 0,
+              "serve (brokers up again): ready, read %s records; python-kafka finds %d" %
+              (ready.get("records_read"), expected))
+        view.sigterm("serve (after waiting)")
+    finally:
+        view.kill()
+
+
 def main(tmp):
     ap = argparse.ArgumentParser()
     ap.add_argument("--roadpulse", required=True)
@@ -145,7 +214,8 @@ def main(tmp):
     check(p.returncode == 2 and "kafka.sasl.pasword" in p.stderr,
           "run refuses it too: rc %d, %s" % (p.returncode, p.stderr.strip()))
 
-    with h.broker(rp, 4) as servers:
+    with h.Broker(rp, 4, control=True) as broker:
+        servers = broker.servers
         # Some load, so that SIGTERM arrives while the worker is busy.
         rc = h.run_command([rp, "generate", "--bootstrap-servers", servers, "--events", "200000"],
                            300, "generate")
@@ -221,13 +291,15 @@ def main(tmp):
             no_secrets("serve", text)
             not_json = [line for line in view.err if line.strip() and not line.startswith("{")]
             check(not not_json, "serve: stderr is JSON lines (not: %s)" % not_json[:3])
+            serve_waits_for_the_cluster(rp, broker)
         else:
             print("skip serve: not a subcommand of this build")
 
     if failures:
         print("FAIL: %d check(s) failed:\n  %s" % (len(failures), "\n  ".join(failures)))
         return 1
-    print("PASS: SIGTERM stops run and serve cleanly; config precedence holds; no secrets in output")
+    print("PASS: SIGTERM stops run and serve cleanly; config precedence holds; no secrets in output; "
+          "serve waits for the brokers")
     return 0
 
 

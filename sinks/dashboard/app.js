@@ -12,6 +12,8 @@
       spark_note: '按事故发生时间 · 本小时至今', no_base: '去年同期为 0，无同比',
       stale_msg: (s) => `⚠ 数据已停止更新：最近一次计数发布于 ${s} 前，请检查采集与计算服务。`,
       offline_msg: '⚠ 与服务器的实时连接已中断，正在重连……',
+      waiting: '等待数据',
+      waiting_msg: (why) => `⚠ 暂时读不到计数数据，正在重试，请检查 Kafka 集群。原因：${why}`,
       subtitle: (d, tz) => `${d}（${tz}）· 与去年同期相比`,
       footer: (v) => `roadpulse · 快照 ${v} · 数据来自 roadpulse.counts`,
       secs: (n) => n < 120 ? `${n} 秒` : `${Math.round(n / 60)} 分钟`,
@@ -26,6 +28,8 @@
       spark_note: 'by time of the accident · this hour so far', no_base: 'last year was 0: no percentage',
       stale_msg: (s) => `⚠ Data has stopped: the newest count was published ${s} ago. Check the workers.`,
       offline_msg: '⚠ Lost the live connection to the server; reconnecting…',
+      waiting: 'WAITING',
+      waiting_msg: (why) => `⚠ Cannot read the counts; retrying. Check the Kafka cluster. Reason: ${why}`,
       subtitle: (d, tz) => `${d} (${tz}) · against the same period last year`,
       footer: (v) => `roadpulse · snapshot ${v} · data from roadpulse.counts`,
       secs: (n) => n < 120 ? `${n} s` : `${Math.round(n / 60)} min`,
@@ -197,13 +201,18 @@
     const offline = now - lastMessage > 3 * 5000 + 2000 && lastMessage > 0;
     const ageS = latest ? Math.max(0, Math.round((now - latest) / 1000)) : null;
     const stale = !latest || ageS > summary.stale_after_s;
+    // The worst first: no server, then a server that cannot read the counts.
+    const state = offline ? 'offline' : summary.waiting ? 'waiting' : stale ? 'stale' : 'live';
     const badge = $('badge');
-    badge.className = 'badge ' + (offline || stale ? 'stale' : 'live');
-    badge.textContent = offline ? t.offline : stale ? t.stale : t.live;
+    badge.className = 'badge ' + (state === 'live' ? 'live' : 'stale');
+    badge.textContent = t[state];
     const banner = $('stale');
-    banner.classList.toggle('hidden', !(offline || stale));
-    banner.textContent = offline ? t.offline_msg : stale ? t.stale_msg(ageS === null ? '—' : t.secs(ageS)) : '';
-    app.setAttribute('data-state', offline ? 'offline' : stale ? 'stale' : 'live');
+    banner.classList.toggle('hidden', state === 'live');
+    banner.textContent = {
+      offline: t.offline_msg, waiting: t.waiting_msg(summary.waiting),
+      stale: t.stale_msg(ageS === null ? '—' : t.secs(ageS)), live: '',
+    }[state];
+    app.setAttribute('data-state', state);
   }
 
   function render() {
