@@ -2,10 +2,13 @@
 // a region against the same period last year, in the report's own wording.
 #include <cstdio>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "app/commands.h"
+#include "app/config_cli.h"
 #include "app/scenario.h"
 #include "processors/count_store.h"
 #include "processors/region_table.h"
@@ -27,6 +30,8 @@ struct ReportFlags {
   std::string lang = "zh";
   std::string format = "text";
   bool bom = false;
+  std::vector<std::string> properties;  // -X key=value
+  KafkaProperties client;               // from the configuration (file < env < -X)
 };
 
 int RunReport(const ReportFlags& flags) {
@@ -53,11 +58,21 @@ int RunReport(const ReportFlags& flags) {
   CountReaderOptions reader_options;
   reader_options.bootstrap_servers = flags.bootstrap_servers;
   reader_options.topic = flags.topic;
+  for (const auto& [k, v] : flags.client) {
+    if (k != "bootstrap.servers") reader_options.properties[k] = v;
+  }
+  // The cluster failing is not a bad configuration: exit code 1.
+  auto cannot_read = [&flags](const absl::Status& s) {
+    std::fprintf(stderr, "roadpulse report: cannot read %s from %s: %s\n", flags.topic.c_str(),
+                 flags.bootstrap_servers.c_str(), std::string(s.message()).c_str());
+    return 1;
+  };
   absl::StatusOr<std::unique_ptr<CountReader>> reader = CountReader::Create(reader_options);
-  if (!reader.ok()) return fail(reader.status());
+  if (absl::IsInvalidArgument(reader.status())) return fail(reader.status());
+  if (!reader.ok()) return cannot_read(reader.status());
   CountStore store(*regions);
   absl::StatusOr<CountReadStats> stats = (*reader)->ReadToEnd(store);
-  if (!stats.ok()) return fail(stats.status());
+  if (!stats.ok()) return cannot_read(stats.status());
   if (stats->invalid > 0) {
     spdlog::warn("{} records of {} could not be applied (see the log above)", stats->invalid,
                  flags.topic);
@@ -83,11 +98,18 @@ void AddReportCommand(CLI::App& app, int* exit_code) {
       "report",
       "Read roadpulse.counts and print the report for a period and region against the same\n"
       "period last year: the report's own sentences (全市道路交通事故起数、死亡人数、受伤人数\n"
-      "同比分别下降…), and a table per county.");
-  cmd->add_option("--bootstrap-servers", flags->bootstrap_servers, "Kafka bootstrap servers")
-      ->required();
-  cmd->add_option("--topic", flags->topic, "Counts topic")->capture_default_str();
-  cmd->add_option("--regions", flags->regions, "Region table file")->check(CLI::ExistingFile);
+      "同比分别下降…), and a table per county. Reaches the cluster like `run`: --config FILE,\n"
+      "ROADPULSE_KAFKA_* variables (SASL, TLS) and -X.\n"
+      "Exit code 0 ok, 1 the cluster could not be read, 2 bad flags or configuration.");
+  auto cli = std::make_shared<ConfigCli>();
+  AddConfigFileOption(cmd, cli.get());
+  AddBootstrapServersOption(cmd, cli.get(), &flags->bootstrap_servers);
+  cli->Bind(cmd->add_option("--topic", flags->topic, "Counts topic")->capture_default_str(),
+            "topics.counts");
+  cli->Bind(
+      cmd->add_option("--regions", flags->regions, "Region table file")->check(CLI::ExistingFile),
+      "regions.file");
+  AddPropertiesOption(cmd, cli.get(), &flags->properties);
   cmd->add_option("--from", flags->from, "First day, YYYY-MM-DD (default: 1 January this year)");
   cmd->add_option("--to", flags->to, "Day after the last, YYYY-MM-DD (default: tomorrow)");
   cmd->add_option("--region", flags->region,
@@ -103,7 +125,22 @@ void AddReportCommand(CLI::App& app, int* exit_code) {
   cmd->add_flag("--bom", flags->bom,
                 "With --format csv: start with a UTF-8 byte-order mark, so that Excel shows the "
                 "Chinese names (without it, Excel reads them in the system's code page)");
-  cmd->callback([flags, exit_code] { *exit_code = RunReport(*flags); });
+  cmd->callback([flags, cli, exit_code] {
+    // defaults < --config FILE < ROADPULSE_* < flags, as for run and serve.
+    absl::StatusOr<Config> config = cli->LoadForCluster();
+    if (!config.ok()) {
+      std::fprintf(stderr, "roadpulse report: %s\n",
+                   std::string(config.status().message()).c_str());
+      *exit_code = 2;
+      return;
+    }
+    ReportFlags& f = *flags;
+    f.bootstrap_servers = config->BootstrapServers();
+    f.topic = config->GetString("topics.counts");
+    f.regions = config->GetString("regions.file");
+    f.client = config->ClientProperties();
+    *exit_code = RunReport(*flags);
+  });
 }
 
 }  // namespace roadpulse

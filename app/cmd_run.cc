@@ -179,10 +179,7 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
       "--stop-at-end). Exit code 0 ok, 1 runtime failure, 2 bad configuration.");
   auto cli = std::make_shared<ConfigCli>();
   AddConfigOptions(cmd, cli.get());
-  cli->Bind(cmd->add_option("--bootstrap-servers", flags->bootstrap_servers,
-                            "Kafka bootstrap servers, HOST:PORT[,...] (required here or as "
-                            "kafka.\"bootstrap.servers\" in the configuration)"),
-            "kafka.bootstrap.servers");
+  AddBootstrapServersOption(cmd, cli.get(), &flags->bootstrap_servers);
   cli->Bind(cmd->add_option("--regions", flags->regions,
                   "Region table (TOML). Default: $ROADPULSE_REGIONS, else "
                   "deploy/config/regions/binzhou.toml found from the working directory or "
@@ -206,14 +203,7 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
   cli->Bind(cmd->add_option("--counts-topic", flags->counts_topic, "Topic the counts are published to")
                 ->capture_default_str(),
             "topics.counts");
-  cli->BindProperties(cmd->add_option("-X", flags->properties,
-                  "librdkafka property key=value for every client (repeatable), e.g. "
-                  "-X security.protocol=SSL")
-      ->check([](const std::string& kv) -> std::string {
-        const size_t eq = kv.find('=');
-        if (eq == std::string::npos || eq == 0) return "expected key=value, got '" + kv + "'";
-        return {};
-      }));
+  AddPropertiesOption(cmd, cli.get(), &flags->properties);
   cli->Bind(cmd->add_option("--log-level", flags->log_level, "trace, debug, info, warn, error")
                 ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
                 ->capture_default_str(),
@@ -241,7 +231,7 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
   cmd->callback([flags, cli, exit_code] {
     // defaults < --config FILE < ROADPULSE_* < flags; the flags' fields then
     // take the effective values.
-    absl::StatusOr<Config> config = cli->Load();
+    absl::StatusOr<Config> config = cli->LoadForCluster();
     if (!config.ok()) {
       std::fprintf(stderr, "roadpulse run: %s\n", std::string(config.status().message()).c_str());
       *exit_code = 2;
@@ -259,13 +249,6 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
     f.log_level = config->GetString("log.level");
     f.properties.clear();
     for (const auto& [k, v] : config->ClientProperties()) f.properties.push_back(k + "=" + v);
-    if (f.bootstrap_servers.empty()) {
-      std::fprintf(stderr,
-                   "roadpulse run: --bootstrap-servers is required (or kafka.\"bootstrap.servers\" "
-                   "in --config FILE, or ROADPULSE_KAFKA_BOOTSTRAP_SERVERS)\n");
-      *exit_code = 2;
-      return;
-    }
     if (absl::Status s = SetUpLogging(LogOptionsFromConfig(*config, "run")); !s.ok()) {
       std::fprintf(stderr, "roadpulse run: %s\n", std::string(s.message()).c_str());
       *exit_code = 2;

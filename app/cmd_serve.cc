@@ -99,10 +99,7 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       "Exit code 0 after SIGINT/SIGTERM; 2 when it cannot start (bad configuration, port in use).");
   auto cli = std::make_shared<ConfigCli>();
   AddConfigOptions(cmd, cli.get());
-  cli->Bind(cmd->add_option("--bootstrap-servers", flags->bootstrap_servers,
-                            "Kafka bootstrap servers (required here or as "
-                            "kafka.\"bootstrap.servers\" in the configuration)"),
-            "kafka.bootstrap.servers");
+  AddBootstrapServersOption(cmd, cli.get(), &flags->bootstrap_servers);
   cli->Bind(cmd->add_option("--topic", flags->topic, "Counts topic")->capture_default_str(),
             "topics.counts");
   cli->Bind(cmd->add_option("--regions", flags->regions, "Region table file"), "regions.file");
@@ -129,7 +126,7 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
             "log.level");
   cmd->callback([flags, cli, exit_code] {
     // defaults < --config FILE < ROADPULSE_* < flags.
-    absl::StatusOr<Config> config = cli->Load();
+    absl::StatusOr<Config> config = cli->LoadForCluster();
     if (!config.ok()) {
       std::fprintf(stderr, "roadpulse serve: %s\n", std::string(config.status().message()).c_str());
       *exit_code = 2;
@@ -145,13 +142,6 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
     f.snapshot_interval_ms = static_cast<int>(config->GetInt("view.snapshot_interval_ms"));
     f.log_level = config->GetString("log.level");
     for (const auto& [k, v] : config->ClientProperties()) f.properties[k] = v;
-    if (f.bootstrap_servers.empty()) {
-      std::fprintf(stderr,
-                   "roadpulse serve: --bootstrap-servers is required (or kafka.\"bootstrap.servers\" "
-                   "in --config FILE, or ROADPULSE_KAFKA_BOOTSTRAP_SERVERS)\n");
-      *exit_code = 2;
-      return;
-    }
     if (absl::Status s = SetUpLogging(LogOptionsFromConfig(*config, "serve")); !s.ok()) {
       std::fprintf(stderr, "roadpulse serve: %s\n", std::string(s.message()).c_str());
       *exit_code = 2;

@@ -36,16 +36,51 @@ std::vector<FlagValue> ConfigCli::Given() const {
 
 absl::StatusOr<Config> ConfigCli::Load() const { return LoadConfig(file, Given()); }
 
-void AddConfigOptions(CLI::App* cmd, ConfigCli* cli) {
+absl::StatusOr<Config> ConfigCli::LoadForCluster() const {
+  absl::StatusOr<Config> config = Load();
+  if (config.ok() && config->BootstrapServers().empty()) {
+    return absl::InvalidArgumentError(
+        "--bootstrap-servers is required (or kafka.\"bootstrap.servers\" in --config FILE, or "
+        "ROADPULSE_KAFKA_BOOTSTRAP_SERVERS)");
+  }
+  return config;
+}
+
+void AddConfigFileOption(CLI::App* cmd, ConfigCli* cli) {
   cmd->add_option("--config", cli->file,
                   "Configuration file (TOML; deploy/config/roadpulse.toml documents every key). "
                   "Default: $ROADPULSE_CONFIG. Precedence: file < ROADPULSE_<SECTION>_<KEY> "
                   "environment variables < flags");
+}
+
+void AddConfigOptions(CLI::App* cmd, ConfigCli* cli) {
+  AddConfigFileOption(cmd, cli);
   cli->log_format_option_ =
       cmd->add_option("--log-format", cli->log_format,
                       "Log format: text, or json (one JSON object per line, with worker id, "
                       "topic, partition and offsets as fields) [default: log.format, text]")
           ->check(CLI::IsMember({"text", "json"}));
+}
+
+CLI::Option* AddBootstrapServersOption(CLI::App* cmd, ConfigCli* cli, std::string* servers) {
+  return cli->Bind(cmd->add_option("--bootstrap-servers", *servers,
+                                   "Kafka bootstrap servers, HOST:PORT[,...] (required here or as "
+                                   "kafka.\"bootstrap.servers\" in the configuration)"),
+                   "kafka.bootstrap.servers");
+}
+
+CLI::Option* AddPropertiesOption(CLI::App* cmd, ConfigCli* cli,
+                                 std::vector<std::string>* properties) {
+  return cli->BindProperties(
+      cmd->add_option("-X", *properties,
+                      "librdkafka property key=value for every client (repeatable), e.g. "
+                      "-X security.protocol=SSL; secrets belong in --config or ROADPULSE_KAFKA_* "
+                      "variables, where other users' `ps` cannot see them")
+          ->check([](const std::string& kv) -> std::string {
+            const size_t eq = kv.find('=');
+            if (eq == std::string::npos || eq == 0) return "expected key=value, got '" + kv + "'";
+            return {};
+          }));
 }
 
 }  // namespace roadpulse

@@ -1,5 +1,5 @@
 // Glue between CLI11 flags and the configuration (app/config.h) for the
-// long-running commands: `--config FILE` and `--log-format`, and flags bound
+// long-running commands (and `report`): `--config FILE` and `--log-format`, and flags bound
 // to config keys so that a flag given on the command line overrides the file
 // and the environment, while a flag left out does not.
 //
@@ -34,6 +34,9 @@ struct ConfigCli {
   std::vector<FlagValue> Given() const;
   // defaults < file < environment < the flags given (LoadConfig).
   absl::StatusOr<Config> Load() const;
+  // Load(), and kInvalidArgument when no cluster is named (neither
+  // --bootstrap-servers, the file nor ROADPULSE_KAFKA_BOOTSTRAP_SERVERS).
+  absl::StatusOr<Config> LoadForCluster() const;
 
  private:
   std::vector<std::pair<CLI::Option*, std::string>> bound_;
@@ -44,6 +47,17 @@ struct ConfigCli {
 
 // Adds --config and --log-format to `cmd`. `cli` must outlive `cmd`.
 void AddConfigOptions(CLI::App* cmd, ConfigCli* cli);
+// Adds --config only: for one-shot commands that keep their own stderr
+// logging but must reach the workers' cluster with the workers' settings
+// (SASL, TLS). `cli` must outlive `cmd`.
+void AddConfigFileOption(CLI::App* cmd, ConfigCli* cli);
+// Adds --bootstrap-servers into `servers`, bound to kafka.bootstrap.servers
+// (LoadForCluster requires it from somewhere). Both must outlive `cmd`.
+CLI::Option* AddBootstrapServersOption(CLI::App* cmd, ConfigCli* cli, std::string* servers);
+// Adds -X key=value (repeatable) into `properties`, bound to kafka.<key>.
+// Both must outlive `cmd`.
+CLI::Option* AddPropertiesOption(CLI::App* cmd, ConfigCli* cli,
+                                 std::vector<std::string>* properties);
 
 }  // namespace roadpulse
 

@@ -56,6 +56,11 @@ def main():
         (["report", "--bootstrap-servers", "x", "--region", "999999"], "--region"),
         (["report", "--bootstrap-servers", "x", "--format", "xml"], "--format"),
         (["report", "--bootstrap-servers", "x", "--bom"], "--bom"),
+        (["report"], "--bootstrap-servers"),
+        (["report", "--bootstrap-servers", "x", "-X", "linger.ms"],
+         "-X: expected key=value, got 'linger.ms'"),
+        (["report", "--bootstrap-servers", "x", "-X", "no.such.property=1"], "no.such.property"),
+        (["report", "--config", "/nonexistent.toml"], "/nonexistent.toml"),
         (["replay", "/dev/null", "--format", "json", "--bom"], "--bom"),
         # The topic-reading flags replay, export and inspect share.
         (["replay", "--bootstrap-servers", "x", "--since", "yesterday"], "--since"),
@@ -84,6 +89,7 @@ def main():
     failures += check_replay_rejects(args.roadpulse)
     failures += check_stdout_is_output(args.roadpulse)
     failures += check_http_port_in_use(args.roadpulse)
+    failures += check_report_cluster_down(args.roadpulse)
 
     for f in failures:
         print("FAIL:", f)
@@ -119,6 +125,24 @@ def check_broker_control(roadpulse):
         b.stop()
     if b.proc.returncode != 0:
         failures.append("broker --control exited with %s on SIGTERM" % b.proc.returncode)
+    return failures
+
+
+def check_report_cluster_down(roadpulse):
+    """`report` against a cluster whose brokers are all down: exit code 1
+    (the cluster failed, not the flags: those are 2), naming the topic and
+    the servers."""
+    import kafka_harness as h
+    failures = []
+    with h.Broker(roadpulse, 2, control=True) as b:
+        answer = b.command("down -1")
+        rc, text = run(roadpulse, "report", "--bootstrap-servers", b.servers)
+        last = text.strip().splitlines()[-1] if text.strip() else ""
+        ok = answer.startswith("ok") and rc == 1 and \
+            ("cannot read roadpulse.counts from %s: " % b.servers) in last
+        print("%-4s report with every broker down -> rc=%d: %s" % ("ok" if ok else "BAD", rc, last))
+        if not ok:
+            failures.append("report with every broker down: rc=%d, %r" % (rc, text[-300:]))
     return failures
 
 

@@ -40,8 +40,8 @@ REPORTS = [
 ]
 
 
-def output(args, name):
-    proc = subprocess.run(args, capture_output=True, timeout=600)
+def output(args, name, env=None):
+    proc = subprocess.run(args, capture_output=True, timeout=600, env=env)
     if proc.returncode != 0:
         h.fail("%s exited with %d: %s" % (name, proc.returncode, proc.stderr.decode()[-2000:]))
     return proc.stdout, proc.stderr.decode()
@@ -115,6 +115,23 @@ def main():
                                                         replayed.decode()[:1500]))
             h.log("%s: live and replayed reports identical (%d bytes)" % (" ".join(flags), len(live)))
             if flags == REPORTS[0]:
+                # The cluster named by the configuration instead of the flag:
+                # a --config file, and the environment (as run and serve).
+                config = os.path.join(tmp, "report.toml")
+                with open(config, "w") as f:
+                    f.write('[kafka]\n"bootstrap.servers" = "%s"\n' % servers)
+                env = {k: v for k, v in os.environ.items() if not k.startswith("ROADPULSE_")}
+                by_file, _ = output([rp, "report", "--config", config] + flags, "report --config",
+                                    env)
+                env["ROADPULSE_KAFKA_BOOTSTRAP_SERVERS"] = servers
+                by_env, _ = output([rp, "report"] + flags, "report (environment)", env)
+                for how, got in (("--config FILE", by_file),
+                                 ("ROADPULSE_KAFKA_BOOTSTRAP_SERVERS", by_env)):
+                    if got != live:
+                        failures.append("report with the cluster from %s differs from "
+                                        "--bootstrap-servers" % how)
+                h.log("report with the cluster from --config and from the environment: "
+                      "identical to --bootstrap-servers")
                 text = live.decode()
                 for figure in ("11.29%", "14.04%", "17.78%", "69.8%", "62.5%", "13.9万", "3万余"):
                     if figure not in text:
