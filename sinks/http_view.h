@@ -1,7 +1,7 @@
 // HttpView: the HTTP face of a CountView (`roadpulse serve`, `roadpulse demo`).
 //
 //   GET /api/v1/counts?metric=&region=&window=   one figure, last year's, the change
-//   GET /api/v1/report?from=&to=&region=&lang=&format=   the report (sinks/report.h)
+//   GET /api/v1/report?from=&to=&region=&lang=&format=&bom=   the report (sinks/report.h)
 //   GET /api/v1/summary                          what the dashboard shows, as JSON
 //   GET /api/v1/stream                           Server-Sent Events: the summary on change
 //   GET /metrics                                 Prometheus text format

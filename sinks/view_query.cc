@@ -218,7 +218,8 @@ absl::StatusOr<CountsQuery> ParseCountsQuery(const QueryParams& params,
 
 absl::StatusOr<ReportQuery> ParseReportQuery(const QueryParams& params,
                                              const RegionTable& regions, absl::CivilDay today) {
-  if (absl::Status s = CheckKnown(params, {"from", "to", "region", "lang", "format"}); !s.ok()) {
+  if (absl::Status s = CheckKnown(params, {"from", "to", "region", "lang", "format", "bom"});
+      !s.ok()) {
     return s;
   }
   ReportQuery q;
@@ -258,6 +259,11 @@ absl::StatusOr<ReportQuery> ParseReportQuery(const QueryParams& params,
     } else {
       return Bad(fmt::format("format: {} is not json, text, md or csv", Quote(*format)));
     }
+  }
+  if (const std::string* bom = Get(params, "bom")) {
+    if (*bom != "0" && *bom != "1") return Bad(fmt::format("bom: {} is not 0 or 1", Quote(*bom)));
+    q.bom = *bom == "1";
+    if (q.bom && q.format != ReportFormat::kCsv) return Bad("bom: only with format=csv");
   }
   return q;
 }

@@ -69,11 +69,13 @@ struct ReportQuery {
   Period period;
   Language language = Language::kZh;
   ReportFormat format = ReportFormat::kJson;
+  bool bom = false;  // a CSV starting with a UTF-8 byte-order mark (for Excel)
 };
 
-// `/api/v1/report?from=&to=&region=&lang=&format=`; from defaults to 1 January
-// of this year, to (exclusive) to tomorrow, region to the city, lang to zh,
-// format to json (or text, md, csv).
+// `/api/v1/report?from=&to=&region=&lang=&format=&bom=`; from defaults to 1
+// January of this year, to (exclusive) to tomorrow, region to the city, lang
+// to zh, format to json (or text, md, csv); bom=1 (or 0) only with format=csv,
+// as `report --bom`.
 absl::StatusOr<ReportQuery> ParseReportQuery(const QueryParams& params,
                                              const RegionTable& regions, absl::CivilDay today);
 

@@ -5,7 +5,9 @@
 (this year's history, then live events) + run + serve), then Debian's chromium, headless, driven over the DevTools protocol (standard
 library only): the page renders, receives a live update over /api/v1/stream
 without a reload, and every number it shows (cards and the county table)
-equals /api/v1/counts. Saves a screenshot and prints its path. Then a
+equals /api/v1/counts; the report panel shows /api/v1/report's sentences and
+its CSV link gives the report's CSV after a UTF-8 BOM, in Chinese and in
+English. Saves a screenshot and prints its path. Then a
 `serve` whose broker cannot be reached: the page shows the waiting banner
 with /readyz's reason, in Chinese and in English.
 
@@ -55,6 +57,36 @@ def freshness(base, tmp):
     except OSError as e:
         parts.append("no demo log: %r" % e)
     return "\n".join(parts)
+
+
+REPORT_PANEL = """JSON.stringify({
+  sentences: Array.from(document.querySelectorAll('#report-text p')).map(p => p.textContent),
+  csv: document.getElementById('dl-csv').href,
+  csv_name: document.getElementById('dl-csv').getAttribute('download'),
+  md: document.getElementById('dl-md').href})"""
+
+
+def check_report_panel(cdp, base, lang):
+    """The report panel shows /api/v1/report's sentences for this year so far
+    (in the page's language), and its CSV link gives that report's CSV after a
+    UTF-8 byte-order mark. Counts move while events arrive, so retry."""
+    last = None
+    for attempt in range(40):
+        page = json.loads(cdp.evaluate(REPORT_PANEL))
+        api = v.get_json(base + "/api/v1/report?format=json&lang=" + lang)[1]
+        status, csv, headers = v.get(page["csv"])
+        plain = v.get(base + "/api/v1/report?format=csv&lang=" + lang)[1]
+        last = (page, api.get("sentences"), csv[:60], plain[:60])
+        if page["sentences"] and page["sentences"] == api["sentences"] and status == 200 and \
+                csv == b"\xef\xbb\xbf" + plain and page["csv_name"].endswith("-%s.csv" % lang) \
+                and v.get(page["md"])[0] == 200:
+            h.log("report panel (%s): %d sentences equal /api/v1/report (attempt %d), e.g. %r; "
+                  "the CSV link gives the report's CSV after a BOM (%d bytes, %s)" % (
+                      lang, len(page["sentences"]), attempt + 1, page["sentences"][0][:60],
+                      len(csv), headers.get("Content-Type")))
+            return
+        time.sleep(0.5)
+    h.fail("report panel (%s) does not match /api/v1/report: %r" % (lang, last))
 
 
 def waiting_banner(procs, roadpulse, tmp):
@@ -173,6 +205,7 @@ def main():
                     h.fail("the page says %r, expected live; %s" % (
                         json.loads(cdp.evaluate(PAGE_NUMBERS))["state"], freshness(base, tmp)))
                 h.log("the page says live after %.1f s" % (time.monotonic() - t0))
+            check_report_panel(cdp, base, "zh")
             shot = cdp.call("Page.captureScreenshot", format="png")
             path = args.screenshot or os.path.join(tempfile.gettempdir(),
                                                    "roadpulse-dashboard.png")
@@ -185,6 +218,7 @@ def main():
             if "Binzhou" not in title:
                 h.fail("English switch did not work: %r" % title)
             h.log("English switch: %r" % title)
+            check_report_panel(cdp, base, "en")
         waiting_banner(procs, args.roadpulse, tmp)
     h.log("OK")
     return 0

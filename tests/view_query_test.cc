@@ -93,5 +93,30 @@ TEST_F(ViewQueryTest, ReportQueries) {
   EXPECT_THAT(std::string(ReportQ("from=1000-01-01&to=2025-01-01").message()), HasSubstr("not a valid date"));
 }
 
+TEST_F(ViewQueryTest, ReportBomOnlyWithCsv) {
+  auto parse = [this](std::string_view query) {
+    absl::StatusOr<QueryParams> p = ParseQueryString(query);
+    EXPECT_TRUE(p.ok()) << query;
+    return ParseReportQuery(*p, *regions_, today_);
+  };
+  absl::StatusOr<ReportQuery> q = parse("format=csv&bom=1");
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_TRUE(q->bom);
+  EXPECT_EQ(q->format, ReportFormat::kCsv);
+  q = parse("format=csv&bom=0");
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_FALSE(q->bom);
+  q = parse("format=csv");
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_FALSE(q->bom);
+  EXPECT_TRUE(parse("format=json&bom=0").ok());
+  EXPECT_THAT(std::string(parse("format=json&bom=1").status().message()),
+              HasSubstr("bom: only with format=csv"));
+  EXPECT_THAT(std::string(parse("bom=1").status().message()),
+              HasSubstr("bom: only with format=csv"));  // the default format is json
+  EXPECT_THAT(std::string(parse("format=csv&bom=yes").status().message()),
+              HasSubstr("bom: \"yes\" is not 0 or 1"));
+}
+
 }  // namespace
 }  // namespace roadpulse

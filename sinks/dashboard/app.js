@@ -12,6 +12,8 @@
       spark_note: '按事故发生时间 · 本小时至今', no_base: '去年同期为 0，无同比',
       stale_msg: (s) => `⚠ 数据已停止更新：最近一次计数发布于 ${s} 前，请检查采集与计算服务。`,
       offline_msg: '⚠ 与服务器的实时连接已中断，正在重连……',
+      report: '今年以来通报', dl_csv: '下载报表（CSV，可用 Excel 打开）', dl_md: '下载报表（Markdown）',
+      report_period: (f, t) => `${f} 至 ${t}，与去年同期相比`,
       waiting: '等待数据',
       waiting_msg: (why) => `⚠ 暂时读不到计数数据，正在重试，请检查 Kafka 集群。原因：${why}`,
       subtitle: (d, tz) => `${d}（${tz}）· 与去年同期相比`,
@@ -28,6 +30,9 @@
       spark_note: 'by time of the accident · this hour so far', no_base: 'last year was 0: no percentage',
       stale_msg: (s) => `⚠ Data has stopped: the newest count was published ${s} ago. Check the workers.`,
       offline_msg: '⚠ Lost the live connection to the server; reconnecting…',
+      report: 'Year to date, in the report\'s words', dl_csv: 'Download the report (CSV, opens in Excel)',
+      dl_md: 'Download the report (Markdown)',
+      report_period: (f, t) => `${f} to ${t}, against the same period last year`,
       waiting: 'WAITING',
       waiting_msg: (why) => `⚠ Cannot read the counts; retrying. Check the Kafka cluster. Reason: ${why}`,
       subtitle: (d, tz) => `${d} (${tz}) · against the same period last year`,
@@ -231,6 +236,42 @@
     $('footer').textContent = t.footer(summary.snapshot_version);
     app.setAttribute('data-version', String(summary.snapshot_version));
     renderStatus();
+    renderReport();
+    if (!report) loadReport();
+  }
+
+  // The report's sentences for this year so far (/api/v1/report, the same
+  // text as `roadpulse report`), fetched again when the counts have changed,
+  // at most every 5 s; and the links to download the full report.
+  let report = null;
+  let reportVersion = -1;
+  let reportLoading = false;
+  function reportUrl(format) {
+    return withToken(`/api/v1/report?format=${format}&lang=${lang}` + (format === 'csv' ? '&bom=1' : ''));
+  }
+  function renderReport() {
+    const t = T[lang];
+    $('dl-csv').href = reportUrl('csv');
+    $('dl-md').href = reportUrl('md');
+    const day = summary ? summary.today : 'today';
+    $('dl-csv').setAttribute('download', `roadpulse-report-${day}-${lang}.csv`);
+    $('dl-md').setAttribute('download', `roadpulse-report-${day}-${lang}.md`);
+    const box = $('report-text');
+    box.textContent = '';
+    if (!report || report.language !== lang) return;
+    const last = new Date(Date.parse(report.period.to_exclusive + 'T00:00:00Z') - 86400000).toISOString().slice(0, 10);
+    $('report-period').textContent = t.report_period(report.period.from, last);
+    for (const sentence of report.sentences) box.appendChild(el('p', {}, sentence));
+    box.setAttribute('data-version', String(report.snapshot_version));
+  }
+  function loadReport() {
+    if (reportLoading || !summary) return;
+    const want = summary.snapshot_version;
+    if (report && report.language === lang && want === reportVersion) return;
+    reportLoading = true;
+    fetch(reportUrl('json')).then((r) => r.ok ? r.json() : null).then((j) => {
+      if (j) { report = j; reportVersion = want; renderReport(); }
+    }).catch(() => {}).finally(() => { reportLoading = false; });
   }
 
   function accept(s) {
@@ -240,7 +281,12 @@
     render();
   }
 
-  $('lang').addEventListener('click', () => { lang = lang === 'zh' ? 'en' : 'zh'; render(); });
+  $('lang').addEventListener('click', () => {
+    lang = lang === 'zh' ? 'en' : 'zh';
+    render();
+    loadReport();
+  });
+  setInterval(loadReport, 5000);
   fetch(withToken('/api/v1/summary')).then((r) => r.json()).then(accept).catch(() => {});
   const es = new EventSource(withToken('/api/v1/stream'));
   es.addEventListener('summary', (ev) => accept(JSON.parse(ev.data)));
