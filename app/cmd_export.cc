@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "app/config_cli.h"
 #include "app/replay_support.h"
 #include "app/scenario.h"
 #include "fmt/format.h"
@@ -37,9 +38,19 @@ int Fail(std::string_view message) {
   return 2;
 }
 
+// A failure of the cluster or of the output while working, not of the flags.
+int Failed(std::string_view message) {
+  fmt::print(stderr, "roadpulse export: {}\n", message);
+  return 1;
+}
+
 int RunExport(const ExportFlags& f) {
   // Checked here, not by CLI11, so that a bad flag is named before a missing one.
-  if (f.bootstrap_servers.empty()) return Fail("--bootstrap-servers is required");
+  if (f.bootstrap_servers.empty()) {
+    return Fail(
+        "--bootstrap-servers is required (or kafka.\"bootstrap.servers\" in --config FILE, or "
+        "ROADPULSE_KAFKA_BOOTSTRAP_SERVERS)");
+  }
   if (f.output.empty()) return Fail("--output is required");
   absl::StatusOr<RegionTable> regions =
       RegionTable::LoadFile(f.regions.empty() ? DefaultRegionTablePath() : f.regions);
@@ -60,7 +71,11 @@ int RunExport(const ExportFlags& f) {
   if (f.compression == "zstd") wo.compression = Compression::kZstd;
 
   absl::StatusOr<std::unique_ptr<TopicReader>> reader = TopicReader::Create(*to);
-  if (!reader.ok()) return Fail(Msg(reader.status()));
+  if (!reader.ok()) {
+    fmt::print(stderr, "roadpulse export: cannot read from {}: {}\n", f.bootstrap_servers,
+               Msg(reader.status()));
+    return TopicReaderExitCode(reader.status());
+  }
   absl::StatusOr<std::unique_ptr<EventLogWriter>> writer = EventLogWriter::Create(f.output, wo);
   if (!writer.ok()) return Fail(Msg(writer.status()));
   Progress progress("export", 0, (*reader)->total());
@@ -74,8 +89,8 @@ int RunExport(const ExportFlags& f) {
   });
   progress.Finish(n, 0);
   absl::Status closed = (*writer)->Close();
-  if (!st.ok()) return Fail(Msg(st));
-  if (!closed.ok()) return Fail(Msg(closed));
+  if (!st.ok()) return Failed(Msg(st));
+  if (!closed.ok()) return Failed(Msg(closed));
   fmt::print(stderr, "export: {} records from {} partitions to {} ({}, compression {}) in {:.2f} s\n",
              n, (*reader)->ranges().size(), f.output, EventLogFormatName((*writer)->format()),
              CompressionName((*writer)->compression()), progress.elapsed_s());
@@ -91,8 +106,14 @@ void AddExportCommand(CLI::App& app, int* exit_code) {
       "export",
       "Write a time range of the input topics to an event-log file for archiving\n"
       "(length-delimited LoggedRecord, or JSON Lines for .jsonl; gzip for .gz, zstd for .zst).\n"
-      "`roadpulse replay FILE` counts it later.");
-  cmd->add_option("--bootstrap-servers", flags->bootstrap_servers, "Kafka bootstrap servers (required)");
+      "`roadpulse replay FILE` counts it later. Reaches the cluster like `run`: --config FILE,\n"
+      "ROADPULSE_KAFKA_* variables (SASL, TLS) and -X.\n"
+      "Exit code 0 ok, 1 the cluster or the output failed, 2 bad flags or configuration.");
+  auto cli = std::make_shared<ConfigCli>();
+  const TopicReaderFields fields{&flags->bootstrap_servers, &flags->regions,
+                                 &flags->incidents_topic, &flags->violations_topic,
+                                 &flags->properties};
+  AddTopicReaderOptions(cmd, cli.get(), fields, "");
   cmd->add_option("--topic", flags->topics, "Topic to export (repeatable; default: both input topics)");
   cmd->add_option("--from", flags->from,
                   "First record time (YYYY-MM-DD local midnight, RFC 3339, or Unix ms), found "
@@ -105,14 +126,11 @@ void AddExportCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--compression", flags->compression, "auto (by the name), none, gzip or zstd")
       ->check(CLI::IsMember({"auto", "none", "gzip", "zstd"}))
       ->capture_default_str();
-  cmd->add_option("--regions", flags->regions, "Region table (its time zone reads dates)")
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--incidents-topic", flags->incidents_topic, "Topic of accidents")
-      ->capture_default_str();
-  cmd->add_option("--violations-topic", flags->violations_topic, "Topic of violations")
-      ->capture_default_str();
-  cmd->add_option("-X", flags->properties, "Raw librdkafka consumer property KEY=VALUE");
-  cmd->callback([flags, exit_code] { *exit_code = RunExport(*flags); });
+  cmd->callback([flags, cli, fields, exit_code] {
+    absl::StatusOr<Config> config =
+        LoadTopicReaderConfig(*cli, /*servers_from_config=*/true, fields);
+    *exit_code = config.ok() ? RunExport(*flags) : Fail(Msg(config.status()));
+  });
 }
 
 }  // namespace roadpulse

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "app/config_cli.h"
 #include "app/replay_support.h"
 #include "app/scenario.h"
 #include "fmt/format.h"
@@ -41,6 +42,7 @@ struct InspectFlags {
   std::string incidents_topic = "roadpulse.incidents";
   std::string violations_topic = "roadpulse.violations";
   std::string dlq_topic = "roadpulse.dlq";
+  std::string counts_topic = "roadpulse.counts";
   std::vector<std::string> reasons;
   std::vector<std::string> properties;
 };
@@ -138,8 +140,12 @@ int RunInspect(const InspectFlags& f) {
   if (!to.ok()) return Fail(Msg(to.status()));
   to->headers = dlq;
   absl::StatusOr<std::unique_ptr<TopicReader>> reader = TopicReader::Create(*to);
-  if (!reader.ok()) return Fail(Msg(reader.status()));
-  const bool counts = f.counts || f.topic == "roadpulse.counts";
+  if (!reader.ok()) {
+    fmt::print(stderr, "roadpulse inspect: cannot read {} from {}: {}\n", f.topic,
+               f.bootstrap_servers, Msg(reader.status()));
+    return TopicReaderExitCode(reader.status());
+  }
+  const bool counts = f.counts || f.topic == f.counts_topic;
   auto kind_of = [&](std::string_view topic) {
     return topic == f.violations_topic  ? v1::EVENT_KIND_VIOLATION
            : topic == f.incidents_topic ? v1::EVENT_KIND_INCIDENT
@@ -198,25 +204,36 @@ void AddInspectCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--input-format", flags->input_format, "auto, delimited, jsonl")
       ->check(CLI::IsMember({"auto", "delimited", "jsonl"}))
       ->capture_default_str();
-  cmd->add_option("--regions", flags->regions, "Region table file")->check(CLI::ExistingFile);
-  cmd->add_option("--bootstrap-servers", flags->bootstrap_servers, "Read a topic instead of files");
+  auto cli = std::make_shared<ConfigCli>();
+  const TopicReaderFields fields{&flags->bootstrap_servers, &flags->regions,
+                                 &flags->incidents_topic, &flags->violations_topic,
+                                 &flags->properties};
+  AddTopicReaderOptions(cmd, cli.get(), fields,
+                        "Read a topic instead of files (or kafka.\"bootstrap.servers\" in the "
+                        "configuration, when no file is given)");
   cmd->add_option("--topic", flags->topic, "Topic to read");
   cmd->add_option("--from", flags->from, "Kafka: first record time (YYYY-MM-DD, RFC 3339, Unix ms)");
   cmd->add_option("--to", flags->to, "Kafka: record time to stop before");
   cmd->add_flag("--counts", flags->counts, "The topic holds CountRecords (implied for roadpulse.counts)");
   cmd->add_option("--limit", flags->limit, "Print at most N records");
-  cmd->add_option("--incidents-topic", flags->incidents_topic, "Topic of accidents")
-      ->capture_default_str();
-  cmd->add_option("--violations-topic", flags->violations_topic, "Topic of violations")
-      ->capture_default_str();
-  cmd->add_option("--dlq-topic", flags->dlq_topic,
-                  "Dead-letter topic: its records are printed with their reason and source")
-      ->capture_default_str();
+  cli->Bind(cmd->add_option("--dlq-topic", flags->dlq_topic,
+                            "Dead-letter topic: its records are printed with their reason and "
+                            "source")
+                ->capture_default_str(),
+            "topics.dlq");
   cmd->add_option("--reason", flags->reasons,
                   "Dead-letter topic: only the records refused for this reason (repeatable; "
                   "e.g. unknown_region)");
-  cmd->add_option("-X", flags->properties, "Raw librdkafka consumer property KEY=VALUE");
-  cmd->callback([flags, exit_code] { *exit_code = RunInspect(*flags); });
+  cmd->callback([flags, cli, fields, exit_code] {
+    absl::StatusOr<Config> config = LoadTopicReaderConfig(*cli, flags->inputs.empty(), fields);
+    if (!config.ok()) {
+      *exit_code = Fail(Msg(config.status()));
+      return;
+    }
+    flags->dlq_topic = config->GetString("topics.dlq");
+    flags->counts_topic = config->GetString("topics.counts");
+    *exit_code = RunInspect(*flags);
+  });
 }
 
 }  // namespace roadpulse

@@ -15,6 +15,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "app/commands.h"
+#include "app/config_cli.h"
 #include "app/replay_support.h"
 #include "app/scenario.h"
 #include "fmt/format.h"
@@ -204,7 +205,11 @@ int RunReplay(const ReplayFlags& f) {
     absl::StatusOr<TopicReaderOptions> to = TopicReaderOptionsFromFlags(flags, tz);
     if (!to.ok()) return Fail(Msg(to.status()));
     absl::StatusOr<std::unique_ptr<TopicReader>> reader = TopicReader::Create(*to);
-    if (!reader.ok()) return Fail(Msg(reader.status()));
+    if (!reader.ok()) {
+      fmt::print(stderr, "roadpulse replay: cannot read from {}: {}\n", f.bootstrap_servers,
+                 Msg(reader.status()));
+      return TopicReaderExitCode(reader.status());
+    }
     Progress progress("replay", 0, (*reader)->total());
     absl::Status st = (*reader)->ReadAll([&](const TopicRecord& r) {
       ++records;
@@ -275,7 +280,8 @@ void AddReplayCommand(CLI::App& app, int* exit_code) {
       "with the worker's processors, no broker needed, and print the report (as `report`\n"
       "does). Byte-identical to broker + run + report over the same events. A truncated or\n"
       "corrupt input is reported with its file and byte offset; what came before it counts,\n"
-      "the report is printed, and the exit code is 1.");
+      "the report is printed, and the exit code is 1. Topics are read like `run` reads them:\n"
+      "--config FILE, ROADPULSE_KAFKA_* variables (SASL, TLS) and -X.");
   cmd->add_option("INPUT", flags->inputs,
                   "Event-log files (length-delimited LoggedRecord or JSON Lines, optionally .gz/"
                   ".zst), or CSV files with --mapping");
@@ -284,7 +290,13 @@ void AddReplayCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--input-format", flags->input_format, "Event-log format: auto, delimited, jsonl")
       ->check(CLI::IsMember({"auto", "delimited", "jsonl"}))
       ->capture_default_str();
-  cmd->add_option("--regions", flags->regions, "Region table file")->check(CLI::ExistingFile);
+  auto cli = std::make_shared<ConfigCli>();
+  const TopicReaderFields fields{&flags->bootstrap_servers, &flags->regions,
+                                 &flags->incidents_topic, &flags->violations_topic,
+                                 &flags->properties};
+  AddTopicReaderOptions(cmd, cli.get(), fields,
+                        "Replay Kafka topics instead of files (or kafka.\"bootstrap.servers\" in "
+                        "the configuration, when no file is given)");
   cmd->add_option("--from", flags->from,
                   "Report period: first day, YYYY-MM-DD (default: 1 January this year)");
   cmd->add_option("--to", flags->to,
@@ -306,30 +318,32 @@ void AddReplayCommand(CLI::App& app, int* exit_code) {
                   "Partitions per input topic on the live path being reproduced (records are "
                   "placed by murmur2 of the key, like the producer)")
       ->capture_default_str();
-  cmd->add_option("--retention-days", flags->retention_days,
-                  "Events older than this before the newest of their partition are too late "
-                  "(as `run --retention-days`)")
-      ->capture_default_str();
+  cli->Bind(cmd->add_option("--retention-days", flags->retention_days,
+                            "Events older than this before the newest of their partition are too "
+                            "late (as `run --retention-days`, worker.retention_days)")
+                ->capture_default_str(),
+            "worker.retention_days");
   cmd->add_option("--threads", flags->threads,
                   "Files: process on this many worker threads (partitions are shared out, so "
                   "the report and the rejects are the same); default 0: one per core, up to 8");
   cmd->add_option("--rejects", flags->rejects,
                   "Write every rejected row/line/record as FILE:WHERE: REASON to this file "
                   "(default: the first 10 to stderr)");
-  cmd->add_option("--bootstrap-servers", flags->bootstrap_servers,
-                  "Replay Kafka topics instead of files");
   cmd->add_option("--topic", flags->topics,
                   "Topic to replay (repeatable; default: both input topics)");
   cmd->add_option("--since", flags->since,
                   "Kafka: first record time (YYYY-MM-DD local, RFC 3339, or Unix ms), found "
                   "with offsetsForTimes");
   cmd->add_option("--until", flags->until, "Kafka: record time to stop before (same forms)");
-  cmd->add_option("--incidents-topic", flags->incidents_topic, "Topic of accidents")
-      ->capture_default_str();
-  cmd->add_option("--violations-topic", flags->violations_topic, "Topic of violations")
-      ->capture_default_str();
-  cmd->add_option("-X", flags->properties, "Raw librdkafka consumer property KEY=VALUE");
-  cmd->callback([flags, exit_code] { *exit_code = RunReplay(*flags); });
+  cmd->callback([flags, cli, fields, exit_code] {
+    absl::StatusOr<Config> config = LoadTopicReaderConfig(*cli, flags->inputs.empty(), fields);
+    if (!config.ok()) {
+      *exit_code = Fail(Msg(config.status()));
+      return;
+    }
+    flags->retention_days = static_cast<int>(config->GetInt("worker.retention_days"));
+    *exit_code = RunReplay(*flags);
+  });
 }
 
 }  // namespace roadpulse

@@ -62,11 +62,14 @@ void AddConfigOptions(CLI::App* cmd, ConfigCli* cli) {
           ->check(CLI::IsMember({"text", "json"}));
 }
 
-CLI::Option* AddBootstrapServersOption(CLI::App* cmd, ConfigCli* cli, std::string* servers) {
-  return cli->Bind(cmd->add_option("--bootstrap-servers", *servers,
-                                   "Kafka bootstrap servers, HOST:PORT[,...] (required here or as "
-                                   "kafka.\"bootstrap.servers\" in the configuration)"),
-                   "kafka.bootstrap.servers");
+CLI::Option* AddBootstrapServersOption(CLI::App* cmd, ConfigCli* cli, std::string* servers,
+                                       const std::string& help) {
+  return cli->Bind(
+      cmd->add_option("--bootstrap-servers", *servers,
+                      help.empty() ? "Kafka bootstrap servers, HOST:PORT[,...] (required here or "
+                                     "as kafka.\"bootstrap.servers\" in the configuration)"
+                                   : help),
+      "kafka.bootstrap.servers");
 }
 
 CLI::Option* AddPropertiesOption(CLI::App* cmd, ConfigCli* cli,

@@ -53,7 +53,9 @@ void AddConfigOptions(CLI::App* cmd, ConfigCli* cli);
 void AddConfigFileOption(CLI::App* cmd, ConfigCli* cli);
 // Adds --bootstrap-servers into `servers`, bound to kafka.bootstrap.servers
 // (LoadForCluster requires it from somewhere). Both must outlive `cmd`.
-CLI::Option* AddBootstrapServersOption(CLI::App* cmd, ConfigCli* cli, std::string* servers);
+// `help`: the option's text (default: says where else it may come from).
+CLI::Option* AddBootstrapServersOption(CLI::App* cmd, ConfigCli* cli, std::string* servers,
+                                       const std::string& help = "");
 // Adds -X key=value (repeatable) into `properties`, bound to kafka.<key>.
 // Both must outlive `cmd`.
 CLI::Option* AddPropertiesOption(CLI::App* cmd, ConfigCli* cli,

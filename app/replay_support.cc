@@ -54,6 +54,40 @@ absl::StatusOr<std::unique_ptr<RecordSource>> OpenInput(const std::string& path,
   return std::unique_ptr<RecordSource>(*std::move(log));
 }
 
+void AddTopicReaderOptions(CLI::App* cmd, ConfigCli* cli, const TopicReaderFields& fields,
+                           const std::string& servers_help) {
+  AddConfigFileOption(cmd, cli);
+  AddBootstrapServersOption(cmd, cli, fields.bootstrap_servers, servers_help);
+  cli->Bind(
+      cmd->add_option("--regions", *fields.regions, "Region table file (its time zone reads dates)")
+          ->check(CLI::ExistingFile),
+      "regions.file");
+  cli->Bind(cmd->add_option("--incidents-topic", *fields.incidents_topic, "Topic of accidents")
+                ->capture_default_str(),
+            "topics.incidents");
+  cli->Bind(cmd->add_option("--violations-topic", *fields.violations_topic, "Topic of violations")
+                ->capture_default_str(),
+            "topics.violations");
+  AddPropertiesOption(cmd, cli, fields.properties);
+}
+
+absl::StatusOr<Config> LoadTopicReaderConfig(const ConfigCli& cli, bool servers_from_config,
+                                             const TopicReaderFields& fields) {
+  absl::StatusOr<Config> config = cli.Load();
+  if (!config.ok()) return config.status();
+  if (servers_from_config) *fields.bootstrap_servers = config->BootstrapServers();
+  *fields.regions = config->GetString("regions.file");
+  *fields.incidents_topic = config->GetString("topics.incidents");
+  *fields.violations_topic = config->GetString("topics.violations");
+  fields.properties->clear();
+  for (const auto& [k, v] : config->ClientProperties()) fields.properties->push_back(k + "=" + v);
+  return config;
+}
+
+int TopicReaderExitCode(const absl::Status& status) {
+  return absl::IsInvalidArgument(status) || absl::IsNotFound(status) ? 2 : 1;
+}
+
 absl::Status DefaultToInputTopics(std::vector<std::string>* topics,
                                   const std::string& incidents_topic,
                                   const std::string& violations_topic) {

@@ -12,8 +12,11 @@
 #include <string_view>
 #include <vector>
 
+#include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "app/config.h"
+#include "app/config_cli.h"
 #include "ingest/csv_mapping.h"
 #include "ingest/event_log_reader.h"
 #include "ingest/record_source.h"
@@ -61,6 +64,33 @@ struct TopicFlags {
   std::string from_flag;
   std::string to_flag;
 };
+// The fields of the flags replay, export and inspect read topics with. They
+// and the ConfigCli must outlive the command.
+struct TopicReaderFields {
+  std::string* bootstrap_servers;
+  std::string* regions;
+  std::string* incidents_topic;
+  std::string* violations_topic;
+  std::vector<std::string>* properties;  // "key=value"
+};
+// Adds --config, --bootstrap-servers (`servers_help`), --regions,
+// --incidents-topic, --violations-topic and -X, bound to the configuration's
+// kafka.*, regions.file and topics.* as for `run`.
+void AddTopicReaderOptions(CLI::App* cmd, ConfigCli* cli, const TopicReaderFields& fields,
+                           const std::string& servers_help);
+// defaults < --config FILE < ROADPULSE_* < flags, into `fields`. The
+// configured bootstrap servers are taken only when `servers_from_config`;
+// otherwise only --bootstrap-servers counts (a cluster named by the
+// environment must not turn a replay of files into one of topics). Returns
+// the configuration for the command's other keys; kInvalidArgument names a
+// bad file, variable or property.
+absl::StatusOr<Config> LoadTopicReaderConfig(const ConfigCli& cli, bool servers_from_config,
+                                             const TopicReaderFields& fields);
+
+// The exit code for a failed TopicReader::Create: 2 for bad options or a
+// topic the cluster lacks (the flags' fault), 1 for a cluster that failed.
+int TopicReaderExitCode(const absl::Status& status);
+
 // For the commands that read the input topics: no --topic means both; any
 // other topic is kInvalidArgument, naming it and the two input topics.
 absl::Status DefaultToInputTopics(std::vector<std::string>* topics,

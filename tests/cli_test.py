@@ -65,13 +65,18 @@ def main():
         # The topic-reading flags replay, export and inspect share.
         (["replay", "--bootstrap-servers", "x", "--since", "yesterday"], "--since"),
         (["replay", "--bootstrap-servers", "x", "--until", "2025-02-30"], "--until"),
-        (["replay", "--bootstrap-servers", "x", "-X", "linger.ms"], "-X linger.ms"),
+        (["replay", "--bootstrap-servers", "x", "-X", "linger.ms"], "got 'linger.ms'"),
         (["replay", "--bootstrap-servers", "x", "--topic", "roadpulse.counts"], "--topic"),
         (["export", "--bootstrap-servers", "x", "--output", "/dev/null", "--from", "soon"],
          "--from"),
-        (["export", "--bootstrap-servers", "x", "--output", "/dev/null", "-X", "=1"], "-X =1"),
+        (["export", "--bootstrap-servers", "x", "--output", "/dev/null", "-X", "=1"], "got '=1'"),
         (["inspect", "--bootstrap-servers", "x", "--topic", "t", "--to", "2025-13-01"], "--to"),
-        (["inspect", "--bootstrap-servers", "x", "--topic", "t", "-X", "acks"], "-X acks"),
+        (["inspect", "--bootstrap-servers", "x", "--topic", "t", "-X", "acks"], "got 'acks'"),
+        (["replay", "--bootstrap-servers", "x", "-X", "no.such.property=1"], "no.such.property"),
+        (["export", "--config", "/nonexistent.toml", "--output", "/dev/null"], "/nonexistent.toml"),
+        (["inspect", "--bootstrap-servers", "x", "--topic", "t", "-X", "fetch.wait.max.ms=soon"],
+         "fetch.wait.max.ms"),
+        (["export", "--output", "/dev/null"], "--bootstrap-servers"),
         (["inspect", "--bootstrap-servers", "x", "--topic", "roadpulse.dlq", "--reason", "late"],
          "--reason"),
         (["inspect", "--bootstrap-servers", "x", "--topic", "t", "--reason", "too_late"],
@@ -129,20 +134,28 @@ def check_broker_control(roadpulse):
 
 
 def check_report_cluster_down(roadpulse):
-    """`report` against a cluster whose brokers are all down: exit code 1
-    (the cluster failed, not the flags: those are 2), naming the topic and
-    the servers."""
+    """The commands that read topics, against a cluster whose brokers are
+    all down: exit code 1 (the cluster failed, not the flags: those are 2),
+    naming the servers."""
     import kafka_harness as h
     failures = []
     with h.Broker(roadpulse, 2, control=True) as b:
         answer = b.command("down -1")
-        rc, text = run(roadpulse, "report", "--bootstrap-servers", b.servers)
-        last = text.strip().splitlines()[-1] if text.strip() else ""
-        ok = answer.startswith("ok") and rc == 1 and \
-            ("cannot read roadpulse.counts from %s: " % b.servers) in last
-        print("%-4s report with every broker down -> rc=%d: %s" % ("ok" if ok else "BAD", rc, last))
-        if not ok:
-            failures.append("report with every broker down: rc=%d, %r" % (rc, text[-300:]))
+        if not answer.startswith("ok"):
+            failures.append("broker: down -1: %s" % answer)
+        for argv, says in [
+                (["report"], "cannot read roadpulse.counts from %s: " % b.servers),
+                (["replay"], "cannot read from %s: " % b.servers),
+                (["export", "--output", "/dev/null"], "cannot read from %s: " % b.servers),
+                (["inspect", "--topic", "roadpulse.counts"],
+                 "cannot read roadpulse.counts from %s: " % b.servers)]:
+            rc, text = run(roadpulse, *argv, "--bootstrap-servers", b.servers)
+            last = text.strip().splitlines()[-1] if text.strip() else ""
+            ok = rc == 1 and says in last
+            print("%-4s %s with every broker down -> rc=%d: %s" % ("ok" if ok else "BAD",
+                                                                   argv[0], rc, last))
+            if not ok:
+                failures.append("%s with every broker down: rc=%d, %r" % (argv[0], rc, text[-300:]))
     return failures
 
 
