@@ -61,8 +61,6 @@ int RunExport(const ExportFlags& f) {
       !s.ok()) {
     return Fail(Msg(s));
   }
-  absl::StatusOr<TopicReaderOptions> to = TopicReaderOptionsFromFlags(flags, tz);
-  if (!to.ok()) return Fail(Msg(to.status()));
   EventLogWriterOptions wo;
   if (f.format == "delimited") wo.format = EventLogFormat::kDelimited;
   if (f.format == "jsonl") wo.format = EventLogFormat::kJsonLines;
@@ -70,10 +68,9 @@ int RunExport(const ExportFlags& f) {
   if (f.compression == "gzip") wo.compression = Compression::kGzip;
   if (f.compression == "zstd") wo.compression = Compression::kZstd;
 
-  absl::StatusOr<std::unique_ptr<TopicReader>> reader = TopicReader::Create(*to);
+  absl::StatusOr<std::unique_ptr<TopicReader>> reader = OpenTopics(flags, tz);
   if (!reader.ok()) {
-    fmt::print(stderr, "roadpulse export: cannot read from {}: {}\n", f.bootstrap_servers,
-               Msg(reader.status()));
+    fmt::print(stderr, "roadpulse export: {}\n", Msg(reader.status()));
     return TopicReaderExitCode(reader.status());
   }
   absl::StatusOr<std::unique_ptr<EventLogWriter>> writer = EventLogWriter::Create(f.output, wo);

@@ -81,14 +81,7 @@ int RunInspect(const InspectFlags& f) {
   if (!f.reasons.empty() && !dlq) {
     return Fail(fmt::format("--reason: only for the dead-letter topic (--topic {})", f.dlq_topic));
   }
-  for (const std::string& reason : f.reasons) {
-    if (!RejectReasonFromName(reason).has_value()) {
-      std::vector<std::string_view> names;
-      for (RejectReason r : AllRejectReasons()) names.push_back(RejectReasonName(r));
-      return Fail(fmt::format("--reason: no reason \"{}\"; the reasons are {}", reason,
-                              fmt::join(names, ", ")));
-    }
-  }
+  if (absl::Status s = CheckReasonNames(f.reasons); !s.ok()) return Fail(Msg(s));
   absl::StatusOr<RegionTable> regions =
       RegionTable::LoadFile(f.regions.empty() ? DefaultRegionTablePath() : f.regions);
   if (!regions.ok()) return Fail(Msg(regions.status()));
@@ -135,14 +128,11 @@ int RunInspect(const InspectFlags& f) {
     }
     return exit_code;
   }
-  absl::StatusOr<TopicReaderOptions> to = TopicReaderOptionsFromFlags(
-      TopicFlags{f.bootstrap_servers, {f.topic}, f.properties, f.from, f.to, "--from", "--to"}, tz);
-  if (!to.ok()) return Fail(Msg(to.status()));
-  to->headers = dlq;
-  absl::StatusOr<std::unique_ptr<TopicReader>> reader = TopicReader::Create(*to);
+  absl::StatusOr<std::unique_ptr<TopicReader>> reader = OpenTopics(
+      TopicFlags{f.bootstrap_servers, {f.topic}, f.properties, f.from, f.to, "--from", "--to"}, tz,
+      /*headers=*/dlq);
   if (!reader.ok()) {
-    fmt::print(stderr, "roadpulse inspect: cannot read {} from {}: {}\n", f.topic,
-               f.bootstrap_servers, Msg(reader.status()));
+    fmt::print(stderr, "roadpulse inspect: {}\n", Msg(reader.status()));
     return TopicReaderExitCode(reader.status());
   }
   const bool counts = f.counts || f.topic == f.counts_topic;

@@ -202,12 +202,9 @@ int RunReplay(const ReplayFlags& f) {
         !s.ok()) {
       return Fail(Msg(s));
     }
-    absl::StatusOr<TopicReaderOptions> to = TopicReaderOptionsFromFlags(flags, tz);
-    if (!to.ok()) return Fail(Msg(to.status()));
-    absl::StatusOr<std::unique_ptr<TopicReader>> reader = TopicReader::Create(*to);
+    absl::StatusOr<std::unique_ptr<TopicReader>> reader = OpenTopics(flags, tz);
     if (!reader.ok()) {
-      fmt::print(stderr, "roadpulse replay: cannot read from {}: {}\n", f.bootstrap_servers,
-                 Msg(reader.status()));
+      fmt::print(stderr, "roadpulse replay: {}\n", Msg(reader.status()));
       return TopicReaderExitCode(reader.status());
     }
     Progress progress("replay", 0, (*reader)->total());

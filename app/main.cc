@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   roadpulse::AddReplayCommand(app, &exit_code);
   roadpulse::AddExportCommand(app, &exit_code);
   roadpulse::AddInspectCommand(app, &exit_code);
+  roadpulse::AddRedriveCommand(app, &exit_code);
   roadpulse::AddReportCommand(app, &exit_code);
   roadpulse::AddConfigCommand(app, &exit_code);
   roadpulse::AddServeCommand(app, &exit_code);

@@ -5,7 +5,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "fmt/format.h"
+#include "fmt/ranges.h"
+#include "processors/reject_reason.h"
 
 namespace roadpulse {
 
@@ -82,6 +86,33 @@ absl::StatusOr<Config> LoadTopicReaderConfig(const ConfigCli& cli, bool servers_
   fields.properties->clear();
   for (const auto& [k, v] : config->ClientProperties()) fields.properties->push_back(k + "=" + v);
   return config;
+}
+
+absl::StatusOr<std::unique_ptr<TopicReader>> OpenTopics(const TopicFlags& flags, absl::TimeZone tz,
+                                                        bool headers) {
+  absl::StatusOr<TopicReaderOptions> options = TopicReaderOptionsFromFlags(flags, tz);
+  if (!options.ok()) return options.status();
+  options->headers = headers;
+  absl::StatusOr<std::unique_ptr<TopicReader>> reader = TopicReader::Create(*options);
+  if (reader.ok() || absl::IsInvalidArgument(reader.status()) ||
+      absl::IsNotFound(reader.status())) {
+    return reader;
+  }
+  return absl::Status(reader.status().code(),
+                      absl::StrCat("cannot read ", absl::StrJoin(flags.topics, ", "), " from ",
+                                   flags.bootstrap_servers, ": ", reader.status().message()));
+}
+
+absl::Status CheckReasonNames(const std::vector<std::string>& reasons) {
+  for (const std::string& reason : reasons) {
+    if (!RejectReasonFromName(reason).has_value()) {
+      std::vector<std::string_view> names;
+      for (RejectReason r : AllRejectReasons()) names.push_back(RejectReasonName(r));
+      return absl::InvalidArgumentError(fmt::format(
+          "--reason: no reason \"{}\"; the reasons are {}", reason, fmt::join(names, ", ")));
+    }
+  }
+  return absl::OkStatus();
 }
 
 int TopicReaderExitCode(const absl::Status& status) {

@@ -87,10 +87,6 @@ void AddTopicReaderOptions(CLI::App* cmd, ConfigCli* cli, const TopicReaderField
 absl::StatusOr<Config> LoadTopicReaderConfig(const ConfigCli& cli, bool servers_from_config,
                                              const TopicReaderFields& fields);
 
-// The exit code for a failed TopicReader::Create: 2 for bad options or a
-// topic the cluster lacks (the flags' fault), 1 for a cluster that failed.
-int TopicReaderExitCode(const absl::Status& status);
-
 // For the commands that read the input topics: no --topic means both; any
 // other topic is kInvalidArgument, naming it and the two input topics.
 absl::Status DefaultToInputTopics(std::vector<std::string>* topics,
@@ -100,6 +96,21 @@ absl::Status DefaultToInputTopics(std::vector<std::string>* topics,
 // the bad flag: a property without "=" or a time that does not parse.
 absl::StatusOr<TopicReaderOptions> TopicReaderOptionsFromFlags(const TopicFlags& flags,
                                                                absl::TimeZone tz);
+
+// TopicReaderOptionsFromFlags, then TopicReader::Create (with the records'
+// headers when `headers`). kInvalidArgument names a bad flag, kNotFound a
+// topic the cluster lacks; any other error is the cluster's, its message
+// "cannot read TOPICS from SERVERS: ...". TopicReaderExitCode gives the
+// command's exit code for each.
+absl::StatusOr<std::unique_ptr<TopicReader>> OpenTopics(const TopicFlags& flags, absl::TimeZone tz,
+                                                        bool headers = false);
+// kInvalidArgument naming the first of `reasons` (--reason values) that is
+// not a RejectReasonName, and listing the reasons.
+absl::Status CheckReasonNames(const std::vector<std::string>& reasons);
+
+// The exit code for OpenTopics' error: 2 for bad flags or a topic the cluster
+// lacks (the flags' fault), 1 for a cluster that failed.
+int TopicReaderExitCode(const absl::Status& status);
 
 // The message of a status as a std::string (Debian's absl::string_view is
 // not std::string_view).

@@ -145,8 +145,10 @@ def check_report_cluster_down(roadpulse):
             failures.append("broker: down -1: %s" % answer)
         for argv, says in [
                 (["report"], "cannot read roadpulse.counts from %s: " % b.servers),
-                (["replay"], "cannot read from %s: " % b.servers),
-                (["export", "--output", "/dev/null"], "cannot read from %s: " % b.servers),
+                (["replay"], "cannot read roadpulse.incidents, roadpulse.violations from %s: "
+                 % b.servers),
+                (["export", "--output", "/dev/null"],
+                 "cannot read roadpulse.incidents, roadpulse.violations from %s: " % b.servers),
                 (["inspect", "--topic", "roadpulse.counts"],
                  "cannot read roadpulse.counts from %s: " % b.servers)]:
             rc, text = run(roadpulse, *argv, "--bootstrap-servers", b.servers)

@@ -60,6 +60,7 @@ def freshness(base, tmp):
 
 
 REPORT_PANEL = """JSON.stringify({
+  version: document.getElementById('report-text').getAttribute('data-version'),
   sentences: Array.from(document.querySelectorAll('#report-text p')).map(p => p.textContent),
   csv: document.getElementById('dl-csv').href,
   csv_name: document.getElementById('dl-csv').getAttribute('download'),
@@ -69,24 +70,40 @@ REPORT_PANEL = """JSON.stringify({
 def check_report_panel(cdp, base, lang):
     """The report panel shows /api/v1/report's sentences for this year so far
     (in the page's language), and its CSV link gives that report's CSV after a
-    UTF-8 byte-order mark. Counts move while events arrive, so retry."""
+    UTF-8 byte-order mark. Counts move while events arrive: the sentences are
+    compared when the page's report and the API's come from the same snapshot
+    of the counts (then they must be equal), the CSVs when two fetches in a row
+    saw the same counts."""
     last = None
-    for attempt in range(40):
-        page = json.loads(cdp.evaluate(REPORT_PANEL))
+    compared = False
+    for attempt in range(120):
         api = v.get_json(base + "/api/v1/report?format=json&lang=" + lang)[1]
+        page = json.loads(cdp.evaluate(REPORT_PANEL))
+        last = (page, api.get("snapshot_version"), api.get("sentences"))
+        if page["version"] == str(api["snapshot_version"]):
+            if page["sentences"] != api["sentences"]:
+                h.fail("report panel (%s) at snapshot %s: %r, /api/v1/report: %r" % (
+                    lang, page["version"], page["sentences"], api["sentences"]))
+            compared = True
+            break
+        time.sleep(0.5)
+    if not compared or not page["sentences"]:
+        h.fail("report panel (%s) never showed the API's snapshot: %r" % (lang, last))
+    for attempt in range(40):
         status, csv, headers = v.get(page["csv"])
         plain = v.get(base + "/api/v1/report?format=csv&lang=" + lang)[1]
-        last = (page, api.get("sentences"), csv[:60], plain[:60])
-        if page["sentences"] and page["sentences"] == api["sentences"] and status == 200 and \
-                csv == b"\xef\xbb\xbf" + plain and page["csv_name"].endswith("-%s.csv" % lang) \
-                and v.get(page["md"])[0] == 200:
-            h.log("report panel (%s): %d sentences equal /api/v1/report (attempt %d), e.g. %r; "
-                  "the CSV link gives the report's CSV after a BOM (%d bytes, %s)" % (
-                      lang, len(page["sentences"]), attempt + 1, page["sentences"][0][:60],
-                      len(csv), headers.get("Content-Type")))
-            return
+        if status == 200 and csv == b"\xef\xbb\xbf" + plain:
+            break
         time.sleep(0.5)
-    h.fail("report panel (%s) does not match /api/v1/report: %r" % (lang, last))
+    else:
+        h.fail("report panel (%s): the CSV link gives %r..., not the report's CSV after a BOM" %
+               (lang, csv[:60]))
+    if not page["csv_name"].endswith("-%s.csv" % lang) or v.get(page["md"])[0] != 200:
+        h.fail("report panel (%s): download names or the Markdown link: %r" % (lang, page))
+    h.log("report panel (%s): %d sentences equal /api/v1/report at snapshot %s, e.g. %r; the CSV "
+          "link gives the report's CSV after a BOM (%d bytes, %s)" % (
+              lang, len(page["sentences"]), page["version"], page["sentences"][0][:60], len(csv),
+              headers.get("Content-Type")))
 
 
 def waiting_banner(procs, roadpulse, tmp):

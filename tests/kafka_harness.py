@@ -21,6 +21,14 @@ def log(*args):
     print(*args, flush=True)
 
 
+def verdict(failures):
+    """Logs each failure, then FAIL or PASS; returns the exit code (1 or 0)."""
+    for f in failures:
+        log("FAIL: " + f)
+    log("PASS" if not failures else "FAIL: %d check(s)" % len(failures))
+    return 1 if failures else 0
+
+
 def fail(message):
     log("FAIL: " + message)
     sys.exit(1)

@@ -144,12 +144,7 @@ def main():
                 for figure in ("11.29%", "14.04%", "17.78%", "69.8%", "62.5%", "13.9万", "3万余"):
                     if figure not in text:
                         failures.append("live report lacks %s" % figure)
-    if failures:
-        for f in failures:
-            h.log("FAIL: " + f)
-        return 1
-    h.log("PASS")
-    return 0
+    return h.verdict(failures)
 
 
 if __name__ == "__main__":

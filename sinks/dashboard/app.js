@@ -237,15 +237,18 @@
     app.setAttribute('data-version', String(summary.snapshot_version));
     renderStatus();
     renderReport();
-    if (!report) loadReport();
   }
 
   // The report's sentences for this year so far (/api/v1/report, the same
   // text as `roadpulse report`), fetched again when the counts have changed,
-  // at most every 5 s; and the links to download the full report.
+  // at most once a second; and the links to download the full report.
   let report = null;
   let reportVersion = -1;
   let reportLoading = false;
+  let reportTimer = null;
+  function scheduleReport() {
+    if (reportTimer === null) reportTimer = setTimeout(() => { reportTimer = null; loadReport(); }, 1000);
+  }
   function reportUrl(format) {
     return withToken(`/api/v1/report?format=${format}&lang=${lang}` + (format === 'csv' ? '&bom=1' : ''));
   }
@@ -258,6 +261,7 @@
     $('dl-md').setAttribute('download', `roadpulse-report-${day}-${lang}.md`);
     const box = $('report-text');
     box.textContent = '';
+    box.removeAttribute('data-version');
     if (!report || report.language !== lang) return;
     const last = new Date(Date.parse(report.period.to_exclusive + 'T00:00:00Z') - 86400000).toISOString().slice(0, 10);
     $('report-period').textContent = t.report_period(report.period.from, last);
@@ -271,7 +275,10 @@
     reportLoading = true;
     fetch(reportUrl('json')).then((r) => r.ok ? r.json() : null).then((j) => {
       if (j) { report = j; reportVersion = want; renderReport(); }
-    }).catch(() => {}).finally(() => { reportLoading = false; });
+    }).catch(() => {}).finally(() => {
+      reportLoading = false;
+      if (summary && summary.snapshot_version !== reportVersion) scheduleReport();  // changed meanwhile
+    });
   }
 
   function accept(s) {
@@ -279,6 +286,7 @@
     lastMessage = Date.now();
     clockOffset = s.now_ms - Date.now();
     render();
+    scheduleReport();
   }
 
   $('lang').addEventListener('click', () => {
@@ -286,7 +294,7 @@
     render();
     loadReport();
   });
-  setInterval(loadReport, 5000);
+
   fetch(withToken('/api/v1/summary')).then((r) => r.json()).then(accept).catch(() => {});
   const es = new EventSource(withToken('/api/v1/stream'));
   es.addEventListener('summary', (ev) => accept(JSON.parse(ev.data)));
