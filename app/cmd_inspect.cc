@@ -173,7 +173,10 @@ int RunInspect(const InspectFlags& f) {
     ++n;
     return absl::OkStatus();
   });
-  if (!st.ok() && !absl::IsCancelled(st)) return Fail(Msg(st));
+  if (!st.ok() && !absl::IsCancelled(st)) {
+    fmt::print(stderr, "roadpulse inspect: {}\n", Msg(st));
+    return 1;  // the cluster failed while reading
+  }
   return 0;
 }
 

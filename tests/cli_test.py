@@ -22,6 +22,14 @@ def main():
     print("subcommands:", " ".join(subcommands))
     if rc != 0 or len(subcommands) < 5:
         failures.append("roadpulse --help: rc=%d, subcommands %s" % (rc, subcommands))
+    # One line per subcommand (its first sentence); the whole description is
+    # in `roadpulse CMD --help`.
+    listed = top.split("Subcommands:")[1].strip().splitlines()
+    if len(listed) != len(subcommands):
+        failures.append("roadpulse --help: %d lines for %d subcommands" % (len(listed),
+                                                                          len(subcommands)))
+    if "down BROKER" in top or "down BROKER" not in run(args.roadpulse, "broker", "--help")[1]:
+        failures.append("broker's control commands belong in `broker --help`, not `--help`")
     for cmd in subcommands:
         rc, text = run(args.roadpulse, cmd, "--help")
         flags = re.findall(r"--[a-z][a-z-]+", text)
