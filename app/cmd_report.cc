@@ -58,9 +58,7 @@ int RunReport(const ReportFlags& flags) {
   CountReaderOptions reader_options;
   reader_options.bootstrap_servers = flags.bootstrap_servers;
   reader_options.topic = flags.topic;
-  for (const auto& [k, v] : flags.client) {
-    if (k != "bootstrap.servers") reader_options.properties[k] = v;
-  }
+  reader_options.properties = flags.client;
   // The cluster failing is not a bad configuration: exit code 1.
   auto cannot_read = [&flags](const absl::Status& s) {
     std::fprintf(stderr, "roadpulse report: cannot read %s from %s: %s\n", flags.topic.c_str(),

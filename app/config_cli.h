@@ -1,7 +1,8 @@
 // Glue between CLI11 flags and the configuration (app/config.h) for the
-// long-running commands (and `report`): `--config FILE` and `--log-format`, and flags bound
-// to config keys so that a flag given on the command line overrides the file
-// and the environment, while a flag left out does not.
+// commands that talk to Kafka: `--config FILE` (and `--log-format` for the
+// long-running ones), and flags bound to config keys so that a flag given on
+// the command line overrides the file and the environment, while a flag left
+// out does not.
 //
 //   auto cli = std::make_shared<ConfigCli>();
 //   AddConfigOptions(cmd, cli.get());

@@ -94,10 +94,7 @@ absl::StatusOr<std::unique_ptr<TopicReader>> OpenTopics(const TopicFlags& flags,
   if (!options.ok()) return options.status();
   options->headers = headers;
   absl::StatusOr<std::unique_ptr<TopicReader>> reader = TopicReader::Create(*options);
-  if (reader.ok() || absl::IsInvalidArgument(reader.status()) ||
-      absl::IsNotFound(reader.status())) {
-    return reader;
-  }
+  if (reader.ok() || absl::IsInvalidArgument(reader.status())) return reader;
   return absl::Status(reader.status().code(),
                       absl::StrCat("cannot read ", absl::StrJoin(flags.topics, ", "), " from ",
                                    flags.bootstrap_servers, ": ", reader.status().message()));
@@ -116,7 +113,7 @@ absl::Status CheckReasonNames(const std::vector<std::string>& reasons) {
 }
 
 int TopicReaderExitCode(const absl::Status& status) {
-  return absl::IsInvalidArgument(status) || absl::IsNotFound(status) ? 2 : 1;
+  return absl::IsInvalidArgument(status) ? 2 : 1;
 }
 
 absl::Status DefaultToInputTopics(std::vector<std::string>* topics,

@@ -98,18 +98,18 @@ absl::StatusOr<TopicReaderOptions> TopicReaderOptionsFromFlags(const TopicFlags&
                                                                absl::TimeZone tz);
 
 // TopicReaderOptionsFromFlags, then TopicReader::Create (with the records'
-// headers when `headers`). kInvalidArgument names a bad flag, kNotFound a
-// topic the cluster lacks; any other error is the cluster's, its message
-// "cannot read TOPICS from SERVERS: ...". TopicReaderExitCode gives the
-// command's exit code for each.
+// headers when `headers`). kInvalidArgument names a bad flag; any other
+// error is the cluster's (it cannot be reached, it lacks a topic), its
+// message "cannot read TOPICS from SERVERS: ...". TopicReaderExitCode gives
+// the command's exit code for each.
 absl::StatusOr<std::unique_ptr<TopicReader>> OpenTopics(const TopicFlags& flags, absl::TimeZone tz,
                                                         bool headers = false);
 // kInvalidArgument naming the first of `reasons` (--reason values) that is
 // not a RejectReasonName, and listing the reasons.
 absl::Status CheckReasonNames(const std::vector<std::string>& reasons);
 
-// The exit code for OpenTopics' error: 2 for bad flags or a topic the cluster
-// lacks (the flags' fault), 1 for a cluster that failed.
+// The exit code for OpenTopics' error: 2 for bad flags, 1 for the cluster's
+// errors (as `report`'s).
 int TopicReaderExitCode(const absl::Status& status);
 
 // The message of a status as a std::string (Debian's absl::string_view is

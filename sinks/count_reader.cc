@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <chrono>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -72,6 +73,7 @@ class CountReaderImpl {
         std::chrono::steady_clock::now() + std::chrono::milliseconds(kMetadataTimeoutMs);
     absl::StatusOr<int> partitions;
     for (;;) {
+      const auto asked = std::chrono::steady_clock::now();
       partitions = ingest_internal::PartitionCount(
           consumer_.get(), options_.topic,
           options_.cancel == nullptr ? kMetadataTimeoutMs : kCancellableSliceMs);
@@ -82,6 +84,8 @@ class CountReaderImpl {
         break;
       }
       if (options_.cancel->load()) return absl::CancelledError("count reader: stopped");
+      // Never faster than one request per slice, even if the client fails at once.
+      std::this_thread::sleep_until(asked + std::chrono::milliseconds(kCancellableSliceMs));
     }
     if (!partitions.ok()) return partitions.status();
     stats_.partitions = *partitions;
