@@ -142,10 +142,13 @@ def serve_waits_for_the_cluster(rp, broker):
               "serve (brokers down): logs the failed attempt")
         time.sleep(3)
         check(view.p.poll() is None, "serve (brokers down): still running after failed attempts")
-        # SIGTERM in the middle of an attempt (a metadata request to a
-        # cluster that does not answer lasts up to 10 s) stops it promptly.
-        other = Proc([rp, "serve", "--bootstrap-servers", servers, "--http", "127.0.0.1:0"],
-                     clean_env({}))
+        # SIGTERM in the middle of an attempt stops it promptly. Nothing
+        # listens on this serve's bootstrap port, so its first metadata
+        # request waits its whole 10 s for an answer (the downed mock broker
+        # refuses at once, so the first serve spends its time between
+        # attempts instead).
+        other = Proc([rp, "serve", "--bootstrap-servers", "127.0.0.1:%d" % h.free_port(),
+                      "--http", "127.0.0.1:0"], clean_env({}))
         try:
             check(other.wait_for(r"listening on", 60, where="out"),
                   "another serve (brokers down): listening")
