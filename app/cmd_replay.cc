@@ -260,8 +260,8 @@ int RunReplay(const ReplayFlags& f) {
   if (const std::string hint = EmptyPeriodHint(*report, days, "the input"); !hint.empty()) {
     fmt::print(stderr, "roadpulse replay: {}\n", hint);
   }
-  std::string text = f.bom ? std::string(kUtf8Bom) : std::string();
-  text += RenderReport(*report, ReportFormatFromName(f.format).value_or(ReportFormat::kText));
+  std::string text =
+      RenderReport(*report, ReportFormatFromName(f.format).value_or(ReportFormat::kText), f.bom);
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
   return exit_code;

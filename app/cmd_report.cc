@@ -82,8 +82,8 @@ int RunReport(const ReportFlags& flags) {
       !hint.empty()) {
     spdlog::warn("{}", hint);
   }
-  std::string text = flags.bom ? std::string(kUtf8Bom) : std::string();
-  text += RenderReport(*report, ReportFormatFromName(flags.format).value_or(ReportFormat::kText));
+  std::string text = RenderReport(
+      *report, ReportFormatFromName(flags.format).value_or(ReportFormat::kText), flags.bom);
   std::fwrite(text.data(), 1, text.size(), stdout);
   return 0;
 }

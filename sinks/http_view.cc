@@ -485,9 +485,7 @@ absl::StatusOr<std::unique_ptr<HttpView>> HttpView::Start(const HttpViewOptions&
       case ReportFormat::kMarkdown:
         return res.set_content(RenderReport(*report, q->format), "text/markdown; charset=utf-8");
       case ReportFormat::kCsv:
-        return res.set_content(
-            (q->bom ? std::string(kUtf8Bom) : std::string()) + RenderReport(*report, q->format),
-            "text/csv; charset=utf-8");
+        return res.set_content(RenderReport(*report, q->format, q->bom), "text/csv; charset=utf-8");
     }
   });
   s.Get("/api/v1/summary", [v, opt, params_of](const httplib::Request& req,

@@ -272,7 +272,7 @@ nlohmann::ordered_json ReportToJson(const Report& report) {
   return j;
 }
 
-std::string RenderReport(const Report& report, ReportFormat format) {
+std::string RenderReport(const Report& report, ReportFormat format, bool utf8_bom) {
   const bool zh = report.language == Language::kZh;
   auto change_text = [&](const Change& c) {
     if (!c.percent.has_value()) return std::string(zh ? "无基数" : "n/a");
@@ -283,7 +283,8 @@ std::string RenderReport(const Report& report, ReportFormat format) {
     case ReportFormat::kJson:
       return ReportToJson(report).dump(2) + "\n";
     case ReportFormat::kCsv: {
-      std::string out = "region_code,region_name,metric,value,last_year,change_percent\n";
+      std::string out = utf8_bom ? "\xEF\xBB\xBF" : "";
+      out += "region_code,region_name,metric,value,last_year,change_percent\n";
       for (const ReportRow& row : report.rows) {
         for (const ReportFigure& f : row.figures) {
           out += fmt::format("{},{},{},{},{},{}\n", row.region_code, row.region_name,

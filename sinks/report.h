@@ -55,13 +55,13 @@ absl::StatusOr<Report> BuildReport(const CountStore& store, std::string_view reg
                                    const Period& period, Language language);
 
 // Renders it: text (the sentences and a table), Markdown, CSV (one line per
-// region and metric) or JSON (everything, numbers as numbers).
-std::string RenderReport(const Report& report, ReportFormat format);
+// region and metric) or JSON (everything, numbers as numbers). With
+// `utf8_bom` a CSV starts with the UTF-8 byte-order mark (`report --bom`,
+// `/api/v1/report?bom=1`), so that Excel reads its Chinese names as UTF-8
+// rather than in the system's code page (GBK on Chinese Windows); the other
+// formats never carry one.
+std::string RenderReport(const Report& report, ReportFormat format, bool utf8_bom = false);
 nlohmann::ordered_json ReportToJson(const Report& report);
-// The UTF-8 byte-order mark `report --bom` puts before a CSV, so that Excel
-// reads its Chinese names as UTF-8 rather than in the system's code page
-// (GBK on Chinese Windows).
-inline constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
 
 // A warning for a report whose period holds no count at all for its region
 // (every figure of its row 0) while the counts lie on other days. `days`

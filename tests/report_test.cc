@@ -56,6 +56,19 @@ TEST_F(ReportTest, SentencesStateTheHandComputedChanges) {
             "25.00% year over year");
 }
 
+TEST_F(ReportTest, CsvCarriesTheHandComputedRowsAndABomOnlyWhenAsked) {
+  const Report r = Build(absl::CivilDay(2025, 1, 1), absl::CivilDay(2025, 4, 1));
+  const std::string csv = RenderReport(r, ReportFormat::kCsv);
+  EXPECT_EQ(csv.rfind("region_code,region_name,metric,value,last_year,change_percent\n", 0), 0u);
+  EXPECT_THAT(csv, HasSubstr("\n371600,滨州市,accidents,8,10,-20.00\n"));
+  EXPECT_THAT(csv, HasSubstr("\n371600,滨州市,deaths,1,2,-50.00\n"));
+  EXPECT_EQ(RenderReport(r, ReportFormat::kCsv, /*utf8_bom=*/true), "\xEF\xBB\xBF" + csv);
+  // The other formats never start with one.
+  for (ReportFormat f : {ReportFormat::kText, ReportFormat::kMarkdown, ReportFormat::kJson}) {
+    EXPECT_EQ(RenderReport(r, f, /*utf8_bom=*/true), RenderReport(r, f));
+  }
+}
+
 TEST_F(ReportTest, NoBaseAtAllIsSaidOnceNotPerFigure) {
   const absl::CivilDay from(2024, 1, 1), to(2024, 4, 1);
   EXPECT_GE(Build(from, to).sentences.size(), 2u);
