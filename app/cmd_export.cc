@@ -20,17 +20,13 @@ namespace roadpulse {
 namespace {
 
 struct ExportFlags {
-  std::string bootstrap_servers;
+  TopicReaderFlags reader;  // --bootstrap-servers, --regions, the topics, -X
   std::vector<std::string> topics;
   std::string from;
   std::string to;
   std::string output;
   std::string format = "auto";
   std::string compression = "auto";
-  std::string regions;
-  std::string incidents_topic = "roadpulse.incidents";
-  std::string violations_topic = "roadpulse.violations";
-  std::vector<std::string> properties;
 };
 
 int Fail(std::string_view message) {
@@ -46,18 +42,19 @@ int Failed(std::string_view message) {
 
 int RunExport(const ExportFlags& f) {
   // Checked here, not by CLI11, so that a bad flag is named before a missing one.
-  if (f.bootstrap_servers.empty()) {
+  if (f.reader.bootstrap_servers.empty()) {
     return Fail(
         "--bootstrap-servers is required (or kafka.\"bootstrap.servers\" in --config FILE, or "
         "ROADPULSE_KAFKA_BOOTSTRAP_SERVERS)");
   }
   if (f.output.empty()) return Fail("--output is required");
   absl::StatusOr<RegionTable> regions =
-      RegionTable::LoadFile(f.regions.empty() ? DefaultRegionTablePath() : f.regions);
+      RegionTable::LoadFile(f.reader.regions.empty() ? DefaultRegionTablePath() : f.reader.regions);
   if (!regions.ok()) return Fail(Msg(regions.status()));
   const absl::TimeZone& tz = regions->zone();
-  TopicFlags flags{f.bootstrap_servers, f.topics, f.properties, f.from, f.to, "--from", "--to"};
-  if (absl::Status s = DefaultToInputTopics(&flags.topics, f.incidents_topic, f.violations_topic);
+  TopicRead read{f.topics, f.from, f.to};
+  if (absl::Status s =
+          DefaultToInputTopics(&read.topics, f.reader.incidents_topic, f.reader.violations_topic);
       !s.ok()) {
     return Fail(Msg(s));
   }
@@ -68,7 +65,7 @@ int RunExport(const ExportFlags& f) {
   if (f.compression == "gzip") wo.compression = Compression::kGzip;
   if (f.compression == "zstd") wo.compression = Compression::kZstd;
 
-  absl::StatusOr<std::unique_ptr<TopicReader>> reader = OpenTopics(flags, tz);
+  absl::StatusOr<std::unique_ptr<TopicReader>> reader = OpenTopics(f.reader, read, tz);
   if (!reader.ok()) {
     fmt::print(stderr, "roadpulse export: {}\n", Msg(reader.status()));
     return TopicReaderExitCode(reader.status());
@@ -79,7 +76,7 @@ int RunExport(const ExportFlags& f) {
   int64_t n = 0;
   absl::Status st = (*reader)->ReadAll([&](const TopicRecord& r) {
     const v1::EventKind kind =
-        r.topic == f.violations_topic ? v1::EVENT_KIND_VIOLATION : v1::EVENT_KIND_INCIDENT;
+        r.topic == f.reader.violations_topic ? v1::EVENT_KIND_VIOLATION : v1::EVENT_KIND_INCIDENT;
     progress.Update(++n, 0);
     return (*writer)->Write(kind, r.key, r.value, std::max<int64_t>(r.timestamp_unix_ms, 0),
                             KafkaPosition{std::string(r.topic), r.partition, r.offset});
@@ -107,10 +104,7 @@ void AddExportCommand(CLI::App& app, int* exit_code) {
       "ROADPULSE_KAFKA_* variables (SASL, TLS) and -X.\n"
       "Exit code 0 ok, 1 the cluster or the output failed, 2 bad flags or configuration.");
   auto cli = std::make_shared<ConfigCli>();
-  const TopicReaderFields fields{&flags->bootstrap_servers, &flags->regions,
-                                 &flags->incidents_topic, &flags->violations_topic,
-                                 &flags->properties};
-  AddTopicReaderOptions(cmd, cli.get(), fields, "");
+  AddTopicReaderOptions(cmd, cli.get(), &flags->reader, "");
   cmd->add_option("--topic", flags->topics, "Topic to export (repeatable; default: both input topics)");
   cmd->add_option("--from", flags->from,
                   "First record time (YYYY-MM-DD local midnight, RFC 3339, or Unix ms), found "
@@ -123,9 +117,9 @@ void AddExportCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--compression", flags->compression, "auto (by the name), none, gzip or zstd")
       ->check(CLI::IsMember({"auto", "none", "gzip", "zstd"}))
       ->capture_default_str();
-  cmd->callback([flags, cli, fields, exit_code] {
+  cmd->callback([flags, cli, exit_code] {
     absl::StatusOr<Config> config =
-        LoadTopicReaderConfig(*cli, /*servers_from_config=*/true, fields);
+        LoadTopicReaderConfig(*cli, /*servers_from_config=*/true, &flags->reader);
     *exit_code = config.ok() ? RunExport(*flags) : Fail(Msg(config.status()));
   });
 }

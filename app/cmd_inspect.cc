@@ -29,22 +29,18 @@ namespace roadpulse {
 namespace {
 
 struct InspectFlags {
+  TopicReaderFlags reader;  // --bootstrap-servers, --regions, the topics, -X
   std::vector<std::string> inputs;
   std::string mapping;
   std::string input_format = "auto";
-  std::string regions;
-  std::string bootstrap_servers;
   std::string topic;
   std::string from;
   std::string to;
   bool counts = false;
   int64_t limit = -1;
-  std::string incidents_topic = "roadpulse.incidents";
-  std::string violations_topic = "roadpulse.violations";
   std::string dlq_topic = "roadpulse.dlq";
   std::string counts_topic = "roadpulse.counts";
   std::vector<std::string> reasons;
-  std::vector<std::string> properties;
 };
 
 int Fail(std::string_view message) {
@@ -74,7 +70,7 @@ void PrintCount(const TopicRecord& r, std::string* line) {
 }
 
 int RunInspect(const InspectFlags& f) {
-  const bool kafka = !f.bootstrap_servers.empty();
+  const bool kafka = !f.reader.bootstrap_servers.empty();
   if (kafka == !f.inputs.empty()) return Fail("give input files, or --bootstrap-servers with --topic");
   if (kafka && f.topic.empty()) return Fail("--topic is required with --bootstrap-servers");
   const bool dlq = kafka && f.topic == f.dlq_topic;
@@ -83,7 +79,7 @@ int RunInspect(const InspectFlags& f) {
   }
   if (absl::Status s = CheckReasonNames(f.reasons); !s.ok()) return Fail(Msg(s));
   absl::StatusOr<RegionTable> regions =
-      RegionTable::LoadFile(f.regions.empty() ? DefaultRegionTablePath() : f.regions);
+      RegionTable::LoadFile(f.reader.regions.empty() ? DefaultRegionTablePath() : f.reader.regions);
   if (!regions.ok()) return Fail(Msg(regions.status()));
   const absl::TimeZone& tz = regions->zone();
   std::string line;
@@ -128,18 +124,17 @@ int RunInspect(const InspectFlags& f) {
     }
     return exit_code;
   }
-  absl::StatusOr<std::unique_ptr<TopicReader>> reader = OpenTopics(
-      TopicFlags{f.bootstrap_servers, {f.topic}, f.properties, f.from, f.to, "--from", "--to"}, tz,
-      /*headers=*/dlq);
+  absl::StatusOr<std::unique_ptr<TopicReader>> reader =
+      OpenTopics(f.reader, TopicRead{{f.topic}, f.from, f.to}, tz, /*headers=*/dlq);
   if (!reader.ok()) {
     fmt::print(stderr, "roadpulse inspect: {}\n", Msg(reader.status()));
     return TopicReaderExitCode(reader.status());
   }
   const bool counts = f.counts || f.topic == f.counts_topic;
   auto kind_of = [&](std::string_view topic) {
-    return topic == f.violations_topic  ? v1::EVENT_KIND_VIOLATION
-           : topic == f.incidents_topic ? v1::EVENT_KIND_INCIDENT
-                                        : v1::EVENT_KIND_UNSPECIFIED;
+    return topic == f.reader.violations_topic  ? v1::EVENT_KIND_VIOLATION
+           : topic == f.reader.incidents_topic ? v1::EVENT_KIND_INCIDENT
+                                               : v1::EVENT_KIND_UNSPECIFIED;
   };
   const v1::EventKind kind = kind_of(f.topic);
   static const absl::Status kLimit = absl::CancelledError("limit");
@@ -198,10 +193,7 @@ void AddInspectCommand(CLI::App& app, int* exit_code) {
       ->check(CLI::IsMember({"auto", "delimited", "jsonl"}))
       ->capture_default_str();
   auto cli = std::make_shared<ConfigCli>();
-  const TopicReaderFields fields{&flags->bootstrap_servers, &flags->regions,
-                                 &flags->incidents_topic, &flags->violations_topic,
-                                 &flags->properties};
-  AddTopicReaderOptions(cmd, cli.get(), fields,
+  AddTopicReaderOptions(cmd, cli.get(), &flags->reader,
                         "Read a topic instead of files (or kafka.\"bootstrap.servers\" in the "
                         "configuration, when no file is given)");
   cmd->add_option("--topic", flags->topic, "Topic to read");
@@ -217,8 +209,9 @@ void AddInspectCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--reason", flags->reasons,
                   "Dead-letter topic: only the records refused for this reason (repeatable; "
                   "e.g. unknown_region)");
-  cmd->callback([flags, cli, fields, exit_code] {
-    absl::StatusOr<Config> config = LoadTopicReaderConfig(*cli, flags->inputs.empty(), fields);
+  cmd->callback([flags, cli, exit_code] {
+    absl::StatusOr<Config> config =
+        LoadTopicReaderConfig(*cli, flags->inputs.empty(), &flags->reader);
     if (!config.ok()) {
       *exit_code = Fail(Msg(config.status()));
       return;

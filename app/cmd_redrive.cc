@@ -29,16 +29,12 @@ namespace roadpulse {
 namespace {
 
 struct RedriveFlags {
-  std::string bootstrap_servers;
-  std::string regions;
-  std::string incidents_topic = "roadpulse.incidents";
-  std::string violations_topic = "roadpulse.violations";
+  TopicReaderFlags reader;  // --bootstrap-servers, --regions, the topics, -X
   std::string dlq_topic = "roadpulse.dlq";
   std::vector<std::string> reasons;
   std::string from;
   std::string to;
   bool dry_run = false;
-  std::vector<std::string> properties;
 };
 
 int Fail(std::string_view message) {
@@ -69,7 +65,7 @@ KafkaHeaders OwnHeaders(const TopicRecord& r) {
 }
 
 int RunRedrive(const RedriveFlags& f) {
-  if (f.bootstrap_servers.empty()) {
+  if (f.reader.bootstrap_servers.empty()) {
     return Fail(
         "--bootstrap-servers is required (or kafka.\"bootstrap.servers\" in --config FILE, or "
         "ROADPULSE_KAFKA_BOOTSTRAP_SERVERS)");
@@ -88,11 +84,11 @@ int RunRedrive(const RedriveFlags& f) {
     }
   }
   absl::StatusOr<RegionTable> regions =
-      RegionTable::LoadFile(f.regions.empty() ? DefaultRegionTablePath() : f.regions);
+      RegionTable::LoadFile(f.reader.regions.empty() ? DefaultRegionTablePath() : f.reader.regions);
   if (!regions.ok()) return Fail(Msg(regions.status()));
-  absl::StatusOr<std::unique_ptr<TopicReader>> reader = OpenTopics(
-      TopicFlags{f.bootstrap_servers, {f.dlq_topic}, f.properties, f.from, f.to, "--from", "--to"},
-      regions->zone(), /*headers=*/true);
+  absl::StatusOr<std::unique_ptr<TopicReader>> reader =
+      OpenTopics(f.reader, TopicRead{{f.dlq_topic}, f.from, f.to}, regions->zone(),
+                 /*headers=*/true);
   if (!reader.ok()) {
     fmt::print(stderr, "roadpulse redrive: {}\n", Msg(reader.status()));
     return TopicReaderExitCode(reader.status());
@@ -100,11 +96,8 @@ int RunRedrive(const RedriveFlags& f) {
   std::unique_ptr<KafkaProducer> producer;
   if (!f.dry_run) {
     ProducerOptions po;
-    po.bootstrap_servers = f.bootstrap_servers;
-    for (const std::string& kv : f.properties) {
-      const size_t eq = kv.find('=');
-      po.properties[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
+    po.bootstrap_servers = f.reader.bootstrap_servers;
+    po.properties = f.reader.client;
     absl::StatusOr<std::unique_ptr<KafkaProducer>> p = KafkaProducer::Create(po);
     if (!p.ok()) return Fail(Msg(p.status()));
     producer = *std::move(p);
@@ -138,9 +131,10 @@ int RunRedrive(const RedriveFlags& f) {
                         d.key_omitted_bytes());
     } else if (!source) {
       why = "it has no roadpulse.source.* headers";
-    } else if (source->topic != f.incidents_topic && source->topic != f.violations_topic) {
+    } else if (source->topic != f.reader.incidents_topic &&
+               source->topic != f.reader.violations_topic) {
       why = fmt::format("its source topic {} is not an input topic ({} or {})", source->topic,
-                        f.incidents_topic, f.violations_topic);
+                        f.reader.incidents_topic, f.reader.violations_topic);
     }
     if (!why.empty()) {
       if (cannot < 10) {
@@ -199,10 +193,7 @@ void AddRedriveCommand(CLI::App& app, int* exit_code) {
       "Exit code 0 ok, 1 a dead letter could not be redriven (its value or key was left out, or\n"
       "its source is unknown; the first 10 are named) or the cluster failed, 2 bad flags.");
   auto cli = std::make_shared<ConfigCli>();
-  const TopicReaderFields fields{&flags->bootstrap_servers, &flags->regions,
-                                 &flags->incidents_topic, &flags->violations_topic,
-                                 &flags->properties};
-  AddTopicReaderOptions(cmd, cli.get(), fields, "");
+  AddTopicReaderOptions(cmd, cli.get(), &flags->reader, "");
   cmd->add_option("--reason", flags->reasons,
                   "Redrive the dead letters refused for this reason (repeatable; required; e.g. "
                   "unknown_region)");
@@ -214,9 +205,9 @@ void AddRedriveCommand(CLI::App& app, int* exit_code) {
   cli->Bind(cmd->add_option("--dlq-topic", flags->dlq_topic, "Dead-letter topic to read")
                 ->capture_default_str(),
             "topics.dlq");
-  cmd->callback([flags, cli, fields, exit_code] {
+  cmd->callback([flags, cli, exit_code] {
     absl::StatusOr<Config> config =
-        LoadTopicReaderConfig(*cli, /*servers_from_config=*/true, fields);
+        LoadTopicReaderConfig(*cli, /*servers_from_config=*/true, &flags->reader);
     if (!config.ok()) {
       *exit_code = Fail(Msg(config.status()));
       return;

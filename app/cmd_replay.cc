@@ -31,10 +31,10 @@ namespace roadpulse {
 namespace {
 
 struct ReplayFlags {
+  TopicReaderFlags reader;  // --bootstrap-servers, --regions, the topics, -X
   std::vector<std::string> inputs;
   std::string mapping;
   std::string input_format = "auto";
-  std::string regions;
   std::string from;
   std::string to;
   std::string region = "371600";
@@ -46,13 +46,9 @@ struct ReplayFlags {
   int threads = 0;  // 0: one per core (files), up to 8; topics: 1
   std::string rejects;
   // Kafka
-  std::string bootstrap_servers;
   std::vector<std::string> topics;
   std::string since;
   std::string until;
-  std::string incidents_topic = "roadpulse.incidents";
-  std::string violations_topic = "roadpulse.violations";
-  std::vector<std::string> properties;
 };
 
 int Fail(std::string_view message) {
@@ -61,7 +57,7 @@ int Fail(std::string_view message) {
 }
 
 int RunReplay(const ReplayFlags& f) {
-  const bool kafka = !f.bootstrap_servers.empty();
+  const bool kafka = !f.reader.bootstrap_servers.empty();
   if (kafka == !f.inputs.empty()) {
     return Fail("give input files, or --bootstrap-servers (to replay topics), not both");
   }
@@ -85,7 +81,7 @@ int RunReplay(const ReplayFlags& f) {
     return Fail("--topic, --since and --until need --bootstrap-servers");
   }
   absl::StatusOr<RegionTable> regions =
-      RegionTable::LoadFile(f.regions.empty() ? DefaultRegionTablePath() : f.regions);
+      RegionTable::LoadFile(f.reader.regions.empty() ? DefaultRegionTablePath() : f.reader.regions);
   if (!regions.ok()) return Fail(Msg(regions.status()));
   const absl::TimeZone& tz = regions->zone();
   const absl::CivilDay today = absl::ToCivilDay(absl::Now(), tz);
@@ -109,8 +105,8 @@ int RunReplay(const ReplayFlags& f) {
 
   ReplayOptions options;
   options.partitions = f.partitions;
-  options.incidents_topic = f.incidents_topic;
-  options.violations_topic = f.violations_topic;
+  options.incidents_topic = f.reader.incidents_topic;
+  options.violations_topic = f.reader.violations_topic;
   options.processor.retention_horizon = absl::Hours(24) * f.retention_days;
   // The report is built from day buckets; minute and hour buckets (for the
   // live rolling windows) would only cost time here. Day buckets do not
@@ -196,13 +192,13 @@ int RunReplay(const ReplayFlags& f) {
     progress.Finish(records, bytes_before);
     elapsed = progress.elapsed_s();
   } else {
-    TopicFlags flags{f.bootstrap_servers, f.topics, f.properties, f.since, f.until,
-                     "--since",           "--until"};
-    if (absl::Status s = DefaultToInputTopics(&flags.topics, f.incidents_topic, f.violations_topic);
+    TopicRead read{f.topics, f.since, f.until, "--since", "--until"};
+    if (absl::Status s =
+            DefaultToInputTopics(&read.topics, f.reader.incidents_topic, f.reader.violations_topic);
         !s.ok()) {
       return Fail(Msg(s));
     }
-    absl::StatusOr<std::unique_ptr<TopicReader>> reader = OpenTopics(flags, tz);
+    absl::StatusOr<std::unique_ptr<TopicReader>> reader = OpenTopics(f.reader, read, tz);
     if (!reader.ok()) {
       fmt::print(stderr, "roadpulse replay: {}\n", Msg(reader.status()));
       return TopicReaderExitCode(reader.status());
@@ -211,7 +207,7 @@ int RunReplay(const ReplayFlags& f) {
     absl::Status st = (*reader)->ReadAll([&](const TopicRecord& r) {
       ++records;
       const v1::EventKind kind =
-          r.topic == f.violations_topic ? v1::EVENT_KIND_VIOLATION : v1::EVENT_KIND_INCIDENT;
+          r.topic == f.reader.violations_topic ? v1::EVENT_KIND_VIOLATION : v1::EVENT_KIND_INCIDENT;
       const absl::Time record_time = r.timestamp_unix_ms < 0
                                          ? absl::InfinitePast()
                                          : absl::FromUnixMillis(r.timestamp_unix_ms);
@@ -288,10 +284,7 @@ void AddReplayCommand(CLI::App& app, int* exit_code) {
       ->check(CLI::IsMember({"auto", "delimited", "jsonl"}))
       ->capture_default_str();
   auto cli = std::make_shared<ConfigCli>();
-  const TopicReaderFields fields{&flags->bootstrap_servers, &flags->regions,
-                                 &flags->incidents_topic, &flags->violations_topic,
-                                 &flags->properties};
-  AddTopicReaderOptions(cmd, cli.get(), fields,
+  AddTopicReaderOptions(cmd, cli.get(), &flags->reader,
                         "Replay Kafka topics instead of files (or kafka.\"bootstrap.servers\" in "
                         "the configuration, when no file is given)");
   cmd->add_option("--from", flags->from,
@@ -332,8 +325,9 @@ void AddReplayCommand(CLI::App& app, int* exit_code) {
                   "Kafka: first record time (YYYY-MM-DD local, RFC 3339, or Unix ms), found "
                   "with offsetsForTimes");
   cmd->add_option("--until", flags->until, "Kafka: record time to stop before (same forms)");
-  cmd->callback([flags, cli, fields, exit_code] {
-    absl::StatusOr<Config> config = LoadTopicReaderConfig(*cli, flags->inputs.empty(), fields);
+  cmd->callback([flags, cli, exit_code] {
+    absl::StatusOr<Config> config =
+        LoadTopicReaderConfig(*cli, flags->inputs.empty(), &flags->reader);
     if (!config.ok()) {
       *exit_code = Fail(Msg(config.status()));
       return;

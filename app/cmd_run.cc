@@ -41,7 +41,8 @@ struct RunFlags {
   bool stop_at_end = false;
   int flush_interval_ms = 250;
   int retention_days = 400;
-  std::vector<std::string> properties;  // key=value
+  std::vector<std::string> properties;  // -X key=value as given; see `client`
+  KafkaProperties client;               // effective (file < env < -X), from `config`
   std::string counts_topic = "roadpulse.counts";
   std::string log_level = "info";
   std::string http;  // HOST:PORT for /metrics and /healthz; empty: none
@@ -87,15 +88,10 @@ int RunWorker(const RunFlags& flags) {
     spdlog::error("--regions: {}", regions.status().ToString());
     return 2;
   }
-  KafkaProperties properties;
-  for (const std::string& kv : flags.properties) {
-    const size_t eq = kv.find('=');
-    properties[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
 
   ProducerOptions producer_options;
   producer_options.bootstrap_servers = flags.bootstrap_servers;
-  producer_options.properties = properties;
+  producer_options.properties = flags.client;
   absl::StatusOr<std::unique_ptr<KafkaCountSink>> sink =
       KafkaCountSink::Create(producer_options, flags.counts_topic);
   if (!sink.ok()) {
@@ -111,7 +107,7 @@ int RunWorker(const RunFlags& flags) {
   options.catchup_flush_interval =
       absl::Milliseconds(flags.config.GetInt("worker.catchup_flush_interval_ms"));
   options.processor.retention_horizon = absl::Hours(24) * flags.retention_days;
-  options.properties = properties;
+  options.properties = flags.client;
   options.incidents_topic = flags.config.GetString("topics.incidents");
   options.violations_topic = flags.config.GetString("topics.violations");
   options.dlq_topic = flags.config.GetString("topics.dlq");
@@ -247,8 +243,7 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
     f.retention_days = static_cast<int>(config->GetInt("worker.retention_days"));
     f.counts_topic = config->GetString("topics.counts");
     f.log_level = config->GetString("log.level");
-    f.properties.clear();
-    for (const auto& [k, v] : config->ClientProperties()) f.properties.push_back(k + "=" + v);
+    f.client = config->ClientProperties();
     if (absl::Status s = SetUpLogging(LogOptionsFromConfig(*config, "run")); !s.ok()) {
       std::fprintf(stderr, "roadpulse run: %s\n", std::string(s.message()).c_str());
       *exit_code = 2;

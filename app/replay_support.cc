@@ -58,46 +58,58 @@ absl::StatusOr<std::unique_ptr<RecordSource>> OpenInput(const std::string& path,
   return std::unique_ptr<RecordSource>(*std::move(log));
 }
 
-void AddTopicReaderOptions(CLI::App* cmd, ConfigCli* cli, const TopicReaderFields& fields,
+void AddTopicReaderOptions(CLI::App* cmd, ConfigCli* cli, TopicReaderFlags* flags,
                            const std::string& servers_help) {
   AddConfigFileOption(cmd, cli);
-  AddBootstrapServersOption(cmd, cli, fields.bootstrap_servers, servers_help);
+  AddBootstrapServersOption(cmd, cli, &flags->bootstrap_servers, servers_help);
   cli->Bind(
-      cmd->add_option("--regions", *fields.regions, "Region table file (its time zone reads dates)")
+      cmd->add_option("--regions", flags->regions, "Region table file (its time zone reads dates)")
           ->check(CLI::ExistingFile),
       "regions.file");
-  cli->Bind(cmd->add_option("--incidents-topic", *fields.incidents_topic, "Topic of accidents")
+  cli->Bind(cmd->add_option("--incidents-topic", flags->incidents_topic, "Topic of accidents")
                 ->capture_default_str(),
             "topics.incidents");
-  cli->Bind(cmd->add_option("--violations-topic", *fields.violations_topic, "Topic of violations")
+  cli->Bind(cmd->add_option("--violations-topic", flags->violations_topic, "Topic of violations")
                 ->capture_default_str(),
             "topics.violations");
-  AddPropertiesOption(cmd, cli, fields.properties);
+  AddPropertiesOption(cmd, cli, &flags->properties);
 }
 
 absl::StatusOr<Config> LoadTopicReaderConfig(const ConfigCli& cli, bool servers_from_config,
-                                             const TopicReaderFields& fields) {
+                                             TopicReaderFlags* flags) {
   absl::StatusOr<Config> config = cli.Load();
   if (!config.ok()) return config.status();
-  if (servers_from_config) *fields.bootstrap_servers = config->BootstrapServers();
-  *fields.regions = config->GetString("regions.file");
-  *fields.incidents_topic = config->GetString("topics.incidents");
-  *fields.violations_topic = config->GetString("topics.violations");
-  fields.properties->clear();
-  for (const auto& [k, v] : config->ClientProperties()) fields.properties->push_back(k + "=" + v);
+  if (servers_from_config) flags->bootstrap_servers = config->BootstrapServers();
+  flags->regions = config->GetString("regions.file");
+  flags->incidents_topic = config->GetString("topics.incidents");
+  flags->violations_topic = config->GetString("topics.violations");
+  flags->client = config->ClientProperties();
   return config;
 }
 
-absl::StatusOr<std::unique_ptr<TopicReader>> OpenTopics(const TopicFlags& flags, absl::TimeZone tz,
+absl::StatusOr<std::unique_ptr<TopicReader>> OpenTopics(const TopicReaderFlags& cluster,
+                                                        const TopicRead& read, absl::TimeZone tz,
                                                         bool headers) {
-  absl::StatusOr<TopicReaderOptions> options = TopicReaderOptionsFromFlags(flags, tz);
-  if (!options.ok()) return options.status();
-  options->headers = headers;
-  absl::StatusOr<std::unique_ptr<TopicReader>> reader = TopicReader::Create(*options);
+  TopicReaderOptions options;
+  options.bootstrap_servers = cluster.bootstrap_servers;
+  options.properties = cluster.client;
+  options.topics = read.topics;
+  options.headers = headers;
+  if (!read.from.empty()) {
+    absl::StatusOr<absl::Time> t = ParseTimeFlag(read.from_flag, read.from, tz);
+    if (!t.ok()) return t.status();
+    options.from = *t;
+  }
+  if (!read.to.empty()) {
+    absl::StatusOr<absl::Time> t = ParseTimeFlag(read.to_flag, read.to, tz);
+    if (!t.ok()) return t.status();
+    options.to = *t;
+  }
+  absl::StatusOr<std::unique_ptr<TopicReader>> reader = TopicReader::Create(options);
   if (reader.ok() || absl::IsInvalidArgument(reader.status())) return reader;
   return absl::Status(reader.status().code(),
-                      absl::StrCat("cannot read ", absl::StrJoin(flags.topics, ", "), " from ",
-                                   flags.bootstrap_servers, ": ", reader.status().message()));
+                      absl::StrCat("cannot read ", absl::StrJoin(read.topics, ", "), " from ",
+                                   cluster.bootstrap_servers, ": ", reader.status().message()));
 }
 
 absl::Status CheckReasonNames(const std::vector<std::string>& reasons) {
@@ -129,31 +141,6 @@ absl::Status DefaultToInputTopics(std::vector<std::string>* topics,
     }
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<TopicReaderOptions> TopicReaderOptionsFromFlags(const TopicFlags& flags,
-                                                               absl::TimeZone tz) {
-  TopicReaderOptions options;
-  options.bootstrap_servers = flags.bootstrap_servers;
-  options.topics = flags.topics;
-  for (const std::string& p : flags.properties) {
-    const size_t eq = p.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      return absl::InvalidArgumentError(fmt::format("-X {}: expected KEY=VALUE", p));
-    }
-    options.properties[p.substr(0, eq)] = p.substr(eq + 1);
-  }
-  if (!flags.from.empty()) {
-    absl::StatusOr<absl::Time> t = ParseTimeFlag(flags.from_flag, flags.from, tz);
-    if (!t.ok()) return t.status();
-    options.from = *t;
-  }
-  if (!flags.to.empty()) {
-    absl::StatusOr<absl::Time> t = ParseTimeFlag(flags.to_flag, flags.to, tz);
-    if (!t.ok()) return t.status();
-    options.to = *t;
-  }
-  return options;
 }
 
 std::string_view KindName(v1::EventKind kind) {

@@ -1,4 +1,4 @@
-// Shared by `roadpulse replay`, `export` and `inspect`: opening input files
+// Shared by `roadpulse replay`, `export`, `inspect` and `redrive`: opening input files
 // (event logs, or CSV through a mapping), the reject file, the topic-reading
 // flags, and the progress line on stderr.
 #ifndef ROADPULSE_APP_REPLAY_SUPPORT_H_
@@ -19,6 +19,7 @@
 #include "app/config_cli.h"
 #include "ingest/csv_mapping.h"
 #include "ingest/event_log_reader.h"
+#include "ingest/kafka_producer.h"
 #include "ingest/record_source.h"
 #include "ingest/topic_reader.h"
 #include "roadpulse/v1/events.pb.h"
@@ -51,58 +52,56 @@ absl::StatusOr<std::unique_ptr<RecordSource>> OpenInput(const std::string& path,
                                                         EventLogFormat format,
                                                         RejectSink* rejects);
 
-// What `replay`, `export` and `inspect` read from topics: the flags they
-// share, as given on the command line.
-struct TopicFlags {
+// What `replay`, `export`, `inspect` and `redrive` read topics with: the
+// cluster's flags (bound to the configuration by AddTopicReaderOptions) and
+// the region table, whose time zone reads their dates.
+struct TopicReaderFlags {
   std::string bootstrap_servers;
-  std::vector<std::string> topics;
-  std::vector<std::string> properties;  // -X KEY=VALUE
-  // The time range's texts (ParseTimeFlag's forms; empty: open), and the
-  // flags they came from, for messages ("--since", "--from", ...).
-  std::string from;
-  std::string to;
-  std::string from_flag;
-  std::string to_flag;
-};
-// The fields of the flags replay, export and inspect read topics with. They
-// and the ConfigCli must outlive the command.
-struct TopicReaderFields {
-  std::string* bootstrap_servers;
-  std::string* regions;
-  std::string* incidents_topic;
-  std::string* violations_topic;
-  std::vector<std::string>* properties;  // "key=value"
+  std::string regions;
+  std::string incidents_topic = "roadpulse.incidents";
+  std::string violations_topic = "roadpulse.violations";
+  std::vector<std::string> properties;  // -X key=value as given; see `client`
+  // The effective librdkafka properties (file < ROADPULSE_KAFKA_* < -X),
+  // without bootstrap.servers; set by LoadTopicReaderConfig.
+  KafkaProperties client;
 };
 // Adds --config, --bootstrap-servers (`servers_help`), --regions,
 // --incidents-topic, --violations-topic and -X, bound to the configuration's
-// kafka.*, regions.file and topics.* as for `run`.
-void AddTopicReaderOptions(CLI::App* cmd, ConfigCli* cli, const TopicReaderFields& fields,
+// kafka.*, regions.file and topics.* as for `run`. `flags` and `cli` must
+// outlive the command.
+void AddTopicReaderOptions(CLI::App* cmd, ConfigCli* cli, TopicReaderFlags* flags,
                            const std::string& servers_help);
-// defaults < --config FILE < ROADPULSE_* < flags, into `fields`. The
+// defaults < --config FILE < ROADPULSE_* < flags, into `flags`. The
 // configured bootstrap servers are taken only when `servers_from_config`;
 // otherwise only --bootstrap-servers counts (a cluster named by the
 // environment must not turn a replay of files into one of topics). Returns
 // the configuration for the command's other keys; kInvalidArgument names a
 // bad file, variable or property.
 absl::StatusOr<Config> LoadTopicReaderConfig(const ConfigCli& cli, bool servers_from_config,
-                                             const TopicReaderFields& fields);
+                                             TopicReaderFlags* flags);
+
+// One read of topics: which, and the time range's texts (ParseTimeFlag's
+// forms; empty: open) with the flags they came from, for messages.
+struct TopicRead {
+  std::vector<std::string> topics;
+  std::string from;
+  std::string to;
+  std::string from_flag = "--from";
+  std::string to_flag = "--to";
+};
 
 // For the commands that read the input topics: no --topic means both; any
 // other topic is kInvalidArgument, naming it and the two input topics.
 absl::Status DefaultToInputTopics(std::vector<std::string>* topics,
                                   const std::string& incidents_topic,
                                   const std::string& violations_topic);
-// TopicReaderOptions from those flags, times in `tz`. kInvalidArgument names
-// the bad flag: a property without "=" or a time that does not parse.
-absl::StatusOr<TopicReaderOptions> TopicReaderOptionsFromFlags(const TopicFlags& flags,
-                                                               absl::TimeZone tz);
-
-// TopicReaderOptionsFromFlags, then TopicReader::Create (with the records'
-// headers when `headers`). kInvalidArgument names a bad flag; any other
-// error is the cluster's (it cannot be reached, it lacks a topic), its
-// message "cannot read TOPICS from SERVERS: ...". TopicReaderExitCode gives
-// the command's exit code for each.
-absl::StatusOr<std::unique_ptr<TopicReader>> OpenTopics(const TopicFlags& flags, absl::TimeZone tz,
+// Opens a TopicReader (with the records' headers when `headers`) on
+// `cluster` for `read`, its times in `tz`. kInvalidArgument names a time flag
+// that does not parse or a bad property; any other error is the cluster's (it
+// cannot be reached, it lacks a topic), its message "cannot read TOPICS from
+// SERVERS: ...". TopicReaderExitCode gives the command's exit code for each.
+absl::StatusOr<std::unique_ptr<TopicReader>> OpenTopics(const TopicReaderFlags& cluster,
+                                                        const TopicRead& read, absl::TimeZone tz,
                                                         bool headers = false);
 // kInvalidArgument naming the first of `reasons` (--reason values) that is
 // not a RejectReasonName, and listing the reasons.
