@@ -17,6 +17,7 @@
 #include "app/commands.h"
 #include "app/config_cli.h"
 #include "app/replay_support.h"
+#include "app/report_flags.h"
 #include "app/scenario.h"
 #include "fmt/format.h"
 #include "ingest/csv_mapping.h"
@@ -35,12 +36,7 @@ struct ReplayFlags {
   std::vector<std::string> inputs;
   std::string mapping;
   std::string input_format = "auto";
-  std::string from;
-  std::string to;
-  std::string region = "371600";
-  std::string lang = "zh";
-  std::string format = "text";
-  bool bom = false;
+  ReportFlags report;  // --from, --to, --region, --lang, --format, --bom
   int partitions = 8;
   int retention_days = 400;
   int threads = 0;  // 0: one per core (files), up to 8; topics: 1
@@ -62,7 +58,6 @@ int RunReplay(const ReplayFlags& f) {
     return Fail("give input files, or --bootstrap-servers (to replay topics), not both");
   }
   if (f.partitions < 1) return Fail(fmt::format("--partitions {}: must be >= 1", f.partitions));
-  if (f.bom && f.format != "csv") return Fail("--bom: only with --format csv");
   if (f.threads < 0 || f.threads > 256) {
     return Fail(fmt::format("--threads {}: must be 1 to 256 (or 0: one per core)", f.threads));
   }
@@ -85,12 +80,8 @@ int RunReplay(const ReplayFlags& f) {
   if (!regions.ok()) return Fail(Msg(regions.status()));
   const absl::TimeZone& tz = regions->zone();
   const absl::CivilDay today = absl::ToCivilDay(absl::Now(), tz);
-  absl::StatusOr<Period> parsed_period = PeriodFromFlags(f.from, f.to, today);
-  if (!parsed_period.ok()) return Fail(Msg(parsed_period.status()));
-  const Period period = *parsed_period;
-  if (regions->Find(f.region) == nullptr) {
-    return Fail(fmt::format("--region: \"{}\" is not in the region table", f.region));
-  }
+  absl::StatusOr<ReportRequest> request = ReadReportFlags(f.report, *regions, today);
+  if (!request.ok()) return Fail(Msg(request.status()));
   EventLogFormat input_format = EventLogFormat::kAuto;
   if (f.input_format == "delimited") input_format = EventLogFormat::kDelimited;
   if (f.input_format == "jsonl") input_format = EventLogFormat::kJsonLines;
@@ -117,6 +108,7 @@ int RunReplay(const ReplayFlags& f) {
   // The report reads the period and the same period last year: only their
   // days are kept for it, so memory does not grow with the years the input
   // covers.
+  const Period period = request->period;
   const Period base = SamePeriodLastYear(period);
   options.days_from_unix_s =
       absl::ToUnixSeconds(absl::FromCivil(std::min(base.from, period.from), tz));
@@ -245,8 +237,8 @@ int RunReplay(const ReplayFlags& f) {
              reasons.empty() ? "" : " (" + reasons + ")", input_rejects,
              (*rejects)->path().empty() ? "" : "; rejects in " + (*rejects)->path());
 
-  const Language lang = f.lang == "en" ? Language::kEn : Language::kZh;
-  absl::StatusOr<Report> report = BuildReport(store, f.region, period, lang);
+  absl::StatusOr<Report> report =
+      BuildReport(store, request->region, request->period, request->language);
   if (!report.ok()) return Fail(Msg(report.status()));
   // The days of the input's events, for a period that misses them all.
   std::optional<Period> days;
@@ -256,8 +248,7 @@ int RunReplay(const ReplayFlags& f) {
   if (const std::string hint = EmptyPeriodHint(*report, days, "the input"); !hint.empty()) {
     fmt::print(stderr, "roadpulse replay: {}\n", hint);
   }
-  std::string text =
-      RenderReport(*report, ReportFormatFromName(f.format).value_or(ReportFormat::kText), f.bom);
+  std::string text = RenderReport(*report, request->format, request->utf8_bom);
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
   return exit_code;
@@ -287,23 +278,7 @@ void AddReplayCommand(CLI::App& app, int* exit_code) {
   AddTopicReaderOptions(cmd, cli.get(), &flags->reader,
                         "Replay Kafka topics instead of files (or kafka.\"bootstrap.servers\" in "
                         "the configuration, when no file is given)");
-  cmd->add_option("--from", flags->from,
-                  "Report period: first day, YYYY-MM-DD (default: 1 January this year)");
-  cmd->add_option("--to", flags->to,
-                  "Report period: day after the last, YYYY-MM-DD (default: tomorrow)");
-  cmd->add_option(
-         "--region", flags->region,
-         "Region code: the city, a county/district/zone, a township, or the main urban area")
-      ->capture_default_str();
-  cmd->add_option("--lang", flags->lang, "zh or en")
-      ->check(CLI::IsMember({"zh", "en"}))
-      ->capture_default_str();
-  cmd->add_option("--format", flags->format, "text, md, csv or json")
-      ->check(CLI::IsMember({"text", "md", "csv", "json"}))
-      ->capture_default_str();
-  cmd->add_flag("--bom", flags->bom,
-                "With --format csv: start with a UTF-8 byte-order mark, so that Excel shows the "
-                "Chinese names (without it, Excel reads them in the system's code page)");
+  AddReportFlags(cmd, &flags->report);
   cmd->add_option("--partitions", flags->partitions,
                   "Partitions per input topic on the live path being reproduced (records are "
                   "placed by murmur2 of the key, like the producer)")

@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "app/commands.h"
 #include "app/config_cli.h"
+#include "app/report_flags.h"
 #include "app/scenario.h"
 #include "processors/count_store.h"
 #include "processors/region_table.h"
@@ -20,40 +21,28 @@
 namespace roadpulse {
 namespace {
 
-struct ReportFlags {
+struct ReportCommandFlags {
   std::string bootstrap_servers;
   std::string topic = "roadpulse.counts";
   std::string regions;
-  std::string from;
-  std::string to;
-  std::string region = "371600";
-  std::string lang = "zh";
-  std::string format = "text";
-  bool bom = false;
+  ReportFlags report;                   // --from, --to, --region, --lang, --format, --bom
   std::vector<std::string> properties;  // -X key=value
   KafkaProperties client;               // from the configuration (file < env < -X)
 };
 
-int RunReport(const ReportFlags& flags) {
+int RunReport(const ReportCommandFlags& flags) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("report"));
   auto fail = [](const absl::Status& s) {
     std::fprintf(stderr, "roadpulse report: %s\n", std::string(s.message()).c_str());
     return 2;
   };
-  if (flags.bom && flags.format != "csv") {
-    return fail(absl::InvalidArgumentError("--bom: only with --format csv"));
-  }
   absl::StatusOr<RegionTable> regions =
       RegionTable::LoadFile(flags.regions.empty() ? DefaultRegionTablePath() : flags.regions);
   if (!regions.ok()) return fail(regions.status());
   const absl::TimeZone& tz = regions->zone();
   const absl::CivilDay today = absl::ToCivilDay(absl::Now(), tz);
-  absl::StatusOr<Period> period = PeriodFromFlags(flags.from, flags.to, today);
-  if (!period.ok()) return fail(period.status());
-  if (regions->Find(flags.region) == nullptr) {
-    return fail(absl::InvalidArgumentError(
-        fmt::format("--region: \"{}\" is not in the region table", flags.region)));
-  }
+  absl::StatusOr<ReportRequest> request = ReadReportFlags(flags.report, *regions, today);
+  if (!request.ok()) return fail(request.status());
 
   CountReaderOptions reader_options;
   reader_options.bootstrap_servers = flags.bootstrap_servers;
@@ -75,15 +64,14 @@ int RunReport(const ReportFlags& flags) {
     spdlog::warn("{} records of {} could not be applied (see the log above)", stats->invalid,
                  flags.topic);
   }
-  const Language lang = flags.lang == "en" ? Language::kEn : Language::kZh;
-  absl::StatusOr<Report> report = BuildReport(store, flags.region, *period, lang);
+  absl::StatusOr<Report> report =
+      BuildReport(store, request->region, request->period, request->language);
   if (!report.ok()) return fail(report.status());
   if (const std::string hint = EmptyPeriodHint(*report, store.DaysWithCounts(), flags.topic);
       !hint.empty()) {
     spdlog::warn("{}", hint);
   }
-  std::string text = RenderReport(
-      *report, ReportFormatFromName(flags.format).value_or(ReportFormat::kText), flags.bom);
+  std::string text = RenderReport(*report, request->format, request->utf8_bom);
   std::fwrite(text.data(), 1, text.size(), stdout);
   return 0;
 }
@@ -91,7 +79,7 @@ int RunReport(const ReportFlags& flags) {
 }  // namespace
 
 void AddReportCommand(CLI::App& app, int* exit_code) {
-  auto flags = std::make_shared<ReportFlags>();
+  auto flags = std::make_shared<ReportCommandFlags>();
   CLI::App* cmd = app.add_subcommand(
       "report",
       "Read roadpulse.counts and print the report for a period and region against the same\n"
@@ -108,21 +96,7 @@ void AddReportCommand(CLI::App& app, int* exit_code) {
       cmd->add_option("--regions", flags->regions, "Region table file")->check(CLI::ExistingFile),
       "regions.file");
   AddPropertiesOption(cmd, cli.get(), &flags->properties);
-  cmd->add_option("--from", flags->from, "First day, YYYY-MM-DD (default: 1 January this year)");
-  cmd->add_option("--to", flags->to, "Day after the last, YYYY-MM-DD (default: tomorrow)");
-  cmd->add_option("--region", flags->region,
-                  "Region code: the city, a county/district/zone, a township, or the main "
-                  "urban area")
-      ->capture_default_str();
-  cmd->add_option("--lang", flags->lang, "zh or en")
-      ->check(CLI::IsMember({"zh", "en"}))
-      ->capture_default_str();
-  cmd->add_option("--format", flags->format, "text, md, csv or json")
-      ->check(CLI::IsMember({"text", "md", "csv", "json"}))
-      ->capture_default_str();
-  cmd->add_flag("--bom", flags->bom,
-                "With --format csv: start with a UTF-8 byte-order mark, so that Excel shows the "
-                "Chinese names (without it, Excel reads them in the system's code page)");
+  AddReportFlags(cmd, &flags->report);
   cmd->callback([flags, cli, exit_code] {
     // defaults < --config FILE < ROADPULSE_* < flags, as for run and serve.
     absl::StatusOr<Config> config = cli->LoadForCluster();
@@ -132,7 +106,7 @@ void AddReportCommand(CLI::App& app, int* exit_code) {
       *exit_code = 2;
       return;
     }
-    ReportFlags& f = *flags;
+    ReportCommandFlags& f = *flags;
     f.bootstrap_servers = config->BootstrapServers();
     f.topic = config->GetString("topics.counts");
     f.regions = config->GetString("regions.file");

@@ -1,0 +1,55 @@
+#include "app/report_flags.h"
+
+#include "fmt/format.h"
+
+namespace roadpulse {
+
+void AddReportFlags(CLI::App* cmd, ReportFlags* flags) {
+  cmd->add_option("--from", flags->from,
+                  "Report period: first day, YYYY-MM-DD (default: 1 January this year)");
+  cmd->add_option("--to", flags->to,
+                  "Report period: day after the last, YYYY-MM-DD (default: tomorrow)");
+  cmd->add_option(
+         "--region", flags->region,
+         "Region code: the city, a county/district/zone, a township, or the main urban area")
+      ->capture_default_str();
+  cmd->add_option("--lang", flags->lang, "zh or en")
+      ->check(CLI::IsMember({"zh", "en"}))
+      ->capture_default_str();
+  cmd->add_option("--format", flags->format, "text, md, csv or json")
+      ->check(CLI::IsMember({"text", "md", "csv", "json"}))
+      ->capture_default_str();
+  cmd->add_flag("--bom", flags->bom,
+                "With --format csv: start with a UTF-8 byte-order mark, so that Excel shows the "
+                "Chinese names (without it, Excel reads them in the system's code page)");
+}
+
+absl::StatusOr<ReportRequest> ReadReportFlags(const ReportFlags& flags, const RegionTable& regions,
+                                              absl::CivilDay today) {
+  ReportRequest request;
+  const std::optional<ReportFormat> format = ReportFormatFromName(flags.format);
+  if (!format.has_value()) {
+    return absl::InvalidArgumentError(
+        fmt::format("--format {}: expected text, md, csv or json", flags.format));
+  }
+  request.format = *format;
+  if (flags.bom && request.format != ReportFormat::kCsv) {
+    return absl::InvalidArgumentError("--bom: only with --format csv");
+  }
+  request.utf8_bom = flags.bom;
+  if (flags.lang != "zh" && flags.lang != "en") {
+    return absl::InvalidArgumentError(fmt::format("--lang {}: expected zh or en", flags.lang));
+  }
+  request.language = flags.lang == "en" ? Language::kEn : Language::kZh;
+  absl::StatusOr<Period> period = PeriodFromFlags(flags.from, flags.to, today);
+  if (!period.ok()) return period.status();
+  request.period = *period;
+  if (regions.Find(flags.region) == nullptr) {
+    return absl::InvalidArgumentError(
+        fmt::format("--region: \"{}\" is not in the region table", flags.region));
+  }
+  request.region = flags.region;
+  return request;
+}
+
+}  // namespace roadpulse
