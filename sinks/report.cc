@@ -10,9 +10,9 @@ namespace roadpulse {
 namespace {
 
 constexpr Metric kTableMetrics[] = {
-    Metric::kAccidents,     Metric::kDeaths,        Metric::kInjuries,
-    Metric::kE3E4Accidents, Metric::kE3E4Injuries,  Metric::kDrinkDriving,
-    Metric::kDrunkDriving,  Metric::kKeyViolations, Metric::kVideoHandled,
+    Metric::kAccidents,     Metric::kDeaths,         Metric::kInjuries,     Metric::kE3E4Accidents,
+    Metric::kE3E4Injuries,  Metric::kRuralAccidents, Metric::kDrinkDriving, Metric::kDrunkDriving,
+    Metric::kKeyViolations, Metric::kVideoHandled,
 };
 
 std::string Thousands(int64_t v) {

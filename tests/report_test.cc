@@ -12,9 +12,10 @@ using testing::Binzhou;
 using ::testing::HasSubstr;
 
 v1::CountRecord Day(int partition, const std::string& region, absl::CivilDay day, int64_t accidents,
-                    int64_t deaths, int64_t injuries) {
+                    int64_t deaths, int64_t injuries, int64_t rural_accidents = 0) {
   MetricValues values{};
   At(values, Metric::kAccidents) = accidents;
+  At(values, Metric::kRuralAccidents) = rural_accidents;
   At(values, Metric::kDeaths) = deaths;
   At(values, Metric::kInjuries) = injuries;
   const int64_t start = absl::ToUnixSeconds(absl::FromCivil(day, testing::Shanghai()));
@@ -67,6 +68,23 @@ TEST_F(ReportTest, CsvCarriesTheHandComputedRowsAndABomOnlyWhenAsked) {
   for (ReportFormat f : {ReportFormat::kText, ReportFormat::kMarkdown, ReportFormat::kJson}) {
     EXPECT_EQ(RenderReport(r, f, /*utf8_bom=*/true), RenderReport(r, f));
   }
+}
+
+// 农村道路 (rural roads) are a named concern: the table has their accidents
+// per county. 无棣县: 2025 3 of 5 accidents on rural roads, 2024 4 of 6.
+TEST_F(ReportTest, TheTableHasRuralRoadAccidents) {
+  ASSERT_TRUE(store_.Apply(Day(2, "371623", absl::CivilDay(2024, 2, 1), 6, 0, 0, 4)).ok());
+  ASSERT_TRUE(store_.Apply(Day(2, "371623", absl::CivilDay(2025, 2, 1), 5, 0, 0, 3)).ok());
+  const Report r = Build(absl::CivilDay(2025, 1, 1), absl::CivilDay(2025, 4, 1));
+  const std::string csv = RenderReport(r, ReportFormat::kCsv);
+  EXPECT_THAT(csv, HasSubstr("\n371623,无棣县,rural_accidents,3,4,-25.00\n"));
+  EXPECT_THAT(csv, HasSubstr("\n371600,滨州市,rural_accidents,3,4,-25.00\n"));
+  EXPECT_THAT(csv, HasSubstr("\n371602,滨城区,rural_accidents,0,0,\n"));
+  EXPECT_THAT(RenderReport(r, ReportFormat::kText), HasSubstr("农村道路事故"));
+  EXPECT_THAT(
+      RenderReport(Build(absl::CivilDay(2025, 1, 1), absl::CivilDay(2025, 4, 1), Language::kEn),
+                   ReportFormat::kMarkdown),
+      HasSubstr("| Rural-road accidents |"));
 }
 
 TEST_F(ReportTest, NoBaseAtAllIsSaidOnceNotPerFigure) {
