@@ -1,4 +1,8 @@
 // roadpulse: a traffic-incident stream processor. See README.md.
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <sstream>
@@ -6,15 +10,30 @@
 
 #include "CLI/CLI.hpp"
 #include "app/commands.h"
+#include "sinks/console_table.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 
 namespace {
 
-// `roadpulse --help` lists each subcommand with the first sentence of its
-// description; `roadpulse CMD --help` shows the whole of it.
-class FirstSentenceFormatter : public CLI::Formatter {
+// Help text fits the terminal: descriptions are wrapped at word boundaries
+// (between any two characters of a Chinese run) to the terminal's width, or
+// 100 columns when stdout is not a terminal. `roadpulse --help` lists each
+// subcommand with the first sentence of its description; `roadpulse CMD
+// --help` shows the whole of it.
+class HelpFormatter : public CLI::Formatter {
  public:
+  HelpFormatter() {
+    winsize ws{};
+    if (isatty(STDOUT_FILENO) == 1 && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+      width_ = std::clamp<size_t>(ws.ws_col, 60, 160);
+    }
+  }
+
+  std::string make_option_desc(const CLI::Option* opt) const override {
+    return Wrap(opt->get_description());
+  }
+
   std::string make_subcommand(const CLI::App* sub) const override {
     // One line: a line break becomes a space, except after a CJK character
     // (any multi-byte UTF-8 one), where Chinese puts none.
@@ -33,9 +52,61 @@ class FirstSentenceFormatter : public CLI::Formatter {
       }
     }
     std::stringstream out;
-    CLI::detail::format_help(out, sub->get_display_name(true), text, column_width_);
+    CLI::detail::format_help(out, sub->get_display_name(true), Wrap(text), column_width_);
     return out.str();
   }
+
+ private:
+  // `text` with line breaks so that no line, printed from column
+  // column_width_, passes width_ (a word longer than a line stays whole).
+  // CLI11 indents each line after a break to column_width_.
+  std::string Wrap(const std::string& text) const {
+    const size_t room = width_ > column_width_ + 20 ? width_ - column_width_ : 20;
+    std::string out;
+    size_t line = 0;  // display columns on the current line
+    size_t i = 0;
+    while (i < text.size()) {
+      if (text[i] == '\n') {
+        out += '\n';
+        line = 0;
+        ++i;
+        continue;
+      }
+      // The next piece: a run of ASCII up to a space or a break, or one
+      // multi-byte character (a line may break after any of those).
+      size_t end = i;
+      if (static_cast<unsigned char>(text[i]) < 0x80) {
+        while (end < text.size() && text[end] != ' ' && text[end] != '\n' &&
+               static_cast<unsigned char>(text[end]) < 0x80) {
+          ++end;
+        }
+        if (end == i) end = i + 1;  // a space
+      } else {
+        end = i + 1;
+        while (end < text.size() && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) ++end;
+      }
+      const std::string_view piece(text.data() + i, end - i);
+      const size_t w = roadpulse::DisplayWidth(piece);
+      if (piece == " ") {
+        if (line > 0 && line + 1 <= room) {
+          out += ' ';
+          ++line;
+        }
+      } else {
+        if (line > 0 && line + w > room) {
+          while (!out.empty() && out.back() == ' ') out.pop_back();
+          out += '\n';
+          line = 0;
+        }
+        out.append(piece);
+        line += w;
+      }
+      i = end;
+    }
+    return out;
+  }
+
+  size_t width_ = 100;
 };
 
 }  // namespace
@@ -51,7 +122,7 @@ int main(int argc, char** argv) {
   // this logger with the configured one (SetUpLogging), `broker` and
   // `report` with one of their own name, `demo` with its log file.
   spdlog::set_default_logger(spdlog::stderr_color_mt("roadpulse"));
-  app.formatter(std::make_shared<FirstSentenceFormatter>());  // before the subcommands copy it
+  app.formatter(std::make_shared<HelpFormatter>());  // before the subcommands copy it
   app.require_subcommand(1);
   app.set_version_flag("--version", "roadpulse 0.1.0");
   int exit_code = 0;

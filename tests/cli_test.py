@@ -4,6 +4,15 @@ import argparse
 import re
 import subprocess
 import sys
+import unicodedata
+
+
+HELP_COLUMNS = 100
+
+
+def width(text):
+    """Terminal columns: East Asian wide and fullwidth characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def run(roadpulse, *args):
@@ -22,12 +31,24 @@ def main():
     print("subcommands:", " ".join(subcommands))
     if rc != 0 or len(subcommands) < 5:
         failures.append("roadpulse --help: rc=%d, subcommands %s" % (rc, subcommands))
-    # One line per subcommand (its first sentence); the whole description is
-    # in `roadpulse CMD --help`.
-    listed = top.split("Subcommands:")[1].strip().splitlines()
-    if len(listed) != len(subcommands):
-        failures.append("roadpulse --help: %d lines for %d subcommands" % (len(listed),
-                                                                          len(subcommands)))
+    # One entry per subcommand, its first sentence (wrapped; continuation
+    # lines indented to the description column); the whole description is in
+    # `roadpulse CMD --help`.
+    entries = []
+    for line in top.split("Subcommands:")[1].strip("\n").splitlines():
+        if re.match(r"^  [a-z]", line):
+            entries.append(line.split(None, 1)[1] if len(line.split(None, 1)) > 1 else "")
+        elif line.startswith(" " * 30) and entries:
+            entries[-1] += " " + line.strip()
+        else:
+            failures.append("roadpulse --help: a line neither starts nor continues an entry: %r"
+                            % line)
+    if len(entries) != len(subcommands):
+        failures.append("roadpulse --help: %d entries for %d subcommands" % (len(entries),
+                                                                            len(subcommands)))
+    for entry in entries:
+        if not entry.endswith(".") or re.search(r"\.\s", entry):
+            failures.append("roadpulse --help: not one sentence: %r" % entry)
     if "down BROKER" in top or "down BROKER" not in run(args.roadpulse, "broker", "--help")[1]:
         failures.append("broker's control commands belong in `broker --help`, not `--help`")
     for cmd in subcommands:
@@ -36,6 +57,17 @@ def main():
         if rc != 0 or len(text.splitlines()) < 4:
             failures.append("%s --help: rc=%d" % (cmd, rc))
         print("%-10s --help ok, %d flags" % (cmd, len(set(flags))))
+        screens = [(cmd, text)] + ([("roadpulse", top)] if cmd == subcommands[0] else [])
+        if "Subcommands:" in text:  # config check/topics, broker's control commands
+            for sub in re.findall(r"^  ([a-z][a-z-]+)\s", text.split("Subcommands:")[1], re.M):
+                screens.append(("%s %s" % (cmd, sub), run(args.roadpulse, cmd, sub, "--help")[1]))
+        for name, screen in screens:
+            # Wrapped to 100 columns when stdout is not a terminal (a word
+            # longer than a line may stand alone).
+            for line in screen.splitlines():
+                if width(line) > HELP_COLUMNS and len(line.split()) > 1:
+                    failures.append("%s --help: a line of %d columns: %r" % (name, width(line),
+                                                                             line))
         # Required flags are given, so the unknown one is what gets reported.
         required = ["--bootstrap-servers", "127.0.0.1:1"] if "REQUIRED" in text else []
         rc, text = run(args.roadpulse, cmd, *required, "--no-such-flag")
