@@ -478,6 +478,24 @@ absl::StatusOr<std::unique_ptr<HttpView>> HttpView::Start(const HttpViewOptions&
       case ReportFormat::kJson: {
         json j = ReportToJson(*report);
         j["snapshot_version"] = snap->version;
+        // A period without a count, while the counts lie elsewhere: where
+        // they are, and the period to ask for (as `report` warns). The walk
+        // over the store's days only for such a period.
+        if (const std::optional<EmptyPeriod> empty =
+                HasNoCount(*report) ? FindEmptyPeriod(*report, snap->store->DaysWithCounts())
+                                    : std::nullopt;
+            empty.has_value()) {
+          json e;
+          if (empty->counts.has_value()) {
+            e["counts"] = {{"from", DayText(empty->counts->from)},
+                           {"to_exclusive", DayText(empty->counts->to)}};
+            e["suggested"] = {{"from", DayText(empty->suggested.from)},
+                              {"to", DayText(empty->suggested.to)}};
+          } else {
+            e["counts"] = nullptr;
+          }
+          j["empty_period"] = std::move(e);
+        }
         return SendJson(res, 200, j);
       }
       case ReportFormat::kText:

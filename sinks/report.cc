@@ -211,25 +211,41 @@ absl::StatusOr<Report> BuildReport(const CountStore& store, std::string_view reg
   return report;
 }
 
+bool HasNoCount(const Report& report) {
+  if (report.rows.empty()) return false;
+  for (const ReportFigure& f : report.rows.back().figures) {
+    if (f.change.current != 0) return false;
+  }
+  return true;
+}
+
+std::optional<EmptyPeriod> FindEmptyPeriod(const Report& report,
+                                           const std::optional<Period>& days) {
+  if (!HasNoCount(report)) return std::nullopt;
+  EmptyPeriod empty;
+  if (days.has_value()) {
+    if (days->from < report.period.to && report.period.from < days->to) return std::nullopt;
+    empty.counts = days;
+    empty.suggested = Period{absl::CivilDay(absl::CivilYear(days->to - 1).year(), 1, 1), days->to};
+  }
+  return empty;
+}
+
 std::string EmptyPeriodHint(const Report& report, const std::optional<Period>& days,
                             std::string_view what) {
-  if (report.rows.empty()) return "";
-  for (const ReportFigure& f : report.rows.back().figures) {
-    if (f.change.current != 0) return "";
-  }
+  const std::optional<EmptyPeriod> empty = FindEmptyPeriod(report, days);
+  if (!empty.has_value()) return "";
   const std::string period =
       fmt::format("{} to {}", DayText(report.period.from), DayText(report.period.to - 1));
-  if (!days.has_value()) {
+  if (!empty->counts.has_value()) {
     return fmt::format("no counts for {} ({}) from {}; {} has no counts at all", report.region_name,
                        report.region_code, period, what);
   }
-  if (days->from < report.period.to && report.period.from < days->to) return "";
-  const absl::CivilDay year_start(absl::CivilYear(days->to - 1).year(), 1, 1);
   return fmt::format(
       "no counts for {} ({}) from {}; {} has counts from {} to {}: for their last year use "
       "--from {} --to {}",
-      report.region_name, report.region_code, period, what, DayText(days->from),
-      DayText(days->to - 1), DayText(year_start), DayText(days->to));
+      report.region_name, report.region_code, period, what, DayText(empty->counts->from),
+      DayText(empty->counts->to - 1), DayText(empty->suggested.from), DayText(empty->suggested.to));
 }
 
 nlohmann::ordered_json ReportToJson(const Report& report) {

@@ -63,6 +63,21 @@ absl::StatusOr<Report> BuildReport(const CountStore& store, std::string_view reg
 std::string RenderReport(const Report& report, ReportFormat format, bool utf8_bom = false);
 nlohmann::ordered_json ReportToJson(const Report& report);
 
+// A report's period that holds no count at all for its region (every figure
+// of its row 0) while the counts lie on other days.
+struct EmptyPeriod {
+  // The days that hold counts; nullopt when there are none at all.
+  std::optional<Period> counts;
+  // The period to ask for instead: the counts' last calendar year, up to
+  // their last day (meaningful only with `counts`).
+  Period suggested;
+};
+// Whether every figure of the report's region (its last row) is 0.
+bool HasNoCount(const Report& report);
+// The report's period as an EmptyPeriod, or nullopt when it has a count or
+// when `days` (the days that hold counts; nullopt: none) overlap it.
+std::optional<EmptyPeriod> FindEmptyPeriod(const Report& report, const std::optional<Period>& days);
+
 // A warning for a report whose period holds no count at all for its region
 // (every figure of its row 0) while the counts lie on other days. `days`
 // are the days that hold counts (CountStore::DaysWithCounts, or the days of

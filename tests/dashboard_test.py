@@ -9,7 +9,8 @@ equals /api/v1/counts; the report panel shows /api/v1/report's sentences and
 its CSV link gives the report's CSV after a UTF-8 BOM, in Chinese and in
 English. Saves a screenshot and prints its path. Then a
 `serve` whose broker cannot be reached: the page shows the waiting banner
-with /readyz's reason, in Chinese and in English.
+with /readyz's reason, in Chinese and in English; and a `serve` whose counts
+topic is empty: the report panel says there are no counts yet.
 
 Usage: dashboard_test.py --roadpulse BIN [--target demo|pipeline] [--screenshot PATH]
 """
@@ -61,7 +62,9 @@ def freshness(base, tmp):
 
 REPORT_PANEL = """JSON.stringify({
   version: document.getElementById('report-text').getAttribute('data-version'),
-  sentences: Array.from(document.querySelectorAll('#report-text p')).map(p => p.textContent),
+  sentences: Array.from(document.querySelectorAll('#report-text p:not(.report-hint)'))
+    .map(p => p.textContent),
+  hint: (document.getElementById('report-hint') || {}).textContent || null,
   csv: document.getElementById('dl-csv').href,
   csv_name: document.getElementById('dl-csv').getAttribute('download'),
   md: document.getElementById('dl-md').href})"""
@@ -133,6 +136,31 @@ def waiting_banner(procs, roadpulse, tmp):
         h.log("page in English: %s" % page)
         if "Cannot read the counts" not in page["text"] or ready["waiting"] not in page["text"]:
             h.fail("the English waiting banner is missing or wrong: %s" % page)
+
+
+def empty_counts_hint(procs, roadpulse, tmp):
+    """A serve on a cluster whose counts topic holds nothing yet: the report
+    panel says so (rather than show sentences of zeros alone), in Chinese and
+    in English, as /api/v1/report's empty_period says."""
+    with h.broker(roadpulse, partitions=2) as servers:
+        base = v.serve(procs, roadpulse, tmp, servers, v.free_port(), "serve-empty")
+        v.wait_for("serve-empty ready", lambda: v.get(base + "/readyz")[0] == 200, 60)
+        api = v.get_json(base + "/api/v1/report?format=json")[1]
+        if api.get("empty_period") != {"counts": None}:
+            h.fail("/api/v1/report on an empty counts topic: empty_period %r, expected "
+                   "{'counts': None}" % api.get("empty_period"))
+        with v.Chromium(base + "/", tmp) as cdp:
+            for lang, says in (("zh", "没有任何计数；roadpulse.counts 中还没有计数。"),
+                               ("en", "No counts at all from %s to " % api["period"]["from"])):
+                if lang == "en":
+                    cdp.evaluate("document.getElementById('lang').click()")
+                page = v.wait_for("the report panel's hint (%s)" % lang, lambda: (
+                    lambda p: p if p["hint"] and says in p["hint"] else None)(
+                    json.loads(cdp.evaluate(REPORT_PANEL))), 30)
+                h.log("report panel on an empty counts topic (%s): %r" % (lang, page["hint"]))
+                if api["period"]["from"] not in page["hint"]:
+                    h.fail("the hint does not name the period's first day %s: %r" % (
+                        api["period"]["from"], page["hint"]))
 
 
 def main():
@@ -237,6 +265,7 @@ def main():
             h.log("English switch: %r" % title)
             check_report_panel(cdp, base, "en")
         waiting_banner(procs, args.roadpulse, tmp)
+        empty_counts_hint(procs, args.roadpulse, tmp)
     h.log("OK")
     return 0
 

@@ -72,10 +72,11 @@ class Procs:
 
 
 def pipeline(procs, roadpulse, tmp, servers, worker_http=None, live_rate=None):
-    """generate (this year, through today) [+ live] and one worker."""
+    """generate (this year, through today; its manifest in tmp/truth.json)
+    [+ live] and one worker."""
     today = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600))
     gen = [roadpulse, "generate", "--bootstrap-servers", servers, "--this-year", today[:4],
-           "--through", today]
+           "--through", today, "--truth", os.path.join(tmp, "truth.json")]
     if live_rate:
         gen += ["--live", "--live-rate", str(live_rate)]
         procs.start(gen, "generate", os.path.join(tmp, "generate.log"))

@@ -12,6 +12,7 @@ two `serve` replicas (with a bearer token), then:
 Usage: view_test.py --roadpulse BIN
 """
 import argparse
+import datetime
 import json
 import os
 import shutil
@@ -25,6 +26,26 @@ import kafka_harness as h
 import view_harness as v
 
 TOKEN = "s3cret-token"
+
+
+def check_empty_period(base, truth_path, failures):
+    """A report for a period without a single count says where the counts
+    lie: the first and last day with a count in the generator's manifest."""
+    with open(truth_path) as f:
+        counts = json.load(f)["counts"]
+    days = sorted({day for unit in counts.values() for day, metrics in unit.items()
+                   if any(metrics.values())})
+    after_last = (datetime.date.fromisoformat(days[-1]) + datetime.timedelta(days=1)).isoformat()
+    expected = {"counts": {"from": days[0], "to_exclusive": after_last},
+                "suggested": {"from": days[-1][:4] + "-01-01", "to": after_last}}
+    status, body = v.get_json(base + "/api/v1/report?from=2020-01-01&to=2020-02-01", TOKEN)
+    got = body.get("empty_period")
+    if status != 200 or got != expected:
+        failures.append("/api/v1/report for 2020-01: %d, empty_period %r; the manifest's days "
+                        "give %r" % (status, got, expected))
+    else:
+        h.log("report for 2020-01: empty_period %s, as the manifest's %d days with counts" %
+              (json.dumps(got), len(days)))
 
 
 def check_errors(base, failures):
@@ -130,6 +151,10 @@ def main():
                    for b in bases]
         if json.loads(reports[0])["rows"] != json.loads(reports[1])["rows"]:
             failures.append("replicas give different reports")
+        if "empty_period" in json.loads(reports[0]):
+            failures.append("a report with counts carries empty_period: %s" %
+                            json.loads(reports[0])["empty_period"])
+        check_empty_period(bases[0], os.path.join(tmp, "truth.json"), failures)
         ytd = answers[0][queries.index("metric=accidents&region=371600&window=ytd")]
         h.log("replicas agree on %d queries and the report; city accidents ytd %d (last year "
               "%d, %s)" % (len(queries), ytd["value"], ytd["last_year"], ytd.get("change_text")))

@@ -14,6 +14,8 @@
       offline_msg: '⚠ 与服务器的实时连接已中断，正在重连……',
       report: '今年以来通报', dl_csv: '下载报表（CSV，可用 Excel 打开）', dl_md: '下载报表（Markdown）',
       report_period: (f, t) => `${f} 至 ${t}，与去年同期相比`,
+      empty_period: (f, t, c) => `⚠ ${f} 至 ${t} 没有任何计数；` +
+        (c ? `roadpulse.counts 中的计数在 ${c.from} 至 ${c.last} 之间。` : 'roadpulse.counts 中还没有计数。'),
       waiting: '等待数据',
       waiting_msg: (why) => `⚠ 暂时读不到计数数据，正在重试，请检查 Kafka 集群。原因：${why}`,
       subtitle: (d, tz) => `${d}（${tz}）· 与去年同期相比`,
@@ -33,6 +35,8 @@
       report: 'Year to date, in the report\'s words', dl_csv: 'Download the report (CSV, opens in Excel)',
       dl_md: 'Download the report (Markdown)',
       report_period: (f, t) => `${f} to ${t}, against the same period last year`,
+      empty_period: (f, t, c) => `⚠ No counts at all from ${f} to ${t}; ` +
+        (c ? `roadpulse.counts holds counts from ${c.from} to ${c.last}.` : 'roadpulse.counts holds no counts yet.'),
       waiting: 'WAITING',
       waiting_msg: (why) => `⚠ Cannot read the counts; retrying. Check the Kafka cluster. Reason: ${why}`,
       subtitle: (d, tz) => `${d} (${tz}) · against the same period last year`,
@@ -263,8 +267,16 @@
     box.textContent = '';
     box.removeAttribute('data-version');
     if (!report || report.language !== lang) return;
-    const last = new Date(Date.parse(report.period.to_exclusive + 'T00:00:00Z') - 86400000).toISOString().slice(0, 10);
+    const dayBefore = (d) => new Date(Date.parse(d + 'T00:00:00Z') - 86400000).toISOString().slice(0, 10);
+    const last = dayBefore(report.period.to_exclusive);
     $('report-period').textContent = t.report_period(report.period.from, last);
+    // A period without a single count (the counts lie in other years): say
+    // where they are rather than show sentences of zeros alone.
+    const empty = report.empty_period;
+    if (empty) {
+      const c = empty.counts ? { from: empty.counts.from, last: dayBefore(empty.counts.to_exclusive) } : null;
+      box.appendChild(el('p', { class: 'report-hint', id: 'report-hint' }, t.empty_period(report.period.from, last, c)));
+    }
     for (const sentence of report.sentences) box.appendChild(el('p', {}, sentence));
     box.setAttribute('data-version', String(report.snapshot_version));
   }
