@@ -24,7 +24,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates tzdata
   # libraries
   librdkafka-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev libabsl-dev
-  libcli11-dev libtomlplusplus-dev libcpp-httplib-dev nlohmann-json3-dev libzstd-dev zlib1g-dev
+  libcli11-dev libtomlplusplus-dev libcpp-httplib-dev nlohmann-json3-dev libsimdjson-dev libzstd-dev
+  zlib1g-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev kcat python3 python3-kafka python3-protobuf python3-yaml python3-confluent-kafka
   # the live view's tests: Prometheus server + promtool, headless chromium, a CJK font for

@@ -4,8 +4,9 @@
 
 #include "fmt/format.h"
 #include "google/protobuf/util/json_util.h"
-#include "roadpulse/v1/event_log.pb.h"
+#include "ingest/internal/json_fast.h"
 #include "ingest/internal/utf8.h"
+#include "roadpulse/v1/event_log.pb.h"
 
 namespace roadpulse {
 namespace {
@@ -174,9 +175,15 @@ bool IsOneJsonObject(std::string_view text) {
   return false;
 }
 
-}  // namespace
+// The calling thread's simdjson parser (its buffers are reused line after line).
+ingest_internal::FastJsonParser& FastParser() {
+  thread_local ingest_internal::FastJsonParser parser;
+  return parser;
+}
 
-absl::Status ParseEventLogJson(std::string_view text, v1::LoggedRecord* record) {
+// ParseEventLogJson without the fast path: protobuf's parser, which words
+// the errors.
+absl::Status ParseWithProtobuf(std::string_view text, v1::LoggedRecord* record) {
   v1::EventLogLine line;
   const auto status = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece(text.data(), text.size()), &line, ParseOptions());
@@ -187,7 +194,10 @@ absl::Status ParseEventLogJson(std::string_view text, v1::LoggedRecord* record) 
   return ToLoggedRecord(line, record);
 }
 
-void ParseEventLogJsonLines(const std::vector<std::string_view>& lines,
+// ParseWithProtobuf of each line, the lines that are each one JSON object
+// parsed together as one v1::EventLogLines: protobuf's JSON parser rebuilds
+// its type tables at every call (2.4 times faster for 256 lines of events).
+void ParseLinesWithProtobuf(const std::vector<std::string_view>& lines,
                             std::vector<v1::LoggedRecord>* records,
                             std::vector<absl::Status>* statuses) {
   records->resize(lines.size());
@@ -220,7 +230,43 @@ void ParseEventLogJsonLines(const std::vector<std::string_view>& lines,
   // A line that is not one object, or a line the parser refuses: each on its
   // own, for its own error.
   for (size_t i = 0; i < lines.size(); ++i) {
-    (*statuses)[i] = ParseEventLogJson(lines[i], &(*records)[i]);
+    (*statuses)[i] = ParseWithProtobuf(lines[i], &(*records)[i]);
+  }
+}
+
+}  // namespace
+
+absl::Status ParseEventLogJson(std::string_view text, v1::LoggedRecord* record) {
+  v1::EventLogLine line;
+  if (FastParser().Parse(text, &line)) return ToLoggedRecord(line, record);
+  return ParseWithProtobuf(text, record);
+}
+
+void ParseEventLogJsonLines(const std::vector<std::string_view>& lines,
+                            std::vector<v1::LoggedRecord>* records,
+                            std::vector<absl::Status>* statuses) {
+  records->resize(lines.size());
+  statuses->assign(lines.size(), absl::OkStatus());
+  ingest_internal::FastJsonParser& fast = FastParser();
+  std::vector<size_t> slow;  // the lines the fast path leaves to protobuf
+  v1::EventLogLine line;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (fast.Parse(lines[i], &line)) {
+      (*statuses)[i] = ToLoggedRecord(line, &(*records)[i]);
+    } else {
+      slow.push_back(i);
+    }
+  }
+  if (slow.empty()) return;
+  std::vector<std::string_view> rest;
+  rest.reserve(slow.size());
+  for (size_t i : slow) rest.push_back(lines[i]);
+  std::vector<v1::LoggedRecord> rest_records;
+  std::vector<absl::Status> rest_statuses;
+  ParseLinesWithProtobuf(rest, &rest_records, &rest_statuses);
+  for (size_t k = 0; k < slow.size(); ++k) {
+    (*records)[slow[k]] = std::move(rest_records[k]);
+    (*statuses)[slow[k]] = std::move(rest_statuses[k]);
   }
 }
 

@@ -33,7 +33,9 @@ void AppendEventLogJson(v1::EventKind kind, std::string_view key, std::string_vi
                         int64_t timestamp_unix_ms, const std::optional<KafkaPosition>& position,
                         const v1::DeadLetter* dead_letter, std::string* out);
 
-// Parses one JSON line into a record: kind (given, or from the event),
+// Parses one JSON line into a record, through a fast path for the JSON that
+// AppendEventLogJson writes (internal/json_fast.h: exactly protobuf's
+// result) and protobuf's JSON parser for the rest: kind (given, or from the event),
 // key (given, or the event's id), value (the event re-serialized, or the raw
 // bytes) and timestamp. kInvalidArgument says what is wrong (the caller adds
 // the file and line), also for a dead letter whose value was omitted: its
@@ -41,10 +43,10 @@ void AppendEventLogJson(v1::EventKind kind, std::string_view key, std::string_vi
 absl::Status ParseEventLogJson(std::string_view line, v1::LoggedRecord* record);
 
 // ParseEventLogJson of each line: (*records)[i] and (*statuses)[i] are what it
-// gives for lines[i] (a record only where the status is ok). Faster for many
-// lines (2.4 times for 256 lines of events): protobuf's JSON parser rebuilds
-// its type tables at every call, so lines that are each one JSON object are
-// parsed together as one v1::EventLogLines, and the lines are parsed one by
+// gives for lines[i] (a record only where the status is ok). Of the lines the
+// fast path leaves to protobuf, those that are each one JSON object are
+// parsed together as one v1::EventLogLines (protobuf's JSON parser rebuilds
+// its type tables at every call: 2.4 times faster for 256 lines), and one by
 // one only when that fails.
 void ParseEventLogJsonLines(const std::vector<std::string_view>& lines,
                             std::vector<v1::LoggedRecord>* records,
