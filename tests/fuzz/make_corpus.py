@@ -135,6 +135,16 @@ def main():
         write(corpus, "event_log_fuzzer", "crlf-bad-line.jsonl",
               lines[0].replace(b"\n", b"\r\n") + b"{\"kind\": 7}\n\n" + b"".join(lines[1:4]))
         write(corpus, "event_log_fuzzer", "truncated.pb", (tmp / "log.pb").read_bytes()[:300])
+        # The JSON fast path: each line alone, and forms it leaves to protobuf.
+        for i, line in enumerate(lines):
+            write(corpus, "json_fast_fuzzer", "line-%02d.json" % i, line.rstrip(b"\n"))
+        for name, text in (
+                ("proto-names.json", b'{"incident":{"id":"A-1","occurred_at":"2025-03-01T10:00:00Z",'
+                                     b'"property_loss_yuan":"12"}}'),
+                ("offset-time.json", b'{"incident":{"occurredAt":"2025-03-01T10:00:00+08:00"}}'),
+                ("enum-number.json", b'{"violation":{"type":1,"bloodAlcoholMg100ml":-0}}'),
+                ("raw.json", b'{"kind":"EVENT_KIND_VIOLATION","rawValue":"AP8=","rawKey":"YQ=="}')):
+            write(corpus, "json_fast_fuzzer", name, text)
         write(corpus, "compressed_file_fuzzer", "log.pb.gz", (tmp / "log.pb.gz").read_bytes())
         write(corpus, "compressed_file_fuzzer", "log.jsonl.zst",
               (tmp / "log.jsonl.zst").read_bytes())

@@ -17,7 +17,7 @@ seconds=${1:-600}
 shift || true
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-  targets=(event_fuzzer event_log_fuzzer compressed_file_fuzzer csv_fuzzer csv_mapping_fuzzer
+  targets=(event_fuzzer event_log_fuzzer json_fast_fuzzer compressed_file_fuzzer csv_fuzzer csv_mapping_fuzzer
            region_table_fuzzer config_fuzzer scenario_fuzzer view_query_fuzzer)
 fi
 
