@@ -208,7 +208,8 @@ class IdTable {
       // three micro-ops here, and the sweep was bound by them, not memory).
 #pragma GCC unroll 4
       for (int j = 0; j < kSlots; ++j) {
-        mask |= static_cast<unsigned>(!slots[j].empty() & static_cast<bool>(pred(slots[j].value)))
+        mask |= (static_cast<unsigned>(!slots[j].empty()) &
+                 static_cast<unsigned>(static_cast<bool>(pred(slots[j].value))))
                 << j;
       }
       if (mask == 0) continue;
