@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 #include "ingest/internal/utf8.h"
 
 namespace roadpulse::ingest_internal {
@@ -109,16 +111,6 @@ int Digits(std::string_view s, size_t at, size_t n) {
   return v;
 }
 
-// Days from 1970-01-01 to y-m-d (proleptic Gregorian).
-int64_t DaysFromCivil(int64_t y, int m, int d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
 // A timestamp as protobuf's printer writes it: YYYY-MM-DDTHH:MM:SSZ, with 0,
 // 3, 6 or 9 fractional digits, years 0001-9999, no leap second.
 bool TimestampOf(const element& e, int64_t* seconds, int32_t* nanos) {
@@ -132,13 +124,13 @@ bool TimestampOf(const element& e, int64_t* seconds, int32_t* nanos) {
   }
   const int year = Digits(s, 0, 4), month = Digits(s, 5, 2), day = Digits(s, 8, 2);
   const int hour = Digits(s, 11, 2), minute = Digits(s, 14, 2), second = Digits(s, 17, 2);
-  if (year < 1 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 ||
-      minute > 59 || second < 0 || second > 59) {
+  // absl normalizes a field out of range (2025-02-29, 23:59:60) into another
+  // time: such a text is not one protobuf reads as written.
+  const absl::CivilSecond civil(year, month, day, hour, minute, second);
+  if (year < 1 || civil.year() != year || civil.month() != month || civil.day() != day ||
+      civil.hour() != hour || civil.minute() != minute || civil.second() != second) {
     return false;
   }
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  if (day > kDays[month - 1] + (month == 2 && leap ? 1 : 0)) return false;
   int32_t frac = 0;
   if (n > 20) {
     if (s[19] != '.') return false;
@@ -148,7 +140,7 @@ bool TimestampOf(const element& e, int64_t* seconds, int32_t* nanos) {
     frac = v;
     for (size_t i = digits; i < 9; ++i) frac *= 10;
   }
-  *seconds = DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+  *seconds = absl::ToUnixSeconds(absl::FromCivil(civil, absl::UTCTimeZone()));
   *nanos = frac;
   return true;
 }
