@@ -7,7 +7,8 @@ library only): the page renders, receives a live update over /api/v1/stream
 without a reload, and every number it shows (cards and the county table)
 equals /api/v1/counts; the report panel shows /api/v1/report's sentences and
 its CSV link gives the report's CSV after a UTF-8 BOM, in Chinese and in
-English. Saves a screenshot and prints its path. Then a
+English; in both, every metric has a card and a table column and nothing
+overflows the window, a panel or a card at 1600x1000. Saves a screenshot and prints its path. Then a
 `serve` whose broker cannot be reached: the page shows the waiting banner
 with /readyz's reason, in Chinese and in English; and a `serve` whose counts
 topic is empty: the report panel says there are no counts yet.
@@ -107,6 +108,54 @@ def check_report_panel(cdp, base, lang):
           "link gives the report's CSV after a BOM (%d bytes, %s)" % (
               lang, len(page["sentences"]), page["version"], page["sentences"][0][:60], len(csv),
               headers.get("Content-Type")))
+
+
+LAYOUT = """(() => {
+  const out = [];
+  const doc = document.documentElement;
+  if (doc.scrollWidth > window.innerWidth)
+    out.push(`the page is ${doc.scrollWidth} px wide in a ${window.innerWidth} px window`);
+  const table = document.getElementById('regions');
+  const panel = table.parentElement;
+  if (table.offsetWidth > panel.clientWidth)
+    out.push(`the county table is ${table.offsetWidth} px wide in a ${panel.clientWidth} px panel`);
+  for (const card of document.querySelectorAll('.card')) {
+    if (card.scrollWidth > card.clientWidth)
+      out.push(`card ${card.querySelector('h3').textContent} overflows: ${card.scrollWidth} > ${card.clientWidth} px`);
+    for (const row of card.querySelectorAll('.row')) {
+      const [a, b] = Array.from(row.children).map((e) => e.getBoundingClientRect());
+      if (a && b && a.width > 0 && a.right > b.left)
+        out.push(`card ${card.querySelector('h3').textContent}: label and number overlap`);
+    }
+  }
+  const svg = document.getElementById('bars');
+  for (const t of svg.querySelectorAll('text')) {
+    const box = t.getBBox();
+    if (box.x < 0 || box.x + box.width > svg.clientWidth + 1)
+      out.push(`bar chart text ${JSON.stringify(t.textContent)} is outside the chart (x ${box.x.toFixed(0)}, width ${box.width.toFixed(0)} of ${svg.clientWidth})`);
+  }
+  return JSON.stringify({problems: out,
+    cards: Array.from(document.querySelectorAll('#cards [data-window=today]')).map((e) => e.dataset.metric),
+    columns: document.querySelectorAll('#regions thead th').length});
+})()"""
+
+
+def check_layout(cdp, base, lang):
+    """At the test's 1600x1000 window, in either language: a card for every
+    metric of /api/v1/summary and a county-table column for each; nothing
+    wider than the window or its panel, no card's label running into its
+    number, and every name in the bar chart inside the chart."""
+    metrics = [m["id"] for m in v.get_json(base + "/api/v1/summary")[1]["metrics"]]
+    page = json.loads(cdp.evaluate(LAYOUT))
+    if page["cards"] != metrics:
+        h.fail("layout (%s): cards %r, /api/v1/summary's metrics %r" % (lang, page["cards"], metrics))
+    # Region, one column per metric, and today's first metric.
+    if page["columns"] != len(metrics) + 2:
+        h.fail("layout (%s): %d table columns for %d metrics" % (lang, page["columns"], len(metrics)))
+    if page["problems"]:
+        h.fail("layout (%s) at 1600x1000:\n  %s" % (lang, "\n  ".join(page["problems"])))
+    h.log("layout (%s): %d cards and table columns for %r; nothing overflows at 1600x1000" %
+          (lang, len(metrics), metrics))
 
 
 def waiting_banner(procs, roadpulse, tmp):
@@ -251,6 +300,7 @@ def main():
                         json.loads(cdp.evaluate(PAGE_NUMBERS))["state"], freshness(base, tmp)))
                 h.log("the page says live after %.1f s" % (time.monotonic() - t0))
             check_report_panel(cdp, base, "zh")
+            check_layout(cdp, base, "zh")
             shot = cdp.call("Page.captureScreenshot", format="png")
             path = args.screenshot or os.path.join(tempfile.gettempdir(),
                                                    "roadpulse-dashboard.png")
@@ -264,6 +314,7 @@ def main():
                 h.fail("English switch did not work: %r" % title)
             h.log("English switch: %r" % title)
             check_report_panel(cdp, base, "en")
+            check_layout(cdp, base, "en")
         waiting_banner(procs, args.roadpulse, tmp)
         empty_counts_hint(procs, args.roadpulse, tmp)
     h.log("OK")

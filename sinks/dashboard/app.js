@@ -159,12 +159,25 @@
     const metric = s.metrics[0].id;
     const rows = s.regions;
     const max = Math.max(1, ...rows.map((r) => Math.max(r.ytd[metric].value, r.ytd[metric].last_year)));
-    const left = lang === 'zh' ? 150 : 190, right = 70;
     const rowH = (H - 6) / rows.length, barH = Math.max(4, rowH / 2 - 3);
+    // The labels first: the bars start where the longest name ends.
+    const labels = rows.map((r, i) => svg.appendChild(svgEl('text',
+      { y: 3 + i * rowH + rowH / 2 + 5, 'text-anchor': 'end' }, name(r).replace(/^滨州/, ''))));
+    // A name longer than 40% of the chart is cut short with an ellipsis; the
+    // full name shows on hover.
+    const limit = W * 0.4;
+    for (const t of labels) {
+      const full = t.textContent;
+      if (t.getComputedTextLength() <= limit) continue;
+      let n = full.length;
+      while (n > 1 && t.getComputedTextLength() > limit) t.textContent = full.slice(0, --n).trimEnd() + '…';
+      t.appendChild(svgEl('title', {}, full));
+    }
+    const widest = Math.max(0, ...labels.map((t) => t.getComputedTextLength()));
+    const left = Math.ceil(widest) + 14, right = 70;
+    labels.forEach((t) => t.setAttribute('x', left - 8));
     rows.forEach((r, i) => {
       const y = 3 + i * rowH;
-      const label = name(r).replace(/^滨州/, '');
-      svg.appendChild(svgEl('text', { x: left - 8, y: y + rowH / 2 + 5, 'text-anchor': 'end' }, label));
       const f = r.ytd[metric];
       const w1 = (W - left - right) * f.value / max, w0 = (W - left - right) * f.last_year / max;
       svg.appendChild(svgEl('rect', { x: left, y: y + 2, width: Math.max(0, w1), height: barH, fill: '#4fc3f7', rx: 2 }));
