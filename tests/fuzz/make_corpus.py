@@ -9,14 +9,18 @@ Each target's header comment says what its input bytes mean.
 
     tests/fuzz/make_corpus.py --roadpulse build/app/roadpulse
 
-Only the Python standard library and the zstd command-line tool are needed. Rerun it when an input format changes, and commit the result (keep it
-small: the seeds are starting points, the fuzzer grows its own corpus).
+Only the Python standard library and the zstd command-line tool are needed.
+Rerun it when an input format changes, and commit the result (keep it small:
+the seeds are starting points, the fuzzer grows its own corpus).
+
+It overwrites the seeds it writes and deletes nothing: seeds added by hand
+(a crash's reproducer, an edge case) stay, and so does a seed this script no
+longer writes. It lists both at the end; delete the stale ones with git rm.
 """
 
 import argparse
 import gzip
 import pathlib
-import shutil
 import subprocess
 import tempfile
 
@@ -74,10 +78,14 @@ def generate(roadpulse, out, events):
                     str(out)], check=True, stdout=subprocess.DEVNULL)
 
 
+WRITTEN = set()  # every seed path this run wrote
+
+
 def write(corpus, target, name, data):
     d = corpus / target
     d.mkdir(parents=True, exist_ok=True)
     (d / name).write_bytes(data)
+    WRITTEN.add((d / name).resolve())
 
 
 def event_seeds(corpus, records):
@@ -112,9 +120,6 @@ def main():
     parser.add_argument("--out", default=str(ROOT / "tests" / "fuzz" / "corpus"))
     args = parser.parse_args()
     corpus = pathlib.Path(args.out)
-    for d in corpus.glob("*"):
-        if d.is_dir() and d.name.endswith("_fuzzer"):
-            shutil.rmtree(d)
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
@@ -209,6 +214,13 @@ kind = "township"
             b"metric=accidents&window=2025-03-01..2025-01-01",
             b"metric=accidents&=1"]):
         write(corpus, "view_query_fuzzer", f"query-{i}", q)
+
+    kept = sorted(p for p in corpus.glob("*_fuzzer/*")
+                  if p.is_file() and p.resolve() not in WRITTEN)
+    print("wrote %d seeds; kept %d not written by this script%s" %
+          (len(WRITTEN), len(kept), ":" if kept else ""))
+    for p in kept:
+        print("  " + str(p.relative_to(corpus)))
 
 
 if __name__ == "__main__":
