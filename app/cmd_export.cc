@@ -119,7 +119,7 @@ void AddExportCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->callback([flags, cli, exit_code] {
     absl::StatusOr<Config> config =
-        LoadTopicReaderConfig(*cli, /*servers_from_config=*/true, &flags->reader);
+        LoadTopicReaderConfig(*cli, /*servers_from_config=*/true, "export", &flags->reader);
     *exit_code = config.ok() ? RunExport(*flags) : Fail(Msg(config.status()));
   });
 }

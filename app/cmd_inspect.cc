@@ -211,7 +211,7 @@ void AddInspectCommand(CLI::App& app, int* exit_code) {
                   "e.g. unknown_region)");
   cmd->callback([flags, cli, exit_code] {
     absl::StatusOr<Config> config =
-        LoadTopicReaderConfig(*cli, flags->inputs.empty(), &flags->reader);
+        LoadTopicReaderConfig(*cli, flags->inputs.empty(), "inspect", &flags->reader);
     if (!config.ok()) {
       *exit_code = Fail(Msg(config.status()));
       return;

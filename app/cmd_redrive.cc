@@ -207,7 +207,7 @@ void AddRedriveCommand(CLI::App& app, int* exit_code) {
             "topics.dlq");
   cmd->callback([flags, cli, exit_code] {
     absl::StatusOr<Config> config =
-        LoadTopicReaderConfig(*cli, /*servers_from_config=*/true, &flags->reader);
+        LoadTopicReaderConfig(*cli, /*servers_from_config=*/true, "redrive", &flags->reader);
     if (!config.ok()) {
       *exit_code = Fail(Msg(config.status()));
       return;

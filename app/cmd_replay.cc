@@ -302,7 +302,7 @@ void AddReplayCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--until", flags->until, "Kafka: record time to stop before (same forms)");
   cmd->callback([flags, cli, exit_code] {
     absl::StatusOr<Config> config =
-        LoadTopicReaderConfig(*cli, flags->inputs.empty(), &flags->reader);
+        LoadTopicReaderConfig(*cli, flags->inputs.empty(), "replay", &flags->reader);
     if (!config.ok()) {
       *exit_code = Fail(Msg(config.status()));
       return;

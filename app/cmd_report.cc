@@ -9,13 +9,13 @@
 #include "absl/time/clock.h"
 #include "app/commands.h"
 #include "app/config_cli.h"
+#include "app/logging.h"
 #include "app/report_flags.h"
 #include "app/scenario.h"
 #include "processors/count_store.h"
 #include "processors/region_table.h"
 #include "sinks/count_reader.h"
 #include "sinks/report.h"
-#include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 
 namespace roadpulse {
@@ -31,7 +31,6 @@ struct ReportCommandFlags {
 };
 
 int RunReport(const ReportCommandFlags& flags) {
-  spdlog::set_default_logger(spdlog::stderr_color_mt("report"));
   auto fail = [](const absl::Status& s) {
     std::fprintf(stderr, "roadpulse report: %s\n", std::string(s.message()).c_str());
     return 2;
@@ -88,7 +87,7 @@ void AddReportCommand(CLI::App& app, int* exit_code) {
       "ROADPULSE_KAFKA_* variables (SASL, TLS) and -X.\n"
       "Exit code 0 ok, 1 the cluster could not be read, 2 bad flags or configuration.");
   auto cli = std::make_shared<ConfigCli>();
-  AddConfigFileOption(cmd, cli.get());
+  AddConfigOptions(cmd, cli.get());
   AddBootstrapServersOption(cmd, cli.get(), &flags->bootstrap_servers);
   cli->Bind(cmd->add_option("--topic", flags->topic, "Counts topic")->capture_default_str(),
             "topics.counts");
@@ -111,6 +110,11 @@ void AddReportCommand(CLI::App& app, int* exit_code) {
     f.topic = config->GetString("topics.counts");
     f.regions = config->GetString("regions.file");
     f.client = config->ClientProperties();
+    if (absl::Status s = SetUpLogging(LogOptionsFromConfig(*config, "report")); !s.ok()) {
+      std::fprintf(stderr, "roadpulse report: %s\n", std::string(s.message()).c_str());
+      *exit_code = 2;
+      return;
+    }
     *exit_code = RunReport(*flags);
   });
 }

@@ -46,19 +46,16 @@ absl::StatusOr<Config> ConfigCli::LoadForCluster() const {
   return config;
 }
 
-void AddConfigFileOption(CLI::App* cmd, ConfigCli* cli) {
+void AddConfigOptions(CLI::App* cmd, ConfigCli* cli) {
   cmd->add_option("--config", cli->file,
                   "Configuration file (TOML; deploy/config/roadpulse.toml documents every key). "
                   "Default: $ROADPULSE_CONFIG. Precedence: file < ROADPULSE_<SECTION>_<KEY> "
                   "environment variables < flags");
-}
-
-void AddConfigOptions(CLI::App* cmd, ConfigCli* cli) {
-  AddConfigFileOption(cmd, cli);
   cli->log_format_option_ =
       cmd->add_option("--log-format", cli->log_format,
-                      "Log format: text, or json (one JSON object per line, with worker id, "
-                      "topic, partition and offsets as fields) [default: log.format, text]")
+                      "Log format: text, or json (one JSON object per line, with command, "
+                      "worker id, topic, partition and offsets as fields) [default: log.format, "
+                      "text]")
           ->check(CLI::IsMember({"text", "json"}));
 }
 

@@ -1,8 +1,7 @@
 // Glue between CLI11 flags and the configuration (app/config.h) for the
-// commands that talk to Kafka: `--config FILE` (and `--log-format` for the
-// long-running ones), and flags bound to config keys so that a flag given on
-// the command line overrides the file and the environment, while a flag left
-// out does not.
+// commands that talk to Kafka: `--config FILE` and `--log-format`, and flags bound to config keys
+// so that a flag given on the command line overrides the file and the environment, while a flag
+// left out does not.
 //
 //   auto cli = std::make_shared<ConfigCli>();
 //   AddConfigOptions(cmd, cli.get());
@@ -48,10 +47,6 @@ struct ConfigCli {
 
 // Adds --config and --log-format to `cmd`. `cli` must outlive `cmd`.
 void AddConfigOptions(CLI::App* cmd, ConfigCli* cli);
-// Adds --config only: for one-shot commands that keep their own stderr
-// logging but must reach the workers' cluster with the workers' settings
-// (SASL, TLS). `cli` must outlive `cmd`.
-void AddConfigFileOption(CLI::App* cmd, ConfigCli* cli);
 // Adds --bootstrap-servers into `servers`, bound to kafka.bootstrap.servers
 // (LoadForCluster requires it from somewhere). Both must outlive `cmd`.
 // `help`: the option's text (default: says where else it may come from).

@@ -196,7 +196,9 @@ LogOptions LogOptionsFromConfig(const Config& config, const std::string& command
   options.level = config.GetString("log.level");
   options.format = config.GetString("log.format");
   options.command = command;
-  options.worker_id = config.GetString("worker.id");
+  // A worker's lines name it (serve's too, when configured); a one-shot
+  // command is no worker.
+  if (command == "run" || command == "serve") options.worker_id = config.GetString("worker.id");
   if (options.worker_id.empty() && command == "run") {
     char host[256] = {};
     if (gethostname(host, sizeof(host) - 1) == 0) options.worker_id = host;

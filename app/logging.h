@@ -1,6 +1,6 @@
-// Process-wide logging set-up for long-running commands (run, serve): the
-// level, the format (human text, or JSON lines for log collectors), the
-// fields every line carries (command, worker id) and the redaction of secrets.
+// Process-wide logging set-up for every command that takes --config (run, serve, report,
+// replay, export, inspect, redrive): the level, the format (human text, or JSON lines for log
+// collectors), the fields every line carries (command, worker id) and the redaction of secrets.
 //
 // JSON lines look like
 //   {"time":"2025-09-05T08:00:00.123Z","level":"info","command":"run","worker":"w-1",
@@ -33,8 +33,9 @@ struct LogOptions {
   std::vector<std::string> secrets;  // values never to print
 };
 
-// From log.level, log.format, worker.id (default: the host name) and the
-// config's secrets.
+// From log.level, log.format and the config's secrets; for `run` and
+// `serve` also worker.id (run's default: the host name). Other commands'
+// lines carry no worker id.
 LogOptions LogOptionsFromConfig(const Config& config, const std::string& command);
 
 // The formatter for `options` (exposed for tests).

@@ -118,9 +118,9 @@ int main(int argc, char** argv) {
       "a traffic police report, per region and day, against the same period last year."};
   // Logs go to stderr, whatever the command: stdout carries what a command
   // makes (a report, JSON, CSV, an event log with `--output -`), and
-  // spdlog's own default logger writes to stdout. `run` and `serve` replace
-  // this logger with the configured one (SetUpLogging), `broker` and
-  // `report` with one of their own name, `demo` with its log file.
+  // spdlog's own default logger writes to stdout. The commands that take
+  // --config replace this logger with the configured one (SetUpLogging),
+  // `broker` with one of its own name, `demo` with its log file.
   spdlog::set_default_logger(spdlog::stderr_color_mt("roadpulse"));
   app.formatter(std::make_shared<HelpFormatter>());  // before the subcommands copy it
   app.require_subcommand(1);

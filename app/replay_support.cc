@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "app/logging.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
 #include "processors/reject_reason.h"
@@ -60,7 +61,7 @@ absl::StatusOr<std::unique_ptr<RecordSource>> OpenInput(const std::string& path,
 
 void AddTopicReaderOptions(CLI::App* cmd, ConfigCli* cli, TopicReaderFlags* flags,
                            const std::string& servers_help) {
-  AddConfigFileOption(cmd, cli);
+  AddConfigOptions(cmd, cli);
   AddBootstrapServersOption(cmd, cli, &flags->bootstrap_servers, servers_help);
   cli->Bind(
       cmd->add_option("--regions", flags->regions, "Region table file (its time zone reads dates)")
@@ -76,9 +77,10 @@ void AddTopicReaderOptions(CLI::App* cmd, ConfigCli* cli, TopicReaderFlags* flag
 }
 
 absl::StatusOr<Config> LoadTopicReaderConfig(const ConfigCli& cli, bool servers_from_config,
-                                             TopicReaderFlags* flags) {
+                                             const std::string& command, TopicReaderFlags* flags) {
   absl::StatusOr<Config> config = cli.Load();
   if (!config.ok()) return config.status();
+  if (absl::Status s = SetUpLogging(LogOptionsFromConfig(*config, command)); !s.ok()) return s;
   if (servers_from_config) flags->bootstrap_servers = config->BootstrapServers();
   flags->regions = config->GetString("regions.file");
   flags->incidents_topic = config->GetString("topics.incidents");

@@ -65,7 +65,7 @@ struct TopicReaderFlags {
   // without bootstrap.servers; set by LoadTopicReaderConfig.
   KafkaProperties client;
 };
-// Adds --config, --bootstrap-servers (`servers_help`), --regions,
+// Adds --config, --log-format, --bootstrap-servers (`servers_help`), --regions,
 // --incidents-topic, --violations-topic and -X, bound to the configuration's
 // kafka.*, regions.file and topics.* as for `run`. `flags` and `cli` must
 // outlive the command.
@@ -76,9 +76,11 @@ void AddTopicReaderOptions(CLI::App* cmd, ConfigCli* cli, TopicReaderFlags* flag
 // otherwise only --bootstrap-servers counts (a cluster named by the
 // environment must not turn a replay of files into one of topics). Returns
 // the configuration for the command's other keys; kInvalidArgument names a
-// bad file, variable or property.
+// bad file, variable, property or log setting. Then logs go as the
+// configuration says (log.level, log.format or --log-format, secrets masked),
+// as for `run`, each line naming `command`.
 absl::StatusOr<Config> LoadTopicReaderConfig(const ConfigCli& cli, bool servers_from_config,
-                                             TopicReaderFlags* flags);
+                                             const std::string& command, TopicReaderFlags* flags);
 
 // One read of topics: which, and the time range's texts (ParseTimeFlag's
 // forms; empty: open) with the flags they came from, for messages.

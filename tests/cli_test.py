@@ -15,8 +15,8 @@ def width(text):
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
-def run(roadpulse, *args):
-    p = subprocess.run([roadpulse, *args], capture_output=True, text=True, timeout=60)
+def run(roadpulse, *args, env=None):
+    p = subprocess.run([roadpulse, *args], capture_output=True, text=True, timeout=60, env=env)
     return p.returncode, p.stdout + p.stderr
 
 
@@ -173,10 +173,32 @@ def check_broker_control(roadpulse):
     return failures
 
 
+def log_lines(text, command):
+    """Problems with the log lines in `text` (all but the last line, the
+    command's plain error) under --log-format json: each must be a JSON
+    object naming `command` and no worker. Returns (problems, lines)."""
+    import json
+    lines = text.strip().splitlines()[:-1]
+    problems = []
+    for line in lines:
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            problems.append("not JSON: %r" % line[:120])
+            continue
+        if obj.get("command") != command or "worker" in obj or not obj.get("msg"):
+            problems.append("command %r, worker %r: %r" % (obj.get("command"), obj.get("worker"),
+                                                           line[:120]))
+    return problems, lines
+
+
 def check_report_cluster_down(roadpulse):
     """The commands that read topics, against a cluster whose brokers are
     all down: exit code 1 (the cluster failed, not the flags: those are 2),
-    naming the servers."""
+    naming the servers. With --log-format json their log lines (librdkafka's
+    complaints about the brokers) are JSON objects naming the command, and
+    the configuration's log level silences them."""
+    import os
     import kafka_harness as h
     failures = []
     with h.Broker(roadpulse, 2, control=True) as b:
@@ -191,13 +213,25 @@ def check_report_cluster_down(roadpulse):
                  "cannot read roadpulse.incidents, roadpulse.violations from %s: " % b.servers),
                 (["inspect", "--topic", "roadpulse.counts"],
                  "cannot read roadpulse.counts from %s: " % b.servers)]:
-            rc, text = run(roadpulse, *argv, "--bootstrap-servers", b.servers)
+            rc, text = run(roadpulse, *argv, "--bootstrap-servers", b.servers,
+                           "--log-format", "json")
             last = text.strip().splitlines()[-1] if text.strip() else ""
-            ok = rc == 1 and says in last
-            print("%-4s %s with every broker down -> rc=%d: %s" % ("ok" if ok else "BAD",
-                                                                   argv[0], rc, last))
+            problems, lines = log_lines(text, argv[0])
+            ok = rc == 1 and says in last and lines and not problems
+            print("%-4s %s with every broker down -> rc=%d: %s; %d JSON log lines" % (
+                "ok" if ok else "BAD", argv[0], rc, last, len(lines)))
             if not ok:
-                failures.append("%s with every broker down: rc=%d, %r" % (argv[0], rc, text[-300:]))
+                failures.append("%s with every broker down: rc=%d, %r; %d log lines: %s" % (
+                    argv[0], rc, text[-300:], len(lines), problems[:3]))
+        # ROADPULSE_LOG_LEVEL=critical: only the command's own error is left.
+        env = dict(os.environ, ROADPULSE_LOG_LEVEL="critical")
+        rc, text = run(roadpulse, "report", "--bootstrap-servers", b.servers, env=env)
+        lines = text.strip().splitlines()
+        ok = rc == 1 and len(lines) == 1 and lines[0].startswith("roadpulse report: cannot read")
+        print("%-4s report with every broker down, log.level critical -> rc=%d, %d lines" % (
+            "ok" if ok else "BAD", rc, len(lines)))
+        if not ok:
+            failures.append("report with log.level critical: rc=%d, %r" % (rc, lines[:3]))
     return failures
 
 

@@ -299,6 +299,20 @@ TEST_F(LogTest, JsonLinesCarryWorkerPartitionAndOffsets) {
   EXPECT_THAT(Log(options, "quote \" and\nnewline"), HasSubstr(R"("msg":"quote \" and\nnewline")"));
 }
 
+TEST_F(LogTest, OnlyRunAndServeLinesNameTheWorker) {
+  Config config;
+  ASSERT_TRUE(config.MergeToml("[worker]\nid = \"w-9\"\n[log]\nlevel = \"warn\"\n", "t.toml").ok());
+  EXPECT_EQ(LogOptionsFromConfig(config, "run").worker_id, "w-9");
+  EXPECT_EQ(LogOptionsFromConfig(config, "serve").worker_id, "w-9");
+  for (const char* command : {"report", "replay", "export", "inspect", "redrive"}) {
+    const LogOptions options = LogOptionsFromConfig(config, command);
+    EXPECT_EQ(options.worker_id, "") << command;
+    EXPECT_EQ(options.level, "warn") << command;
+    EXPECT_EQ(options.command, command);
+    EXPECT_THAT(Log(options, "x"), Not(HasSubstr("w-9"))) << command;
+  }
+}
+
 TEST_F(LogTest, SecretsNeverReachALogLine) {
   Config config;
   ASSERT_TRUE(config.MergeToml(kFile, "test.toml").ok());
