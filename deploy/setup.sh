@@ -29,8 +29,8 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev kcat python3 python3-kafka python3-protobuf python3-yaml python3-confluent-kafka
   # the live view's tests: Prometheus server + promtool, headless chromium, a CJK font for
-  # screenshots, clang for the libFuzzer targets
-  prometheus chromium fonts-wqy-zenhei clang-14
+  # screenshots, clang and its runtimes (libFuzzer, ASan) for the fuzz targets
+  prometheus chromium fonts-wqy-zenhei clang-14 libclang-rt-14-dev
 )
 
 missing=()

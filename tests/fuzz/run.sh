@@ -24,7 +24,7 @@ fi
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
   -DROADPULSE_BUILD_FUZZERS=ON -DROADPULSE_BUILD_BENCH=OFF >/dev/null
-nice -n 19 cmake --build build-fuzz -j1 --target "${targets[@]}"
+nice -n 19 cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]}"
 
 failed=0
 printf '%-24s %12s %8s %7s %7s  %s\n' target runs exec/s cov ft result
