@@ -146,7 +146,15 @@ def check_layout(cdp, base, lang):
     wider than the window or its panel, no card's label running into its
     number, and every name in the bar chart inside the chart."""
     metrics = [m["id"] for m in v.get_json(base + "/api/v1/summary")[1]["metrics"]]
-    page = json.loads(cdp.evaluate(LAYOUT))
+    # The page re-renders on every update: a problem must last over a few
+    # renders (not one frame of a language switch) to count.
+    for attempt in range(6):
+        page = json.loads(cdp.evaluate(LAYOUT))
+        if not page["problems"] and page["cards"] == metrics:
+            break
+        h.log("layout (%s), attempt %d: %s" % (lang, attempt + 1, page["problems"][:3] or
+                                               page["cards"]))
+        time.sleep(1)
     if page["cards"] != metrics:
         h.fail("layout (%s): cards %r, /api/v1/summary's metrics %r" % (lang, page["cards"], metrics))
     # Region, one column per metric, and today's first metric.
