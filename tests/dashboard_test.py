@@ -8,7 +8,7 @@ without a reload, and every number it shows (cards and the county table)
 equals /api/v1/counts; the report panel shows /api/v1/report's sentences and
 its CSV link gives the report's CSV after a UTF-8 BOM, in Chinese and in
 English; in both, every metric has a card and a table column and nothing
-overflows the window, a panel or a card at 1600x1000. Saves a screenshot and prints its path. Then a
+overflows the window, a panel or a card at 1600x1000 and at 1280x800. Saves a screenshot and prints its path. Then a
 `serve` whose broker cannot be reached: the page shows the waiting banner
 with /readyz's reason, in Chinese and in English; and a `serve` whose counts
 topic is empty: the report panel says there are no counts yet.
@@ -140,8 +140,8 @@ LAYOUT = """(() => {
 })()"""
 
 
-def check_layout(cdp, base, lang):
-    """At the test's 1600x1000 window, in either language: a card for every
+def check_layout(cdp, base, lang, size="1600x1000"):
+    """At the window's size (`size`, for messages), in either language: a card for every
     metric of /api/v1/summary and a county-table column for each; nothing
     wider than the window or its panel, no card's label running into its
     number, and every name in the bar chart inside the chart."""
@@ -161,9 +161,9 @@ def check_layout(cdp, base, lang):
     if page["columns"] != len(metrics) + 2:
         h.fail("layout (%s): %d table columns for %d metrics" % (lang, page["columns"], len(metrics)))
     if page["problems"]:
-        h.fail("layout (%s) at 1600x1000:\n  %s" % (lang, "\n  ".join(page["problems"])))
-    h.log("layout (%s): %d cards and table columns for %r; nothing overflows at 1600x1000" %
-          (lang, len(metrics), metrics))
+        h.fail("layout (%s) at %s:\n  %s" % (lang, size, "\n  ".join(page["problems"])))
+    h.log("layout (%s): %d cards and table columns for %r; nothing overflows at %s" %
+          (lang, len(metrics), metrics, size))
 
 
 def waiting_banner(procs, roadpulse, tmp):
@@ -323,6 +323,12 @@ def main():
             h.log("English switch: %r" % title)
             check_report_panel(cdp, base, "en")
             check_layout(cdp, base, "en")
+            # A laptop's window: four cards a row, the table over the whole width.
+            cdp.call("Emulation.setDeviceMetricsOverride", width=1280, height=800,
+                     deviceScaleFactor=1, mobile=False)
+            check_layout(cdp, base, "en", "1280x800")
+            cdp.evaluate("document.getElementById('lang').click()")
+            check_layout(cdp, base, "zh", "1280x800")
         waiting_banner(procs, args.roadpulse, tmp)
         empty_counts_hint(procs, args.roadpulse, tmp)
     h.log("OK")
