@@ -134,14 +134,14 @@ LAYOUT = """(() => {
     if (box.x < 0 || box.x + box.width > svg.clientWidth + 1)
       out.push(`bar chart text ${JSON.stringify(t.textContent)} is outside the chart (x ${box.x.toFixed(0)}, width ${box.width.toFixed(0)} of ${svg.clientWidth})`);
   }
-  return JSON.stringify({problems: out,
+  return JSON.stringify({problems: out, size: `${window.innerWidth}x${window.innerHeight}`,
     cards: Array.from(document.querySelectorAll('#cards [data-window=today]')).map((e) => e.dataset.metric),
     columns: document.querySelectorAll('#regions thead th').length});
 })()"""
 
 
-def check_layout(cdp, base, lang, size="1600x1000"):
-    """At the window's size (`size`, for messages), in either language: a card for every
+def check_layout(cdp, base, lang):
+    """At the window's size, in either language: a card for every
     metric of /api/v1/summary and a county-table column for each; nothing
     wider than the window or its panel, no card's label running into its
     number, and every name in the bar chart inside the chart."""
@@ -161,9 +161,9 @@ def check_layout(cdp, base, lang, size="1600x1000"):
     if page["columns"] != len(metrics) + 2:
         h.fail("layout (%s): %d table columns for %d metrics" % (lang, page["columns"], len(metrics)))
     if page["problems"]:
-        h.fail("layout (%s) at %s:\n  %s" % (lang, size, "\n  ".join(page["problems"])))
+        h.fail("layout (%s) at %s:\n  %s" % (lang, page["size"], "\n  ".join(page["problems"])))
     h.log("layout (%s): %d cards and table columns for %r; nothing overflows at %s" %
-          (lang, len(metrics), metrics, size))
+          (lang, len(metrics), metrics, page["size"]))
 
 
 def waiting_banner(procs, roadpulse, tmp):
@@ -326,9 +326,9 @@ def main():
             # A laptop's window: four cards a row, the table over the whole width.
             cdp.call("Emulation.setDeviceMetricsOverride", width=1280, height=800,
                      deviceScaleFactor=1, mobile=False)
-            check_layout(cdp, base, "en", "1280x800")
+            check_layout(cdp, base, "en")
             cdp.evaluate("document.getElementById('lang').click()")
-            check_layout(cdp, base, "zh", "1280x800")
+            check_layout(cdp, base, "zh")
         waiting_banner(procs, args.roadpulse, tmp)
         empty_counts_hint(procs, args.roadpulse, tmp)
     h.log("OK")
