@@ -115,10 +115,29 @@ LAYOUT = """(() => {
   const doc = document.documentElement;
   if (doc.scrollWidth > window.innerWidth)
     out.push(`the page is ${doc.scrollWidth} px wide in a ${window.innerWidth} px window`);
+  // Down to 1024 px the county table fits its panel; narrower, it scrolls
+  // sideways in it with the region names kept in view.
   const table = document.getElementById('regions');
   const panel = table.parentElement;
-  if (table.offsetWidth > panel.clientWidth)
+  if (window.innerWidth >= 1024 && table.offsetWidth > panel.clientWidth)
     out.push(`the county table is ${table.offsetWidth} px wide in a ${panel.clientWidth} px panel`);
+  if (table.offsetWidth > panel.clientWidth) {
+    if (!['auto', 'scroll'].includes(getComputedStyle(panel).overflowX))
+      out.push(`the county table is ${table.offsetWidth} px wide in a ${panel.clientWidth} px panel that does not scroll`);
+    const name = table.querySelector('tbody td');
+    if (getComputedStyle(name).position !== 'sticky')
+      out.push('the county table scrolls its region names out of view');
+  }
+  // The title, the clock and the badge: none broken over two lines.
+  for (const e of [document.getElementById('title'), ...document.querySelectorAll('header .status > *')]) {
+    const range = document.createRange();
+    range.selectNodeContents(e);
+    const boxes = Array.from(range.getClientRects()).filter((b) => b.width > 0)
+      .sort((a, b) => a.top - b.top);
+    let lines = 0, bottom = -Infinity;
+    for (const b of boxes) if (b.top >= bottom - 2) { lines++; bottom = b.bottom; }
+    if (lines > 1) out.push(`the header's ${JSON.stringify(e.textContent)} takes ${lines} lines`);
+  }
   for (const card of document.querySelectorAll('.card')) {
     if (card.scrollWidth > card.clientWidth)
       out.push(`card ${card.querySelector('h3').textContent} overflows: ${card.scrollWidth} > ${card.clientWidth} px`);
@@ -135,6 +154,7 @@ LAYOUT = """(() => {
       out.push(`bar chart text ${JSON.stringify(t.textContent)} is outside the chart (x ${box.x.toFixed(0)}, width ${box.width.toFixed(0)} of ${svg.clientWidth})`);
   }
   return JSON.stringify({problems: out, size: `${window.innerWidth}x${window.innerHeight}`,
+    scrolls: table.offsetWidth > panel.clientWidth,
     cards: Array.from(document.querySelectorAll('#cards [data-window=today]')).map((e) => e.dataset.metric),
     columns: document.querySelectorAll('#regions thead th').length});
 })()"""
@@ -143,8 +163,11 @@ LAYOUT = """(() => {
 def check_layout(cdp, base, lang):
     """At the window's size, in either language: a card for every
     metric of /api/v1/summary and a county-table column for each; nothing
-    wider than the window or its panel, no card's label running into its
-    number, and every name in the bar chart inside the chart."""
+    wider than the window, and from 1024 px up, nothing wider than its panel
+    (narrower, the county table scrolls in its panel with its region names
+    kept in view); no item of the header broken over two lines, no card's
+    label running into its number, and every name in the bar chart inside the
+    chart."""
     metrics = [m["id"] for m in v.get_json(base + "/api/v1/summary")[1]["metrics"]]
     # The page re-renders on every update: a problem must last over a few
     # renders (not one frame of a language switch) to count.
@@ -162,8 +185,9 @@ def check_layout(cdp, base, lang):
         h.fail("layout (%s): %d table columns for %d metrics" % (lang, page["columns"], len(metrics)))
     if page["problems"]:
         h.fail("layout (%s) at %s:\n  %s" % (lang, page["size"], "\n  ".join(page["problems"])))
-    h.log("layout (%s): %d cards and table columns for %r; nothing overflows at %s" %
-          (lang, len(metrics), metrics, page["size"]))
+    h.log("layout (%s): %d cards and table columns for %r; nothing overflows at %s%s" %
+          (lang, len(metrics), metrics, page["size"],
+           " (the county table scrolls in its panel)" if page["scrolls"] else ""))
 
 
 def waiting_banner(procs, roadpulse, tmp):
@@ -324,11 +348,16 @@ def main():
             check_report_panel(cdp, base, "en")
             check_layout(cdp, base, "en")
             # A laptop's window: four cards a row, the table over the whole width.
-            cdp.call("Emulation.setDeviceMetricsOverride", width=1280, height=800,
-                     deviceScaleFactor=1, mobile=False)
-            check_layout(cdp, base, "en")
-            cdp.evaluate("document.getElementById('lang').click()")
-            check_layout(cdp, base, "zh")
+            # Smaller windows: a laptop (four cards a row, the table over the
+            # whole width), a small laptop or tablet (the table's cells drop
+            # 同比) and a phone (two cards a row, the table scrolls). Each in
+            # both languages (the page is in English here).
+            for width, height in ((1280, 800), (1024, 768), (390, 844)):
+                cdp.call("Emulation.setDeviceMetricsOverride", width=width, height=height,
+                         deviceScaleFactor=1, mobile=False)
+                for lang in ("en", "zh"):
+                    check_layout(cdp, base, lang)
+                    cdp.evaluate("document.getElementById('lang').click()")
         waiting_banner(procs, args.roadpulse, tmp)
         empty_counts_hint(procs, args.roadpulse, tmp)
     h.log("OK")

@@ -84,15 +84,18 @@
   // A change against last year: ↓ green (fewer is better), ↑ red, — without base.
   function change(fig, win) {
     const t = T[lang];
+    // The label is a span of its own: a narrow window's county table, whose
+    // heading already says 同比, leaves it out.
     const span = el('span', { class: 'chg' });
+    span.appendChild(el('span', { class: 'yoy' }, `${t.yoy} `));
     if (fig.change_percent === null) {
       span.classList.add('none');
-      span.textContent = `${t.yoy} —`;
+      span.append('—');
       span.title = t.no_base;
     } else {
       const p = fig.change_percent;
       span.classList.add(p < 0 ? 'down' : p > 0 ? 'up' : 'none');
-      span.textContent = `${t.yoy} ${p < 0 ? '↓' : p > 0 ? '↑' : ''}${Math.abs(p).toFixed(2)}%`;
+      span.append(`${p < 0 ? '↓' : p > 0 ? '↑' : ''}${Math.abs(p).toFixed(2)}%`);
       span.title = `${fmt(fig.last_year)}`;
     }
     return span;
