@@ -138,7 +138,10 @@ LAYOUT = """(() => {
     for (const b of boxes) if (b.top >= bottom - 2) { lines++; bottom = b.bottom; }
     if (lines > 1) out.push(`the header's ${JSON.stringify(e.textContent)} takes ${lines} lines`);
   }
+  const rows = {};
   for (const card of document.querySelectorAll('.card')) {
+    const top = Math.round(card.getBoundingClientRect().top);
+    rows[top] = (rows[top] || 0) + 1;
     if (card.scrollWidth > card.clientWidth)
       out.push(`card ${card.querySelector('h3').textContent} overflows: ${card.scrollWidth} > ${card.clientWidth} px`);
     for (const row of card.querySelectorAll('.row')) {
@@ -147,6 +150,8 @@ LAYOUT = """(() => {
         out.push(`card ${card.querySelector('h3').textContent}: label and number overlap`);
     }
   }
+  if (new Set(Object.values(rows)).size > 1)
+    out.push(`the cards stand in rows of ${Object.values(rows).join(', ')}`);
   const svg = document.getElementById('bars');
   for (const t of svg.querySelectorAll('text')) {
     const box = t.getBBox();
@@ -165,9 +170,9 @@ def check_layout(cdp, base, lang):
     metric of /api/v1/summary and a county-table column for each; nothing
     wider than the window, and from 1024 px up, nothing wider than its panel
     (narrower, the county table scrolls in its panel with its region names
-    kept in view); no item of the header broken over two lines, no card's
-    label running into its number, and every name in the bar chart inside the
-    chart."""
+    kept in view); rows of cards of one length (not seven and one); no item
+    of the header broken over two lines, no card's label running into its
+    number, and every name in the bar chart inside the chart."""
     metrics = [m["id"] for m in v.get_json(base + "/api/v1/summary")[1]["metrics"]]
     # The page re-renders on every update: a problem must last over a few
     # renders (not one frame of a language switch) to count.
@@ -348,11 +353,12 @@ def main():
             check_report_panel(cdp, base, "en")
             check_layout(cdp, base, "en")
             # A laptop's window: four cards a row, the table over the whole width.
-            # Smaller windows: a laptop (four cards a row, the table over the
-            # whole width), a small laptop or tablet (the table's cells drop
-            # 同比) and a phone (two cards a row, the table scrolls). Each in
-            # both languages (the page is in English here).
-            for width, height in ((1280, 800), (1024, 768), (390, 844)):
+            # Smaller windows: the narrowest with one row of cards, a laptop
+            # (four cards a row, the table over the whole width), a small
+            # laptop or tablet (the table's cells drop 同比) and a phone (two
+            # cards a row, the table scrolls). Each in both languages (the
+            # page is in English here).
+            for width, height in ((1500, 900), (1280, 800), (1024, 768), (390, 844)):
                 cdp.call("Emulation.setDeviceMetricsOverride", width=width, height=height,
                          deviceScaleFactor=1, mobile=False)
                 for lang in ("en", "zh"):
