@@ -4,15 +4,18 @@
 // keeps producing events stamped with the current time; a worker counts them;
 // a reader follows roadpulse.counts and the terminal shows a live table per
 // county with the change on last year, refreshed every second.
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "app/commands.h"
 #include "app/event_writer.h"
@@ -27,8 +30,8 @@
 #include "sinks/count_reader.h"
 #include "sinks/count_view.h"
 #include "sinks/http_view.h"
-#include "sinks/worker_metrics.h"
 #include "sinks/kafka_count_sink.h"
+#include "sinks/worker_metrics.h"
 #include "spdlog/sinks/basic_file_sink.h"
 #include "spdlog/spdlog.h"
 
@@ -37,6 +40,18 @@ namespace {
 
 std::atomic<bool> demo_stop{false};
 void OnDemoSignal(int) { demo_stop.store(true); }
+
+// The terminal's width in columns, asked at every rendering (the window may
+// have been resized); $COLUMNS when stdout is not a terminal; 0 (no limit)
+// without either.
+size_t TerminalColumns() {
+  struct winsize ws {};
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  size_t columns = 0;
+  const char* env = std::getenv("COLUMNS");
+  if (env != nullptr && absl::SimpleAtoi(absl::string_view(env), &columns)) return columns;
+  return 0;
+}
 
 struct DemoFlags {
   std::string bootstrap_servers;  // empty: start the embedded broker
@@ -178,6 +193,7 @@ int RunDemo(const DemoFlags& flags) {
     table.language = lang;
     table.now = absl::Now();
     table.today = absl::ToCivilDay(table.now, tz);
+    table.width = TerminalColumns();
     std::string text = RenderConsoleTable(store, table);
     std::lock_guard<std::mutex> lock(text_mu);
     table_text = std::move(text);

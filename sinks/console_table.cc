@@ -1,6 +1,9 @@
 #include "sinks/console_table.h"
 
+#include <algorithm>
+
 #include "fmt/format.h"
+#include "fmt/ranges.h"
 #include "processors/period.h"
 
 namespace roadpulse {
@@ -48,6 +51,39 @@ std::string PadLeft(std::string_view s, size_t width) {
   return std::string(w < width ? width - w : 0, ' ') + std::string(s);
 }
 
+std::string CutToWidth(std::string_view s, size_t width) {
+  if (DisplayWidth(s) <= width) return std::string(s);
+  if (width == 0) return "";
+  // Whole code points while they and the ellipsis (one column) fit.
+  size_t used = 0;
+  size_t pos = 0;
+  while (pos < s.size()) {
+    size_t next = pos;
+    const size_t w = IsWide(NextCodePoint(s, &next)) ? 2 : 1;
+    if (used + w + 1 > width) break;
+    used += w;
+    pos = next;
+  }
+  return std::string(s.substr(0, pos)) + "…";
+}
+
+std::vector<size_t> ColumnWidths(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    if (row.size() > widths.size()) widths.resize(row.size(), 0);
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], DisplayWidth(row[i]));
+  }
+  return widths;
+}
+
+std::string TableLine(const std::vector<std::string>& cells, const std::vector<size_t>& widths) {
+  std::string line;
+  for (size_t i = 0; i < cells.size(); ++i) {
+    line += i == 0 ? PadRight(cells[i], widths[i]) : "  " + PadLeft(cells[i], widths[i]);
+  }
+  return line + "\n";
+}
+
 std::string RenderConsoleTable(const CountStore& store, const ConsoleTableOptions& options) {
   const bool zh = options.language == Language::kZh;
   const RegionTable& regions = store.regions();
@@ -64,42 +100,85 @@ std::string RenderConsoleTable(const CountStore& store, const ConsoleTableOption
       absl::FormatTime("%Y-%m-%d %H:%M:%S", options.now, tz), regions.time_zone());
   out += fmt::format(
       "{}\n\n", zh ? fmt::format("今年 {}-01-01 至今，同比 = 与去年同期相比", options.today.year())
-                   : fmt::format("This year from {}-01-01 to date; change = "
+                   : fmt::format("This year from {}-01-01 to date; YoY = "
                                  "against the same period last year",
                                  options.today.year()));
-  constexpr size_t kNameWidth = 24;
-  constexpr size_t kValueWidth = 9;
-  constexpr size_t kChangeWidth = 9;
-  std::string header = PadRight(zh ? "区县" : "County / district / zone", kNameWidth);
-  for (Metric m : options.metrics) {
-    header += PadLeft(MetricLabel(m, options.language), kValueWidth + 1);
-    header += PadLeft(zh ? "同比" : "change", kChangeWidth + 1);
-  }
-  header += PadLeft(zh ? "今日事故" : "today acc.", 11);
-  header += PadLeft(zh ? "今日违法" : "today viol.", 12);
-  out += header + "\n";
-  out += std::string(DisplayWidth(header), '-') + "\n";
 
-  auto row = [&](const Region& region) {
+  // Every cell of every metric first: the widths decide how many fit.
+  // Columns: name, (this year, change) per metric, today's accidents and
+  // today's violations.
+  const size_t n = options.metrics.size();
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> header = {zh ? "区县" : "County / district / zone"};
+  for (Metric m : options.metrics) {
+    header.emplace_back(MetricLabel(m, options.language));
+    header.emplace_back(zh ? "同比" : "YoY");
+  }
+  header.emplace_back(zh ? "今日事故起数" : "Today: accidents");
+  header.emplace_back(zh ? "今日违法" : "Today: violations");
+  rows.push_back(std::move(header));
+  auto add_row = [&](const Region& region) {
     const MetricValues now = store.SumAll(region.code, ytd.from, ytd.to);
     const MetricValues before = store.SumAll(region.code, last.from, last.to);
     const MetricValues day = store.SumAll(region.code, today.from, today.to);
-    std::string line = PadRight(zh ? region.name_zh : region.name_en, kNameWidth);
+    std::vector<std::string> row = {zh ? region.name_zh : region.name_en};
     for (Metric m : options.metrics) {
       const Change c = YearOverYear(At(now, m), At(before, m));
-      line += PadLeft(std::to_string(c.current), kValueWidth + 1);
-      line += PadLeft(ChangeText(c, options.language), kChangeWidth + 1);
+      row.push_back(std::to_string(c.current));
+      row.push_back(ChangeText(c, options.language));
     }
-    line +=
-        PadLeft(std::to_string(At(day, Metric::kAccidents) + At(day, Metric::kMinorAccidents)), 11);
-    line += PadLeft(
-        std::to_string(At(day, Metric::kKeyViolations) + At(day, Metric::kOtherViolations)), 12);
-    return line + "\n";
+    row.push_back(std::to_string(At(day, Metric::kAccidents)));
+    row.push_back(
+        std::to_string(At(day, Metric::kKeyViolations) + At(day, Metric::kOtherViolations)));
+    rows.push_back(std::move(row));
   };
-  for (const Region* county : regions.Counties()) out += row(*county);
-  out += std::string(DisplayWidth(header), '-') + "\n";
-  out += row(regions.main_urban());
-  out += row(regions.city());
+  const std::vector<const Region*> counties = regions.Counties();
+  for (const Region* county : counties) add_row(*county);
+  add_row(regions.main_urban());
+  add_row(regions.city());
+
+  std::vector<size_t> widths = ColumnWidths(rows);
+  auto line_width = [&](size_t metrics_shown) {
+    size_t w = widths[0];
+    for (size_t i = 0; i < 2 * metrics_shown; ++i) w += 2 + widths[1 + i];
+    return w + 2 + widths[1 + 2 * n] + 2 + widths[2 + 2 * n];
+  };
+  size_t shown = n;
+  if (options.width > 0) {
+    while (shown > 1 && line_width(shown) > options.width) --shown;
+    if (line_width(shown) > options.width) {
+      const size_t rest = line_width(shown) - widths[0];
+      widths[0] = std::max<size_t>(8, options.width > rest ? options.width - rest : 0);
+    }
+  }
+  // The columns shown: the name, the first `shown` pairs, today's two.
+  std::vector<size_t> columns = {0};
+  for (size_t i = 1; i <= 2 * shown; ++i) columns.push_back(i);
+  columns.push_back(1 + 2 * n);
+  columns.push_back(2 + 2 * n);
+  std::vector<size_t> shown_widths;
+  for (size_t c : columns) shown_widths.push_back(widths[c]);
+  auto line = [&](const std::vector<std::string>& row) {
+    std::vector<std::string> cells;
+    for (size_t c : columns) cells.push_back(c == 0 ? CutToWidth(row[0], widths[0]) : row[c]);
+    return TableLine(cells, shown_widths);
+  };
+  const std::string rule(line_width(shown), '-');
+  out += line(rows[0]) + rule + "\n";
+  for (size_t r = 1; r < rows.size(); ++r) {
+    if (r == 1 + counties.size()) out += rule + "\n";
+    out += line(rows[r]);
+  }
+  if (shown < n) {
+    std::vector<std::string> left_out;
+    for (size_t i = shown; i < n; ++i) {
+      left_out.emplace_back(MetricLabel(options.metrics[i], options.language));
+    }
+    out += zh ? fmt::format("（{} 列宽放不下：{}；加宽终端或打开看板）\n", options.width,
+                            fmt::join(left_out, "、"))
+              : fmt::format("(Not in {} columns: {}; widen the terminal or open the dashboard)\n",
+                            options.width, fmt::join(left_out, ", "));
+  }
   return out;
 }
 

@@ -19,12 +19,21 @@ struct ConsoleTableOptions {
   absl::CivilDay today;
   // Wall-clock time shown in the title.
   absl::Time now;
-  // Metrics to show, one column pair (value, change) each.
-  std::vector<Metric> metrics = {Metric::kAccidents, Metric::kDeaths, Metric::kInjuries,
-                                 Metric::kDrinkDriving, Metric::kDrunkDriving};
+  // Metrics to show, one column pair (this year, change) each, most wanted
+  // first: when `width` is too narrow for all, the first that fit are shown
+  // (the first always) and the others are named under the table.
+  std::vector<Metric> metrics = {Metric::kAccidents,      Metric::kDeaths,
+                                 Metric::kInjuries,       Metric::kDrinkDriving,
+                                 Metric::kDrunkDriving,   Metric::kKeyViolations,
+                                 Metric::kRuralAccidents, Metric::kVideoHandled};
+  // The terminal's width in columns; 0: no limit. If even the first metric
+  // does not fit, region names are cut short (with "…") to make room.
+  size_t width = 0;
 };
 
 // Renders the table as text with CJK-aware column alignment (no colours).
+// Besides the metrics, each row has today's accidents (the `accidents`
+// metric, as the dashboard) and today's violations (all of them).
 std::string RenderConsoleTable(const CountStore& store, const ConsoleTableOptions& options);
 
 // Terminal display width of UTF-8 text: East Asian wide characters count 2.
@@ -34,6 +43,18 @@ size_t DisplayWidth(std::string_view utf8);
 // (left-aligned text) or on the left (right-aligned numbers).
 std::string PadRight(std::string_view text, size_t width);
 std::string PadLeft(std::string_view text, size_t width);
+
+// `text` cut to at most `width` display columns, ending in "…" if it was cut.
+std::string CutToWidth(std::string_view text, size_t width);
+
+// A text table's column widths: the display width of each column's widest
+// cell (rows may have fewer cells than others).
+std::vector<size_t> ColumnWidths(const std::vector<std::vector<std::string>>& rows);
+
+// One line of a text table, ending in "\n": the first cell left-aligned, the
+// others right-aligned, each padded to its column's width and two spaces
+// after the one before.
+std::string TableLine(const std::vector<std::string>& cells, const std::vector<size_t>& widths);
 
 }  // namespace roadpulse
 

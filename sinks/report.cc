@@ -350,20 +350,9 @@ std::string RenderReport(const Report& report, ReportFormat format, bool utf8_bo
         for (const auto& line : lines) out += "| " + absl::StrJoin(line, " | ") + " |\n";
         return out;
       }
-      std::vector<size_t> widths(header.size());
-      for (size_t i = 0; i < header.size(); ++i) {
-        widths[i] = DisplayWidth(header[i]);
-        for (const auto& line : lines) widths[i] = std::max(widths[i], DisplayWidth(line[i]));
-      }
-      auto emit = [&](const std::vector<std::string>& cells) {
-        std::string l;
-        for (size_t i = 0; i < cells.size(); ++i) {
-          l += i == 0 ? PadRight(cells[i], widths[i]) : "  " + PadLeft(cells[i], widths[i]);
-        }
-        return l + "\n";
-      };
-      out += emit(header);
-      for (const auto& line : lines) out += emit(line);
+      lines.insert(lines.begin(), std::move(header));
+      const std::vector<size_t> widths = ColumnWidths(lines);
+      for (const auto& line : lines) out += TableLine(line, widths);
       return out;
     }
   }
