@@ -2,13 +2,15 @@
 """End-to-end browser test of the dashboard (issue 5).
 
 `roadpulse demo` (the default; or, with --target pipeline, broker + generate
-(this year's history, then live events) + run + serve), then Debian's chromium, headless, driven over the DevTools protocol (standard
-library only): the page renders, receives a live update over /api/v1/stream
-without a reload, and every number it shows (cards and the county table)
-equals /api/v1/counts; the report panel shows /api/v1/report's sentences and
-its CSV link gives the report's CSV after a UTF-8 BOM, in Chinese and in
-English; in both, every metric has a card and a table column and nothing
-overflows the window, a panel or a card at 1600x1000 and at 1280x800. Saves a screenshot and prints its path. Then a
+(this year's history, then live events) + run + serve), then Debian's
+chromium, headless, driven over the DevTools protocol (standard library only):
+the page renders, receives a live update over /api/v1/stream without a reload,
+and every number it shows (cards and the county table) equals
+/api/v1/counts; the report panel shows /api/v1/report's sentences and its CSV
+link gives the report's CSV after a UTF-8 BOM, in Chinese and in English; in
+both, at 1600x1000, 1500x900, 1280x800, 1024x768 and 390x844, every metric has
+a card and a table column, and the layout holds (check_layout). Saves a
+screenshot and prints its path. Then a
 `serve` whose broker cannot be reached: the page shows the waiting banner
 with /readyz's reason, in Chinese and in English; and a `serve` whose counts
 topic is empty: the report panel says there are no counts yet.
