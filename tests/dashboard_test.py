@@ -354,7 +354,6 @@ def main():
             h.log("English switch: %r" % title)
             check_report_panel(cdp, base, "en")
             check_layout(cdp, base, "en")
-            # A laptop's window: four cards a row, the table over the whole width.
             # Smaller windows: the narrowest with one row of cards, a laptop
             # (four cards a row, the table over the whole width), a small
             # laptop or tablet (the table's cells drop 同比) and a phone (two
