@@ -27,7 +27,8 @@ struct ConsoleTableOptions {
                                  Metric::kDrunkDriving,   Metric::kKeyViolations,
                                  Metric::kRuralAccidents, Metric::kVideoHandled};
   // The terminal's width in columns; 0: no limit. If even the first metric
-  // does not fit, region names are cut short (with "…") to make room.
+  // does not fit, region names are cut short (with "…") to make room, to no
+  // fewer than 8 columns: a narrower terminal wraps the lines.
   size_t width = 0;
 };
 
