@@ -4,7 +4,6 @@
 // keeps producing events stamped with the current time; a worker counts them;
 // a reader follows roadpulse.counts and the terminal shows a live table per
 // county with the change on last year, refreshed every second.
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -41,12 +40,11 @@ namespace {
 std::atomic<bool> demo_stop{false};
 void OnDemoSignal(int) { demo_stop.store(true); }
 
-// The terminal's width in columns, asked at every rendering (the window may
+// The table's width: the terminal's, asked at every rendering (the window may
 // have been resized); $COLUMNS when stdout is not a terminal; 0 (no limit)
 // without either.
-size_t TerminalColumns() {
-  struct winsize ws {};
-  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+size_t TableColumns() {
+  if (const size_t terminal = TerminalColumns(); terminal > 0) return terminal;
   size_t columns = 0;
   const char* env = std::getenv("COLUMNS");
   if (env != nullptr && absl::SimpleAtoi(absl::string_view(env), &columns)) return columns;
@@ -193,7 +191,7 @@ int RunDemo(const DemoFlags& flags) {
     table.language = lang;
     table.now = absl::Now();
     table.today = absl::ToCivilDay(table.now, tz);
-    table.width = TerminalColumns();
+    table.width = TableColumns();
     std::string text = RenderConsoleTable(store, table);
     std::lock_guard<std::mutex> lock(text_mu);
     table_text = std::move(text);

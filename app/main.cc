@@ -1,7 +1,4 @@
 // roadpulse: a traffic-incident stream processor. See README.md.
-#include <sys/ioctl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -24,9 +21,8 @@ namespace {
 class HelpFormatter : public CLI::Formatter {
  public:
   HelpFormatter() {
-    winsize ws{};
-    if (isatty(STDOUT_FILENO) == 1 && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
-      width_ = std::clamp<size_t>(ws.ws_col, 60, 160);
+    if (const size_t columns = roadpulse::TerminalColumns(); columns > 0) {
+      width_ = std::clamp<size_t>(columns, 60, 160);
     }
   }
 

@@ -1,5 +1,8 @@
 #include "sinks/console_table.h"
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "fmt/format.h"
@@ -34,6 +37,12 @@ std::string ChangeText(const Change& c, Language lang) {
 }
 
 }  // namespace
+
+size_t TerminalColumns() {
+  winsize ws{};
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0) return ws.ws_col;
+  return 0;
+}
 
 size_t DisplayWidth(std::string_view utf8) {
   size_t width = 0;

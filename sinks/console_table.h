@@ -37,6 +37,10 @@ struct ConsoleTableOptions {
 // metric, as the dashboard) and today's violations (all of them).
 std::string RenderConsoleTable(const CountStore& store, const ConsoleTableOptions& options);
 
+// The width in columns of the terminal stdout writes to, asked anew at each
+// call (a window may be resized); 0 when stdout is not a terminal.
+size_t TerminalColumns();
+
 // Terminal display width of UTF-8 text: East Asian wide characters count 2.
 size_t DisplayWidth(std::string_view utf8);
 
