@@ -121,9 +121,10 @@ LAYOUT = """(() => {
   // sideways in it with the region names kept in view.
   const table = document.getElementById('regions');
   const panel = table.parentElement;
-  if (window.innerWidth >= 1024 && table.offsetWidth > panel.clientWidth)
+  const scrolls = table.offsetWidth > panel.clientWidth;
+  if (window.innerWidth >= 1024 && scrolls)
     out.push(`the county table is ${table.offsetWidth} px wide in a ${panel.clientWidth} px panel`);
-  if (table.offsetWidth > panel.clientWidth) {
+  if (scrolls) {
     if (!['auto', 'scroll'].includes(getComputedStyle(panel).overflowX))
       out.push(`the county table is ${table.offsetWidth} px wide in a ${panel.clientWidth} px panel that does not scroll`);
     const name = table.querySelector('tbody td');
@@ -161,7 +162,7 @@ LAYOUT = """(() => {
       out.push(`bar chart text ${JSON.stringify(t.textContent)} is outside the chart (x ${box.x.toFixed(0)}, width ${box.width.toFixed(0)} of ${svg.clientWidth})`);
   }
   return JSON.stringify({problems: out, size: `${window.innerWidth}x${window.innerHeight}`,
-    scrolls: table.offsetWidth > panel.clientWidth,
+    scrolls,
     cards: Array.from(document.querySelectorAll('#cards [data-window=today]')).map((e) => e.dataset.metric),
     columns: document.querySelectorAll('#regions thead th').length});
 })()"""
