@@ -139,7 +139,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11 prints the problem (or the help or version asked for) and
+    // returns its own code, one per kind of problem (105, 106, 109, ...).
+    // Every bad flag exits 2, as a bad value caught after parsing does.
+    return app.exit(e) == 0 ? 0 : 2;
   }
   spdlog::shutdown();
   return exit_code;
