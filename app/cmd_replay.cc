@@ -115,23 +115,33 @@ int RunReplay(const ReplayFlags& f) {
   options.days_to_unix_s = absl::ToUnixSeconds(absl::FromCivil(std::max(base.to, period.to), tz));
   Replayer replay(*regions, options);
 
-  int exit_code = 0;
+  // An input that cannot be read to its end leaves the counts short: the
+  // command then names it, prints no report (a report of part of the input
+  // would pass for the whole) and exits 1.
+  bool input_failed = false;
   int64_t records = 0;
   double elapsed = 0;
   if (!kafka) {
-    // Open every input first: sizes for the ETA, and config errors early.
+    // Open every input first: sizes for the ETA, and every file that cannot
+    // be opened named before a single record is read.
     std::vector<std::unique_ptr<RecordSource>> sources;
     uint64_t total_bytes = 0;
+    int unopened = 0;
     for (const std::string& path : f.inputs) {
       absl::StatusOr<std::unique_ptr<RecordSource>> src =
           OpenInput(path, mapping ? &*mapping : nullptr, input_format, rejects->get());
       if (!src.ok()) {
         fmt::print(stderr, "roadpulse replay: {}\n", Msg(src.status()));
-        exit_code = 1;
+        ++unopened;
         continue;
       }
       total_bytes += (*src)->file_size();
       sources.push_back(*std::move(src));
+    }
+    if (unopened > 0) {
+      fmt::print(stderr, "roadpulse replay: no report: {} of {} input files cannot be read\n",
+                 unopened, f.inputs.size());
+      return 1;
     }
     Progress progress("replay", total_bytes, 0);
     uint64_t bytes_before = 0;
@@ -152,13 +162,14 @@ int RunReplay(const ReplayFlags& f) {
       }
     };
     for (const std::unique_ptr<RecordSource>& src : sources) {
+      if (input_failed) break;
       first_record.push_back(records + 1);
       while (true) {
         absl::StatusOr<bool> more = src->Next(&rec);
         if (!more.ok()) {
           progress.Finish(records, 0);
           fmt::print(stderr, "roadpulse replay: {}\n", Msg(more.status()));
-          exit_code = 1;
+          input_failed = true;
           break;
         }
         if (!*more) break;
@@ -215,7 +226,7 @@ int RunReplay(const ReplayFlags& f) {
     elapsed = progress.elapsed_s();
     if (!st.ok()) {
       fmt::print(stderr, "roadpulse replay: {}\n", Msg(st));
-      exit_code = 1;
+      input_failed = true;
     }
   }
 
@@ -236,6 +247,10 @@ int RunReplay(const ReplayFlags& f) {
              t.totals.counted, t.totals.amended, t.totals.duplicates, t.totals.rejected,
              reasons.empty() ? "" : " (" + reasons + ")", input_rejects,
              (*rejects)->path().empty() ? "" : "; rejects in " + (*rejects)->path());
+  if (input_failed) {
+    fmt::print(stderr, "roadpulse replay: no report: the input above was not read to its end\n");
+    return 1;
+  }
 
   absl::StatusOr<Report> report =
       BuildReport(store, request->region, request->period, request->language);
@@ -251,7 +266,7 @@ int RunReplay(const ReplayFlags& f) {
   std::string text = RenderReport(*report, request->format, request->utf8_bom);
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
-  return exit_code;
+  return 0;
 }
 
 }  // namespace

@@ -133,6 +133,7 @@ def main():
 
     failures += check_broker_control(args.roadpulse)
     failures += check_replay_rejects(args.roadpulse)
+    failures += check_replay_unreadable_input(args.roadpulse)
     failures += check_stdout_is_output(args.roadpulse)
     failures += check_http_port_in_use(args.roadpulse)
     failures += check_report_cluster_down(args.roadpulse)
@@ -271,6 +272,47 @@ def check_replay_rejects(roadpulse):
             if not ok:
                 failures.append("replay %s rejects differ by thread count or say no place: "
                                 "%r vs %r" % (argv[0], got["1"], got["2"]))
+    return failures
+
+
+def check_replay_unreadable_input(roadpulse):
+    """`replay` with an input it cannot read to the end (a missing file, a
+    file cut short) names it, prints no report (one on part of the input
+    would pass for the whole), and exits 1, on one thread or more; the
+    same input whole prints the report and exits 0."""
+    import os
+    import tempfile
+    failures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        good = os.path.join(tmp, "events.pb")
+        cut = os.path.join(tmp, "cut.pb")
+        missing = os.path.join(tmp, "missing.pb")
+        rc, text = run(roadpulse, "generate", "--seed", "5", "--events", "3000", "--output", good)
+        if rc != 0:
+            return ["generate --output: rc=%d %s" % (rc, text[-300:])]
+        with open(good, "rb") as src, open(cut, "wb") as dst:
+            data = src.read()
+            dst.write(data[:len(data) // 2])  # cuts a record in two
+        for inputs, rc_want, says in [
+                ([good, missing], 1, missing + ": cannot open"),
+                ([good, cut, good], 1, cut + ": truncated record"),
+                ([good, good], 0, None)]:
+            for threads in ("1", "2"):
+                p = subprocess.run([roadpulse, "replay", *inputs, "--threads", threads,
+                                    "--from", "2024-01-01", "--to", "2025-01-01"],
+                                   capture_output=True, text=True, timeout=60)
+                if rc_want == 0:
+                    ok = p.returncode == 0 and "\n\n" in p.stdout and "no report" not in p.stderr
+                else:
+                    ok = (p.returncode == rc_want and p.stdout == "" and says in p.stderr and
+                          "roadpulse replay: no report: " in p.stderr)
+                names = " ".join(os.path.basename(i) for i in inputs)
+                print("%-4s replay %s --threads %s -> rc=%d, %d bytes of report; %s" % (
+                    "ok" if ok else "BAD", names, threads, p.returncode, len(p.stdout),
+                    p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ""))
+                if not ok:
+                    failures.append("replay %s --threads %s: rc=%d, stdout %r, stderr %r" % (
+                        names, threads, p.returncode, p.stdout[:200], p.stderr[-400:]))
     return failures
 
 
