@@ -1,5 +1,6 @@
 #include "app/report_flags.h"
 
+#include "absl/strings/str_cat.h"
 #include "fmt/format.h"
 
 namespace roadpulse {
@@ -11,7 +12,8 @@ void AddReportFlags(CLI::App* cmd, ReportFlags* flags) {
                   "Report period: day after the last, YYYY-MM-DD (default: tomorrow)");
   cmd->add_option(
          "--region", flags->region,
-         "Region code: the city, a county/district/zone, a township, or the main urban area")
+         "Region: the city, a county/district/zone, a township or the main urban area, by its "
+         "code or name (371681, 邹平市, 邹平, Zouping)")
       ->capture_default_str();
   cmd->add_option("--lang", flags->lang, "zh or en")
       ->check(CLI::IsMember({"zh", "en"}))
@@ -44,11 +46,12 @@ absl::StatusOr<ReportRequest> ReadReportFlags(const ReportFlags& flags, const Re
   absl::StatusOr<Period> period = PeriodFromFlags(flags.from, flags.to, today);
   if (!period.ok()) return period.status();
   request.period = *period;
-  if (regions.Find(flags.region) == nullptr) {
-    return absl::InvalidArgumentError(
-        fmt::format("--region: \"{}\" is not in the region table", flags.region));
+  absl::StatusOr<const Region*> region = regions.Resolve(flags.region);
+  if (!region.ok()) {
+    // Not found or not one region: both are a bad flag (exit code 2).
+    return absl::InvalidArgumentError(absl::StrCat("--region: ", region.status().message()));
   }
-  request.region = flags.region;
+  request.region = (*region)->code;
   return request;
 }
 

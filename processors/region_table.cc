@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <sstream>
 
 #include "absl/status/status.h"
@@ -267,6 +269,81 @@ const Region* RegionTable::Find(std::string_view code) const {
   }
   auto it = by_code_.find(absl::string_view(code.data(), code.size()));
   return it == by_code_.end() ? nullptr : &regions_[it->second];
+}
+
+namespace {
+
+char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// `name` starts with `text`, ASCII letters in any case.
+bool StartsWithIgnoringCase(std::string_view name, std::string_view text) {
+  if (text.size() > name.size()) return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (AsciiLower(name[i]) != AsciiLower(text[i])) return false;
+  }
+  return true;
+}
+
+// Characters (code points) of UTF-8 text.
+size_t CharCount(std::string_view text) {
+  return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
+std::string Listed(const std::vector<const Region*>& regions) {
+  std::string out;
+  for (const Region* r : regions) {
+    fmt::format_to(std::back_inserter(out), "{}{} {}", out.empty() ? "" : ", ", r->code,
+                   r->name_zh);
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<const Region*> RegionTable::Resolve(std::string_view text) const {
+  if (const Region* r = Find(text); r != nullptr) return r;
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  // Each test in turn over every region; the first that any region passes
+  // decides.
+  const std::vector<std::function<bool(const Region&)>> tests = {
+      [&](const Region& r) {
+        return r.name_zh == text ||
+               (text.size() == r.name_en.size() && StartsWithIgnoringCase(r.name_en, text)) ||
+               (text.size() == r.name_pinyin.size() && StartsWithIgnoringCase(r.name_pinyin, text));
+      },
+      [&](const Region& r) {
+        auto word_prefix = [&](const std::string& name) {
+          return StartsWithIgnoringCase(name, text) &&
+                 (text.size() == name.size() || name[text.size()] == ' ');
+        };
+        return CharCount(text) >= 2 && (r.name_zh.compare(0, text.size(), text) == 0 ||
+                                        word_prefix(r.name_en) || word_prefix(r.name_pinyin));
+      },
+      [&](const Region& r) {
+        return CharCount(text) >= 2 && text.size() > CharCount(text) &&  // not ASCII
+               r.name_zh.find(text) != std::string::npos;
+      },
+  };
+  for (const auto& test : tests) {
+    std::vector<const Region*> fits;
+    for (const Region& r : regions_) {
+      if (test(r)) fits.push_back(&r);
+    }
+    if (fits.size() == 1) return fits[0];
+    if (fits.size() > 1) {
+      return absl::InvalidArgumentError(
+          fmt::format("\"{}\" names {} regions: {}; give a code or a full name", text, fits.size(),
+                      Listed(fits)));
+    }
+  }
+  return absl::NotFoundError(fmt::format(
+      "unknown region \"{}\": not a code or name in the region table; the city is {} {}, the "
+      "main urban area {} {}, the county-level units {} (townships by their code or name)",
+      text, city().code, city().name_zh, main_urban().code, main_urban().name_zh,
+      Listed(Counties())));
 }
 
 std::vector<const Region*> RegionTable::Counties() const { return Children(city().code); }

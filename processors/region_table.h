@@ -58,6 +58,16 @@ class RegionTable {
 
   // nullptr when unknown. Accepts the city, main-urban, county and township codes.
   const Region* Find(std::string_view code) const;
+  // A region as a person names it (a flag, a query parameter): its code; its
+  // Chinese, English or pinyin name (English and pinyin in any case); or, when
+  // nothing is named so exactly, the start of a name (邹平, Bincheng: the
+  // English and pinyin ones up to a space or the end), and last a part of a
+  // Chinese name (北海, 高新) of at least two characters. The first of these
+  // that fits decides. Never null when ok. Errors say what fits:
+  // kInvalidArgument `"滨州" names 4 regions: 371600 滨州市, ...`, kNotFound
+  // `unknown region "X": ...` with the city's, the main urban area's and the
+  // county-level units' codes and names.
+  absl::StatusOr<const Region*> Resolve(std::string_view text) const;
   const Region& at(uint16_t index) const { return regions_[index]; }
   size_t size() const { return regions_.size(); }
 

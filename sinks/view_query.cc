@@ -86,10 +86,9 @@ absl::Status CheckKnown(const QueryParams& params, const std::set<std::string>& 
 absl::StatusOr<std::string> RegionParam(const QueryParams& params, const RegionTable& regions) {
   const std::string* region = Get(params, "region");
   if (region == nullptr) return regions.city().code;
-  if (regions.Find(*region) == nullptr) {
-    return Bad(fmt::format("unknown region {} (not in the region table)", Quote(*region)));
-  }
-  return *region;
+  absl::StatusOr<const Region*> found = regions.Resolve(*region);
+  if (!found.ok()) return Bad(std::string(found.status().message()));
+  return (*found)->code;
 }
 
 absl::Status CheckRange(const Period& p, std::string_view what) {

@@ -256,5 +256,64 @@ TEST(RegionTableTest, MissingFileIsNotFound) {
   EXPECT_THAT(std::string(table.status().message()), HasSubstr("/nonexistent/regions.toml"));
 }
 
+// Resolve: what a person types for a region. The expected codes are those of
+// deploy/config/regions/binzhou.toml.
+TEST(RegionTableTest, ResolveTakesCodesAndNames) {
+  absl::StatusOr<RegionTable> table =
+      RegionTable::LoadFile(ROADPULSE_SOURCE_DIR "/deploy/config/regions/binzhou.toml");
+  ASSERT_TRUE(table.ok()) << table.status();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"371602", "371602"},
+      {"滨城区", "371602"},
+      {" 滨城区 ", "371602"},
+      {"Bincheng District", "371602"},
+      {"bincheng district", "371602"},
+      {"BINCHENG QU", "371602"},
+      {"滨州市", "371600"},
+      {"Binzhou", "371600"},
+      {"主城区", "371600-main"},
+      {"main urban area", "371600-main"},
+      {"371600-main", "371600-main"},
+      {"市中街道", "371602001"},
+      {"Shizhong Subdistrict", "371602001"},
+      // The start of a name: Chinese without its 市/县/区, English and
+      // pinyin up to a space.
+      {"邹平", "371681"},
+      {"Zouping", "371681"},
+      {"惠民", "371621"},
+      {"Beihai", "371673"},
+      // A part of a Chinese name: the zones without 滨州.
+      {"北海", "371673"},
+      {"高新", "371672"},
+      {"经济技术开发区", "371671"},
+  };
+  for (const auto& [text, code] : cases) {
+    absl::StatusOr<const Region*> r = table->Resolve(text);
+    ASSERT_TRUE(r.ok()) << text << ": " << r.status();
+    EXPECT_EQ((*r)->code, code) << text;
+  }
+}
+
+TEST(RegionTableTest, ResolveNamesWhatCouldBeMeant) {
+  absl::StatusOr<RegionTable> table =
+      RegionTable::LoadFile(ROADPULSE_SOURCE_DIR "/deploy/config/regions/binzhou.toml");
+  ASSERT_TRUE(table.ok()) << table.status();
+  // 滨州 starts the city's name and the three zones'.
+  absl::StatusOr<const Region*> r = table->Resolve("滨州");
+  EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << r.status();
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("\"滨州\" names 4 regions: 371600 滨州市, 371671 滨州经济技术开发区, "
+                        "371672 滨州高新技术产业开发区, 371673 滨州北海经济开发区"));
+  // Too short to be the start of a name: "Bin" is not a word, 滨 one character.
+  for (const std::string text : {"Bin", "滨", "x", "", "999999", "37160"}) {
+    r = table->Resolve(text);
+    EXPECT_TRUE(absl::IsNotFound(r.status())) << text << ": " << r.status();
+    EXPECT_THAT(r.status().message(), HasSubstr("unknown region \"" + text + "\""));
+    EXPECT_THAT(r.status().message(), HasSubstr("371600 滨州市"));
+    EXPECT_THAT(r.status().message(), HasSubstr("371600-main 主城区"));
+    EXPECT_THAT(r.status().message(), HasSubstr("371681 邹平市"));
+  }
+}
+
 }  // namespace
 }  // namespace roadpulse

@@ -54,11 +54,21 @@ TEST(ReportFlagsTest, EveryFlagIsRead) {
   EXPECT_EQ(md->format, ReportFormat::kMarkdown);
 }
 
+// --region by name (RegionTable::Resolve) gives the request the code.
+TEST(ReportFlagsTest, RegionByName) {
+  for (const std::string name : {"邹平市", "邹平", "Zouping"}) {
+    absl::StatusOr<ReportRequest> r = Read({"--region", name});
+    ASSERT_TRUE(r.ok()) << name << ": " << r.status();
+    EXPECT_EQ(r->region, "371681") << name;
+  }
+}
+
 TEST(ReportFlagsTest, RefusalsNameTheFlag) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--bom"}, "--bom: only with --format csv"},
       {{"--format", "json", "--bom"}, "--bom: only with --format csv"},
-      {{"--region", "999999"}, "--region: \"999999\" is not in the region table"},
+      {{"--region", "999999"}, "--region: unknown region \"999999\""},
+      {{"--region", "滨州"}, "--region: \"滨州\" names 4 regions"},
       {{"--from", "2025-13-01"}, "--from"},
       {{"--from", "2025-03-01", "--to", "2025-03-01"}, "--to"},
   };

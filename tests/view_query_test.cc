@@ -48,6 +48,25 @@ TEST_F(ViewQueryTest, ParsesWindows) {
   EXPECT_EQ(ParseQueryString("a=x%20y+z")->at("a"), "x y z");
 }
 
+// A region by name, as in the address bar, is answered under its code.
+TEST_F(ViewQueryTest, TakesARegionByName) {
+  for (const std::string query : {"region=%E9%82%B9%E5%B9%B3",  // 邹平
+                                  "region=Zouping+City", "region=371681"}) {
+    absl::StatusOr<QueryParams> p = ParseQueryString("metric=deaths&window=ytd&" + query);
+    ASSERT_TRUE(p.ok()) << query;
+    absl::StatusOr<CountsQuery> q = ParseCountsQuery(*p, *regions_, today_);
+    ASSERT_TRUE(q.ok()) << query << ": " << q.status();
+    EXPECT_EQ(q->region, "371681") << query;
+    p = ParseQueryString("format=json&" + query);
+    ASSERT_TRUE(p.ok()) << query;
+    absl::StatusOr<ReportQuery> r = ParseReportQuery(*p, *regions_, today_);
+    ASSERT_TRUE(r.ok()) << query << ": " << r.status();
+    EXPECT_EQ(r->region, "371681") << query;
+  }
+  EXPECT_THAT(Counts("metric=accidents&region=%E6%BB%A8%E5%B7%9E").message(),  // 滨州
+              HasSubstr("names 4 regions"));
+}
+
 TEST_F(ViewQueryTest, RefusesMalformedInputWithANamedReason) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"metric=bogus", "unknown metric"},
