@@ -32,7 +32,31 @@ namespace {
 constexpr char kRegionsRelative[] = "deploy/config/regions/binzhou.toml";
 
 std::atomic<bool> run_stop{false};
-void OnRunSignal(int) { run_stop.store(true); }
+// Until the worker runs, nothing has been consumed, counted or produced: a
+// stop then ends the program at once, although setting up may wait more
+// than a minute for a cluster that cannot be reached (systemd's and
+// Kubernetes' stop timeouts are 60 s). Once it runs, a stop is the worker's
+// to finish (publish, checkpoint, leave the group).
+std::atomic<bool> run_started{false};
+void OnRunSignal(int) {
+  if (!run_started.load()) {
+    constexpr char kStopped[] = "roadpulse run: stopped while starting, before consuming\n";
+    if (write(STDERR_FILENO, kStopped, sizeof(kStopped) - 1) < 0) {
+      // Nothing to do: the exit code says it.
+    }
+    _exit(0);
+  }
+  run_stop.store(true);
+}
+
+// The exit code of a worker that could not start: 2 for a bad setting or a
+// topic the cluster does not have (restarting will not help, and systemd's
+// RestartPreventExitStatus=2 does not), 1 for a cluster that did not answer
+// (it may later: systemd restarts the worker).
+int StartFailed(const absl::Status& status) {
+  spdlog::error("run: cannot start: {}", status.ToString());
+  return absl::IsInvalidArgument(status) || absl::IsNotFound(status) ? 2 : 1;
+}
 
 struct RunFlags {
   std::string bootstrap_servers;
@@ -78,7 +102,7 @@ std::string ResolveRegions(const std::string& flag) {
 
 int RunWorker(const RunFlags& flags) {
   // First: a stop asked for while the worker starts up is a graceful stop
-  // too (Run() then returns at once), not a death by signal.
+  // too (exit code 0, OnRunSignal), not a death by signal.
   std::signal(SIGINT, OnRunSignal);
   std::signal(SIGTERM, OnRunSignal);
   spdlog::set_level(spdlog::level::from_str(flags.log_level));
@@ -94,10 +118,7 @@ int RunWorker(const RunFlags& flags) {
   producer_options.properties = flags.client;
   absl::StatusOr<std::unique_ptr<KafkaCountSink>> sink =
       KafkaCountSink::Create(producer_options, flags.counts_topic);
-  if (!sink.ok()) {
-    spdlog::error("{}", sink.status().ToString());
-    return 2;
-  }
+  if (!sink.ok()) return StartFailed(sink.status());
 
   WorkerOptions options;
   options.bootstrap_servers = flags.bootstrap_servers;
@@ -125,10 +146,7 @@ int RunWorker(const RunFlags& flags) {
   options.fetch_nudge_interval =
       absl::Milliseconds(flags.config.GetInt("worker.fetch_nudge_interval_ms"));
   absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Create(options, *regions, **sink);
-  if (!worker.ok()) {
-    spdlog::error("{}", worker.status().ToString());
-    return 2;
-  }
+  if (!worker.ok()) return StartFailed(worker.status());
   std::unique_ptr<MetricsServer> metrics_server;
   if (!flags.http.empty()) {
     std::string host;
@@ -149,6 +167,7 @@ int RunWorker(const RunFlags& flags) {
   }
   spdlog::info("run: regions from {} ({} units, time zone {})", regions_path, regions->size(),
                regions->time_zone());
+  run_started.store(true);  // a stop from here on is Run()'s to finish
   absl::Status status = (*worker)->Run(&run_stop);
   const WorkerStats stats = (*worker)->stats();
   spdlog::info("run: done: read {} = counted {} + amended {} + duplicates {} + rejected {}; "

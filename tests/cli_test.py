@@ -26,6 +26,18 @@ def main():
     ap.add_argument("--roadpulse", required=True)
     args = ap.parse_args()
     failures = []
+    # Takes about 70 s of waiting, alongside the rest; an exception in it
+    # is a failure too.
+    import threading
+    unreachable = []
+
+    def unreachable_check():
+        try:
+            unreachable.extend(check_run_cluster_unreachable(args.roadpulse))
+        except Exception as e:  # pylint: disable=broad-except
+            unreachable.append("run with the cluster unreachable: %r" % e)
+    waiting = threading.Thread(target=unreachable_check)
+    waiting.start()
 
     rc, top = run(args.roadpulse, "--help")
     subcommands = re.findall(r"^  ([a-z][a-z-]+)\s{2,}", top.split("Subcommands:")[1], re.M)
@@ -137,6 +149,8 @@ def main():
     failures += check_stdout_is_output(args.roadpulse)
     failures += check_http_port_in_use(args.roadpulse)
     failures += check_report_cluster_down(args.roadpulse)
+    waiting.join()
+    failures += unreachable
 
     for f in failures:
         print("FAIL:", f)
@@ -234,6 +248,55 @@ def check_report_cluster_down(roadpulse):
             "ok" if ok else "BAD", rc, len(lines)))
         if not ok:
             failures.append("report with log.level critical: rc=%d, %r" % (rc, lines[:3]))
+    return failures
+
+
+def check_run_cluster_unreachable(roadpulse):
+    """`run` against an address where no broker listens: it gives up
+    setting up after about 70 s (the checkpoint topic's metadata) with exit
+    code 1, a failure of the cluster (systemd restarts it; 2 would say bad
+    configuration and stop it for good), naming what it waited for. Told to
+    stop while it waits, it stops at once with exit code 0."""
+    import signal
+    import socket
+    import time
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        servers = "127.0.0.1:%d" % s.getsockname()[1]
+    argv = [roadpulse, "run", "--bootstrap-servers", servers, "--log-level", "error"]
+    left = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    stopped = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    failures = []
+    try:
+        time.sleep(3)
+        t0 = time.monotonic()
+        stopped.send_signal(signal.SIGTERM)
+        try:
+            _, err = stopped.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            stopped.kill()
+            _, err = stopped.communicate()
+        took = time.monotonic() - t0
+        ok = (stopped.returncode == 0 and took < 5 and
+              "roadpulse run: stopped while starting, before consuming" in err)
+        print("%-4s run, cluster unreachable, SIGTERM after 3 s -> rc=%d after %.2f s: %s" % (
+            "ok" if ok else "BAD", stopped.returncode, took, err.strip().splitlines()[-1:]))
+        if not ok:
+            failures.append("run stopped while starting: rc=%d after %.1f s, %r" % (
+                stopped.returncode, took, err[-300:]))
+        _, err = left.communicate(timeout=180)
+        said = [line for line in err.splitlines() if "run: cannot start: " in line]
+        ok = left.returncode == 1 and len(said) == 1 and "metadata of topic" in said[0]
+        print("%-4s run, cluster unreachable -> rc=%d: %s" % (
+            "ok" if ok else "BAD", left.returncode, said[0][-160:] if said else "nothing said"))
+        if not ok:
+            failures.append("run with the cluster unreachable: rc=%d, %r" % (left.returncode,
+                                                                             err[-400:]))
+    finally:
+        for p in (left, stopped):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
     return failures
 
 
