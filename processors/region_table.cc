@@ -303,9 +303,9 @@ std::string Listed(const std::vector<const Region*>& regions) {
 }  // namespace
 
 absl::StatusOr<const Region*> RegionTable::Resolve(std::string_view text) const {
-  if (const Region* r = Find(text); r != nullptr) return r;
   while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
   while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  if (const Region* r = Find(text); r != nullptr) return r;
   // Each test in turn over every region; the first that any region passes
   // decides.
   const std::vector<std::function<bool(const Region&)>> tests = {

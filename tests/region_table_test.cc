@@ -266,6 +266,7 @@ TEST(RegionTableTest, ResolveTakesCodesAndNames) {
       {"371602", "371602"},
       {"滨城区", "371602"},
       {" 滨城区 ", "371602"},
+      {" 371602 ", "371602"},
       {"Bincheng District", "371602"},
       {"bincheng district", "371602"},
       {"BINCHENG QU", "371602"},
