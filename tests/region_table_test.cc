@@ -305,7 +305,8 @@ TEST(RegionTableTest, ResolveNamesWhatCouldBeMeant) {
   EXPECT_THAT(r.status().message(),
               HasSubstr("\"滨州\" names 4 regions: 371600 滨州市, 371671 滨州经济技术开发区, "
                         "371672 滨州高新技术产业开发区, 371673 滨州北海经济开发区"));
-  // Too short to be the start of a name: "Bin" is not a word, 滨 one character.
+  // Nothing fits: "Bin" is not a whole word of a name, 滨 one character (too
+  // short to be the start or a part of a name), the codes are not in the table.
   for (const std::string text : {"Bin", "滨", "x", "", "999999", "37160"}) {
     r = table->Resolve(text);
     EXPECT_TRUE(absl::IsNotFound(r.status())) << text << ": " << r.status();
