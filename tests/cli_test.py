@@ -277,7 +277,8 @@ def check_run_cluster_unreachable(roadpulse):
             stopped.kill()
             _, err = stopped.communicate()
         took = time.monotonic() - t0
-        ok = (stopped.returncode == 0 and took < 5 and
+        # Not a speed goal: without the stop it would wait another ~67 s.
+        ok = (stopped.returncode == 0 and took < 20 and
               "roadpulse run: stopped while starting, before consuming" in err)
         print("%-4s run, cluster unreachable, SIGTERM after 3 s -> rc=%d after %.2f s: %s" % (
             "ok" if ok else "BAD", stopped.returncode, took, err.strip().splitlines()[-1:]))
