@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
@@ -273,15 +274,11 @@ const Region* RegionTable::Find(std::string_view code) const {
 
 namespace {
 
-char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-// `name` starts with `text`, ASCII letters in any case.
+// `name` starts with `text`, ASCII letters in any case. (Debian's Abseil
+// has its own string_view, not std::string_view.)
 bool StartsWithIgnoringCase(std::string_view name, std::string_view text) {
-  if (text.size() > name.size()) return false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (AsciiLower(name[i]) != AsciiLower(text[i])) return false;
-  }
-  return true;
+  return absl::StartsWithIgnoreCase(absl::string_view(name.data(), name.size()),
+                                    absl::string_view(text.data(), text.size()));
 }
 
 // Characters (code points) of UTF-8 text.
