@@ -114,21 +114,17 @@ class RdKafkaProducer final : public KafkaProducer {
   absl::Status Flush(absl::Duration timeout) override {
     const rd_kafka_resp_err_t err =
         rd_kafka_flush(rk_.get(), static_cast<int>(absl::ToInt64Milliseconds(timeout)));
-    absl::Status first;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      first = std::move(first_error_);
-      first_error_ = absl::OkStatus();
-    }
-    if (!first.ok()) return first;
+    if (absl::Status first = TakeFirstError(); !first.ok()) return first;
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       return ToStatus(err, absl::StrCat("flush (", InFlight(), " records still in flight)"));
     }
-    if (rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(rk_.get(), nullptr, 0);
-        fatal != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return ToStatus(fatal, "producer fatal error");
-    }
-    return absl::OkStatus();
+    return FatalError();
+  }
+
+  absl::Status Poll(absl::Duration timeout) override {
+    rd_kafka_poll(rk_.get(), static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+    if (absl::Status first = TakeFirstError(); !first.ok()) return first;
+    return FatalError();
   }
 
   absl::StatusOr<int> Prepare(std::string_view topic, absl::Duration timeout) override {
@@ -144,6 +140,13 @@ class RdKafkaProducer final : public KafkaProducer {
                                            static_cast<int>(absl::ToInt64Milliseconds(timeout)));
   }
 
+  int64_t Purge() override {
+    const int64_t in_flight = InFlight();
+    rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(rk_.get(), 0);  // their delivery reports, which OnDelivery ignores
+    return in_flight;
+  }
+
   int64_t InFlight() const override { return in_flight_.load(std::memory_order_relaxed); }
   int64_t Delivered() const override { return delivered_.load(std::memory_order_relaxed); }
 
@@ -156,12 +159,31 @@ class RdKafkaProducer final : public KafkaProducer {
       self->delivered_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
+    if (message->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+        message->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+      return;  // Purge()d: the caller gave up on it
+    }
     std::lock_guard<std::mutex> lock(self->mu_);
     if (self->first_error_.ok()) {
       self->first_error_ = ToStatus(
           message->err, absl::StrCat("delivery to ", rd_kafka_topic_name(message->rkt), "[",
                                      message->partition, "]"));
     }
+  }
+
+  absl::Status TakeFirstError() {
+    std::lock_guard<std::mutex> lock(mu_);
+    absl::Status first = std::move(first_error_);
+    first_error_ = absl::OkStatus();
+    return first;
+  }
+
+  absl::Status FatalError() {
+    if (rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(rk_.get(), nullptr, 0);
+        fatal != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return ToStatus(fatal, "producer fatal error");
+    }
+    return absl::OkStatus();
   }
 
   std::string topic_name_;  // NUL-terminated copy of the current topic

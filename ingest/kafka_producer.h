@@ -28,7 +28,7 @@ struct ProducerOptions {
 };
 
 // Thread-compatible: Produce() may be called from one thread at a time.
-// Delivery failures are remembered and returned by the next Flush().
+// Delivery failures are remembered and returned by the next Flush() or Poll().
 class KafkaProducer {
  public:
   // kInvalidArgument names a bad property; kUnavailable when the client
@@ -53,8 +53,18 @@ class KafkaProducer {
   // Produce still works then, as without the call.
   virtual absl::StatusOr<int> Prepare(std::string_view topic, absl::Duration timeout) = 0;
   // Waits until every queued record is delivered or failed; returns the first
-  // delivery error since the previous Flush (kDeadlineExceeded on timeout).
+  // delivery error since the previous Flush or Poll (kDeadlineExceeded on
+  // timeout).
   virtual absl::Status Flush(absl::Duration timeout) = 0;
+  // Serves delivery reports, waiting up to `timeout` for the first one, and
+  // returns the first delivery error since the previous Flush or Poll (each
+  // error is returned once). Poll(absl::ZeroDuration()) does not block.
+  virtual absl::Status Poll(absl::Duration timeout) = 0;
+  // Drops every record queued and not yet delivered, for a caller that gives
+  // up on them: they may or may not reach the cluster, their failures are not
+  // reported, and the destructor does not wait for them. Returns how many
+  // records were in flight.
+  virtual int64_t Purge() = 0;
   // Records queued and not yet delivered.
   virtual int64_t InFlight() const = 0;
   // Records delivered successfully since creation.

@@ -121,6 +121,33 @@ TEST_F(KafkaProducerTest, FlushReportsFailedDelivery) {
   EXPECT_TRUE((*producer)->Flush(absl::Seconds(5)).ok());
 }
 
+// Poll() reports a failed delivery as soon as the producer learns of it, once;
+// Flush() does not report it again.
+TEST_F(KafkaProducerTest, PollReportsAFailedDeliveryOnce) {
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
+      KafkaProducer::Create({broker_->bootstrap_servers(), {{"message.timeout.ms", "1500"}}});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  ASSERT_TRUE((*producer)->Produce("t", "k", "before").ok());
+  ASSERT_TRUE((*producer)->Flush(absl::Seconds(30)).ok());
+  EXPECT_TRUE((*producer)->Poll(absl::ZeroDuration()).ok());
+  ASSERT_TRUE(broker_->SetBrokerDown(-1).ok());
+  ASSERT_TRUE((*producer)->Produce("t", "k", "while down").ok());
+  absl::Status s;
+  int polls = 0;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
+       s.ok() && absl::Now() < deadline; ++polls) {
+    s = (*producer)->Poll(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_THAT(s.message(), HasSubstr("delivery to t["));
+  EXPECT_GT(polls, 1);  // OK while the record waited for its timeout
+  EXPECT_EQ((*producer)->InFlight(), 0);
+  EXPECT_TRUE((*producer)->Poll(absl::ZeroDuration()).ok());
+  ASSERT_TRUE(broker_->SetBrokerUp(-1).ok());
+  EXPECT_TRUE((*producer)->Flush(absl::Seconds(5)).ok());
+  EXPECT_EQ((*producer)->Delivered(), 1);
+}
+
 // Prepare() gives the producer the topic's partitions at once: a record for a
 // partition the topic does not have is refused by Produce itself, where a
 // producer that has not learnt them yet queues it and fails it later.
