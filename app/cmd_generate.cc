@@ -1,9 +1,11 @@
 // `roadpulse generate`: synthetic events of a scenario to Kafka or a file,
 // with the ground-truth manifest. See app/generator.h.
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -24,8 +26,58 @@ namespace roadpulse {
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_give_up{false};
 
-extern "C" void OnStopSignal(int) { g_stop.store(true); }
+// The first SIGINT/SIGTERM stops the generating (what was handed to Kafka is
+// still delivered, and the manifest says what was); the second gives up
+// waiting for the cluster.
+extern "C" void OnStopSignal(int) {
+  if (g_stop.exchange(true)) g_give_up.store(true);
+}
+
+// How long `generate` waits for the cluster to describe its topics.
+constexpr absl::Duration kClusterWait = absl::Seconds(10);
+
+// The --truth file. Open() creates (or empties) it before anything is
+// generated, so that a path that cannot be written is named first; unless
+// Write() then succeeds, the destructor removes it: a run that did not
+// deliver all it generated leaves no manifest to be mistaken for its truth.
+class TruthFile {
+ public:
+  TruthFile() = default;
+  TruthFile(const TruthFile&) = delete;
+  TruthFile& operator=(const TruthFile&) = delete;
+  ~TruthFile() {
+    if (path_.empty() || written_) return;
+    out_.close();
+    std::remove(path_.c_str());
+    spdlog::warn("generate: no manifest: {} removed, as the run failed", path_);
+  }
+
+  absl::Status Open(const std::string& path) {
+    out_.open(path, std::ios::binary | std::ios::trunc);
+    if (!out_) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("--truth ", path, ": cannot open for writing: ", std::strerror(errno)));
+    }
+    path_ = path;
+    return absl::OkStatus();
+  }
+
+  absl::Status Write(const Manifest& manifest) {
+    out_ << manifest.ToJson().dump(1) << "\n";
+    out_.close();
+    if (!out_) return absl::DataLossError(absl::StrCat("--truth ", path_, ": cannot write"));
+    written_ = true;
+    spdlog::info("generate: manifest written to {}", path_);
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string path_;  // empty: not opened
+  std::ofstream out_;
+  bool written_ = false;
+};
 
 struct GenerateFlags {
   uint64_t seed = 1;
@@ -116,14 +168,15 @@ int RunGenerate(const GenerateFlags& f) {
   std::signal(SIGINT, OnStopSignal);
   std::signal(SIGTERM, OnStopSignal);
 
-  const auto t0 = std::chrono::steady_clock::now();
-  absl::StatusOr<std::unique_ptr<Generator>> gen = Generator::Create(options, *regions);
-  if (!gen.ok()) return Fail(std::string(gen.status().message()));
-  const double build_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  spdlog::info("generate: scenario {} seed {}: {} records of history built in {:.2f} s",
-               options.scenario.name, f.seed, (*gen)->history_size(), build_s);
+  TruthFile truth;
+  if (!f.truth.empty()) {
+    if (absl::Status opened = truth.Open(f.truth); !opened.ok()) {
+      return Fail(std::string(opened.message()));
+    }
+  }
 
+  // Where the records go, before the history is built: a file that cannot be
+  // written or a cluster that does not answer is named at once.
   std::unique_ptr<EventWriter> writer;
   std::unique_ptr<KafkaProducer> producer;
   if (!f.output.empty()) {
@@ -137,47 +190,70 @@ int RunGenerate(const GenerateFlags& f) {
     absl::StatusOr<std::unique_ptr<KafkaProducer>> p = KafkaProducer::Create(po);
     if (!p.ok()) return Fail(absl::StrCat("--bootstrap-servers: ", p.status().message()));
     producer = *std::move(p);
+    for (const std::string* topic : {&f.incidents_topic, &f.violations_topic}) {
+      absl::StatusOr<int> partitions = producer->Prepare(*topic, kClusterWait);
+      if (partitions.ok()) continue;
+      // A topic the cluster refuses is a setting to mend; a cluster that does
+      // not answer may answer later.
+      const absl::StatusCode code = partitions.status().code();
+      if (code == absl::StatusCode::kNotFound || code == absl::StatusCode::kInvalidArgument) {
+        return Fail(std::string(partitions.status().message()));
+      }
+      spdlog::error("generate: cannot reach the cluster at {}: {}", f.bootstrap_servers,
+                    partitions.status().ToString());
+      return 1;
+    }
     KafkaWriterOptions ko;
     ko.incidents_topic = f.incidents_topic;
     ko.violations_topic = f.violations_topic;
+    ko.stop = &g_stop;
+    ko.give_up = &g_give_up;
     writer = std::make_unique<KafkaEventWriter>(*producer, ko);
   }
 
-  int exit_code = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  absl::StatusOr<std::unique_ptr<Generator>> gen = Generator::Create(options, *regions);
+  if (!gen.ok()) return Fail(std::string(gen.status().message()));
+  const double build_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  spdlog::info("generate: scenario {} seed {}: {} records of history built in {:.2f} s",
+               options.scenario.name, f.seed, (*gen)->history_size(), build_s);
+
   const auto t1 = std::chrono::steady_clock::now();
   st = (*gen)->Run(*writer, g_stop);
   const double run_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
-  if (!st.ok()) {
-    spdlog::error("generate: {}", st.ToString());
-    exit_code = 1;
-  } else {
+  if (st.ok()) {
     const int64_t n = (*gen)->emitted();
-    spdlog::info("generate: {} records written in {:.2f} s ({:.0f} records/s)", n, run_s,
-                 run_s > 0 ? static_cast<double>(n) / run_s : 0.0);
+    spdlog::info("generate: {} records written in {:.2f} s ({:.0f} records/s){}", n, run_s,
+                 run_s > 0 ? static_cast<double>(n) / run_s : 0.0,
+                 g_stop.load() ? ", stopped before the end of the history" : "");
     if (f.live && !g_stop.load()) {
       spdlog::info("generate: live, stamped with the current time, until SIGINT/SIGTERM");
       st = (*gen)->RunLive(*writer, g_stop);
-      if (!st.ok()) {
-        spdlog::error("generate: live: {}", st.ToString());
-        exit_code = 1;
-      }
+      if (!st.ok()) st = absl::Status(st.code(), absl::StrCat("live: ", st.message()));
     }
   }
 
   const Manifest& manifest = (*gen)->manifest();
   const Manifest::Tally& t = manifest.tally();
+  if (!st.ok()) {
+    spdlog::error("generate: {} (after {} records)", st.ToString(), t.total());
+    // The run failed: nothing waits for the records still queued (the
+    // producer's destructor would, up to 5 s).
+    if (producer != nullptr) producer->Purge();
+    return 1;
+  }
   spdlog::info(
       "generate: produced {} (incidents {}, violations {}); expected counted {}, amended {}, "
       "duplicates {}, rejected {}",
       t.total(), t.incidents, t.violations, t.counted, t.amended, t.duplicates, t.rejected);
   if (!f.truth.empty()) {
-    std::ofstream out(f.truth, std::ios::binary | std::ios::trunc);
-    out << manifest.ToJson().dump(1) << "\n";
-    out.close();
-    if (!out) return Fail(absl::StrCat("--truth ", f.truth, ": cannot write"));
-    spdlog::info("generate: manifest written to {}", f.truth);
+    if (absl::Status written = truth.Write(manifest); !written.ok()) {
+      spdlog::error("generate: {}", std::string(written.message()));
+      return 1;
+    }
   }
-  return exit_code;
+  return 0;
 }
 
 }  // namespace
@@ -209,15 +285,19 @@ void AddGenerateCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--output", flags->output,
                   "Write a file of varint-length-prefixed roadpulse.v1.LoggedRecord "
                   "(record time = reported_at; \"-\": stdout)");
-  cmd->add_option("--bootstrap-servers", flags->bootstrap_servers,
-                  "Produce to Kafka at HOST:PORT,... (key = event id)");
+  cmd->add_option(
+      "--bootstrap-servers", flags->bootstrap_servers,
+      "Produce to Kafka at HOST:PORT,... (key = event id); exits 1 if the cluster does not "
+      "describe both topics within 10 s");
   cmd->add_option("--incidents-topic", flags->incidents_topic, "Topic for accidents")
       ->capture_default_str();
   cmd->add_option("--violations-topic", flags->violations_topic, "Topic for violations")
       ->capture_default_str();
   cmd->add_option("--property,-X", flags->properties,
                   "Raw librdkafka producer property KEY=VALUE (repeatable)");
-  cmd->add_option("--truth", flags->truth, "Write the ground-truth manifest (JSON) to FILE");
+  cmd->add_option("--truth", flags->truth,
+                  "Write the ground-truth manifest (JSON) to FILE once every record is written "
+                  "(delivered, for Kafka); a run that fails leaves no FILE");
   cmd->add_option("--rate", flags->rate,
                   "Records per second (EVENTS_PER_S); 0 = as fast as possible")
       ->capture_default_str();

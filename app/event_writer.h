@@ -2,6 +2,7 @@
 #ifndef ROADPULSE_APP_EVENT_WRITER_H_
 #define ROADPULSE_APP_EVENT_WRITER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <fstream>
 #include <memory>
@@ -51,11 +52,24 @@ class FileEventWriter final : public EventWriter {
 struct KafkaWriterOptions {
   std::string incidents_topic = "roadpulse.incidents";
   std::string violations_topic = "roadpulse.violations";
-  // Flush timeout used by Flush().
+  // How long Flush() waits for the cluster.
   absl::Duration flush_timeout = absl::Seconds(60);
+  // Write() waits while this many records are queued and not yet delivered
+  // (librdkafka's own queue holds 100,000 by default), so that a cluster that
+  // takes nothing stops the writing once its first delivery fails instead of
+  // filling the queue.
+  int64_t max_in_flight = 50000;
+  // Optional; each must outlive the writer. While Write() or Flush() waits
+  // for the cluster: once *stop is set, it logs (once) how many records it
+  // still waits for; once *give_up is set, it drops them from the producer
+  // (KafkaProducer::Purge) and returns kCancelled.
+  const std::atomic<bool>* stop = nullptr;
+  const std::atomic<bool>* give_up = nullptr;
 };
 
 // Produces to roadpulse.incidents / roadpulse.violations, key = event id.
+// Write() returns a delivery failure of an earlier record as soon as the
+// producer reports it, and Flush() any left.
 class KafkaEventWriter final : public EventWriter {
  public:
   // `producer` must outlive this object.
@@ -66,8 +80,13 @@ class KafkaEventWriter final : public EventWriter {
   absl::Status Flush() override;
 
  private:
+  // Serves delivery reports until at most `limit` records are in flight or
+  // `deadline` passes; a delivery failure, or kCancelled on *give_up.
+  absl::Status WaitForDeliveries(int64_t limit, absl::Time deadline);
+
   KafkaProducer& producer_;
   KafkaWriterOptions options_;
+  bool said_waiting_ = false;  // the *stop message was logged
 };
 
 }  // namespace roadpulse

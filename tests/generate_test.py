@@ -1,0 +1,176 @@
+"""`roadpulse generate` to Kafka leaves a manifest (--truth) only when the
+topics hold every record it describes.
+
+- A stop (SIGTERM) with the cluster up ends the run: what was handed to Kafka
+  is delivered, exit 0, and the manifest's totals equal the records on the
+  topics as kafka-python reads them.
+- A cluster that does not answer is named within seconds: exit 1.
+- A stop while the cluster takes nothing waits for it and says so; a second
+  stop gives up: exit 1.
+- A delivery that fails (message.timeout.ms passes) ends the run by itself,
+  even while --live would go on for ever: exit 1.
+In each failing case a --truth file that was there before is gone.
+"""
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import kafka_harness as h
+
+TOPICS = ("roadpulse.incidents", "roadpulse.violations")
+
+
+class Generate:
+    """A `roadpulse generate` process with its log in a file."""
+
+    def __init__(self, roadpulse, servers, tmp, name, extra):
+        self.truth = os.path.join(tmp, name + ".json")
+        with open(self.truth, "w") as f:
+            f.write("a manifest of an earlier run\n")
+        self.log_path = os.path.join(tmp, name + ".log")
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [roadpulse, "generate", "--bootstrap-servers", servers, "--seed", "7",
+             "--events", "3000", "--truth", self.truth] + extra,
+            stdout=subprocess.DEVNULL, stderr=self._log)
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def wait_for_log(self, text, timeout_s):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if text in self.log():
+                return True
+            time.sleep(0.1)
+        return text in self.log()
+
+    def wait(self, timeout_s):
+        """The exit code, or None if it is still running after timeout_s."""
+        try:
+            return self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def outcome(self, rc, lines):
+        """rc, whether the --truth file is still there, the log's last lines."""
+        return "rc=%s, --truth file %s; %s" % (
+            rc, "left" if os.path.exists(self.truth) else "gone", last_lines(self.log(), lines))
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+
+
+def check(failures, ok, what, detail):
+    h.log("%-4s %s: %s" % ("ok" if ok else "BAD", what, detail))
+    if not ok:
+        failures.append("%s: %s" % (what, detail))
+
+
+def last_lines(text, n=3):
+    return " | ".join(text.strip().splitlines()[-n:])
+
+
+def stop_with_cluster_up(roadpulse, servers, tmp, failures):
+    g = Generate(roadpulse, servers, tmp, "stop", ["--live", "--live-rate", "500"])
+    try:
+        live = g.wait_for_log("generate: live", 60)
+        time.sleep(1)
+        g.proc.send_signal(signal.SIGTERM)
+        rc = g.wait(60)
+        manifest = None
+        if rc == 0 and os.path.exists(g.truth):
+            with open(g.truth) as f:
+                manifest = json.load(f)
+        on_topics = sum(sum(h.topic_offsets(servers, t).values()) for t in TOPICS)
+        produced = manifest["produced"]["total"] if manifest else None
+        check(failures, live and rc == 0 and produced == on_topics and produced > 3000,
+              "generate --live, SIGTERM with the cluster up",
+              "rc=%s, manifest total %s, records on the topics %d; %s" % (
+                  rc, produced, on_topics, last_lines(g.log(), 1)))
+    finally:
+        g.close()
+
+
+def cluster_unreachable(roadpulse, tmp, failures):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        servers = "127.0.0.1:%d" % s.getsockname()[1]
+    g = Generate(roadpulse, servers, tmp, "unreachable", [])
+    try:
+        rc = g.wait(120)
+        text = g.log()
+        check(failures, rc == 1 and "cannot reach the cluster at " + servers in text and
+              not os.path.exists(g.truth),
+              "generate, cluster unreachable", g.outcome(rc, 2))
+    finally:
+        g.close()
+
+
+def stop_twice_with_cluster_down(roadpulse, broker, tmp, failures):
+    g = Generate(roadpulse, broker.servers, tmp, "give-up", ["--live", "--live-rate", "500"])
+    try:
+        live = g.wait_for_log("generate: live", 60)
+        broker.command("down -1")
+        time.sleep(1.5)  # live records queue up for the cluster
+        g.proc.send_signal(signal.SIGTERM)
+        said = g.wait_for_log("stop again to give up", 20)
+        still_running = g.proc.poll() is None
+        g.proc.send_signal(signal.SIGTERM)
+        rc = g.wait(30)
+        text = g.log()
+        check(failures, live and said and still_running and rc == 1 and
+              "not yet delivered" in text and not os.path.exists(g.truth),
+              "generate --live, cluster down, SIGTERM twice",
+              "waited after the first: %s, said so: %s; %s" % (
+                  still_running, said, g.outcome(rc, 3)))
+    finally:
+        g.close()
+        broker.command("up -1")
+
+
+def delivery_fails(roadpulse, broker, tmp, failures):
+    g = Generate(roadpulse, broker.servers, tmp, "timeout",
+                 ["--live", "--live-rate", "500", "-X", "message.timeout.ms=3000"])
+    try:
+        live = g.wait_for_log("generate: live", 60)
+        broker.command("down -1")
+        rc = g.wait(60)
+        text = g.log()
+        check(failures, live and rc == 1 and "_MSG_TIMED_OUT" in text and
+              not os.path.exists(g.truth),
+              "generate --live, cluster down, delivery times out", g.outcome(rc, 2))
+    finally:
+        g.close()
+        broker.command("up -1")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--roadpulse", required=True)
+    args = ap.parse_args()
+    failures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = h.Broker(args.roadpulse, 4, control=True,
+                          log_path=os.path.join(tmp, "broker.log"))
+        try:
+            stop_with_cluster_up(args.roadpulse, broker.servers, tmp, failures)
+            stop_twice_with_cluster_down(args.roadpulse, broker, tmp, failures)
+            delivery_fails(args.roadpulse, broker, tmp, failures)
+        finally:
+            broker.stop()
+        cluster_unreachable(args.roadpulse, tmp, failures)
+    return h.verdict(failures)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
