@@ -82,9 +82,13 @@ int RunExport(const ExportFlags& f) {
                             KafkaPosition{std::string(r.topic), r.partition, r.offset});
   });
   progress.Finish(n, 0);
-  absl::Status closed = (*writer)->Close();
-  if (!st.ok()) return Failed(Msg(st));
-  if (!closed.ok()) return Failed(Msg(closed));
+  // A read cut short leaves nothing under --output (the writer's destructor
+  // removes the partial file); an earlier file there stays as it was.
+  if (!st.ok()) {
+    return Failed(f.output == "-" ? Msg(st)
+                                  : fmt::format("{}; nothing written to {}", Msg(st), f.output));
+  }
+  if (absl::Status closed = (*writer)->Close(); !closed.ok()) return Failed(Msg(closed));
   fmt::print(stderr, "export: {} records from {} partitions to {} ({}, compression {}) in {:.2f} s\n",
              n, (*reader)->ranges().size(), f.output, EventLogFormatName((*writer)->format()),
              CompressionName((*writer)->compression()), progress.elapsed_s());
@@ -110,7 +114,9 @@ void AddExportCommand(CLI::App& app, int* exit_code) {
                   "First record time (YYYY-MM-DD local midnight, RFC 3339, or Unix ms), found "
                   "with offsetsForTimes (default: the beginning)");
   cmd->add_option("--to", flags->to, "Record time to stop before (same forms; default: the current end)");
-  cmd->add_option("--output", flags->output, "Event-log file to write (\"-\": stdout; required)");
+  cmd->add_option("--output", flags->output,
+                  "Event-log file to write (\"-\": stdout; required); written as FILE.partial and "
+                  "renamed to FILE once every record is in it");
   cmd->add_option("--format", flags->format, "auto (by the name), delimited or jsonl")
       ->check(CLI::IsMember({"auto", "delimited", "jsonl"}))
       ->capture_default_str();

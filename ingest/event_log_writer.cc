@@ -1,9 +1,11 @@
 #include "ingest/event_log_writer.h"
 
+#include <sys/stat.h>
 #include <zlib.h>
 #include <zstd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -104,10 +106,14 @@ absl::StatusOr<std::unique_ptr<EventLogWriter>> EventLogWriter::Create(
   if (path == "-") {
     w->file_ = stdout;
   } else {
-    w->file_ = std::fopen(path.c_str(), "wb");
+    struct stat st;
+    const bool exists = ::lstat(path.c_str(), &st) == 0;
+    if (!exists || S_ISREG(st.st_mode)) w->partial_path_ = path + ".partial";
+    const std::string& open_path = w->partial_path_.empty() ? path : w->partial_path_;
+    w->file_ = std::fopen(open_path.c_str(), "wb");
     if (w->file_ == nullptr) {
       return absl::PermissionDeniedError(
-          fmt::format("{}: cannot open for writing: {}", path, std::strerror(errno)));
+          fmt::format("{}: cannot open for writing: {}", open_path, std::strerror(errno)));
     }
     w->owns_file_ = true;
   }
@@ -126,7 +132,9 @@ absl::StatusOr<std::unique_ptr<EventLogWriter>> EventLogWriter::Create(
 }
 
 EventLogWriter::~EventLogWriter() {
-  if (!closed_) (void)Close();
+  if (closed_) return;
+  if (owns_file_) std::fclose(file_);
+  if (!partial_path_.empty()) std::remove(partial_path_.c_str());
 }
 
 absl::Status EventLogWriter::Emit(std::string_view bytes) {
@@ -168,7 +176,17 @@ absl::Status EventLogWriter::Close() {
   ok = std::fflush(file_) == 0 && ok;
   if (owns_file_) ok = std::fclose(file_) == 0 && ok;
   file_ = nullptr;
-  if (!ok) return absl::DataLossError(fmt::format("{}: write failed: {}", path_, std::strerror(errno)));
+  if (!ok) {
+    const int error = errno;
+    if (!partial_path_.empty()) std::remove(partial_path_.c_str());
+    return absl::DataLossError(fmt::format("{}: write failed: {}", path_, std::strerror(error)));
+  }
+  if (!partial_path_.empty() && std::rename(partial_path_.c_str(), path_.c_str()) != 0) {
+    const int error = errno;
+    std::remove(partial_path_.c_str());
+    return absl::DataLossError(
+        fmt::format("{}: cannot rename {} to it: {}", path_, partial_path_, std::strerror(error)));
+  }
   return absl::OkStatus();
 }
 

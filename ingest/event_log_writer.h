@@ -35,18 +35,27 @@ struct EventLogWriterOptions {
 };
 
 // Thread-compatible.
+//
+// A regular file appears under its name only once complete: the records go
+// to `<path>.partial` (format and compression still follow `path`'s name),
+// which Close() renames to `path`. A write that fails or is given up (the
+// writer destroyed without Close) removes the partial file and leaves a file
+// already at `path` as it was, so a cut-short export is never mistaken for a
+// whole one. "-" (standard output), and a `path` that exists and is not a
+// regular file (a device, a FIFO, a symbolic link), are written directly.
 class EventLogWriter {
  public:
-  // Creates or truncates `path` ("-" is standard output).
   static absl::StatusOr<std::unique_ptr<EventLogWriter>> Create(const std::string& path,
                                                                 const EventLogWriterOptions& options);
+  // Without Close(): removes the partial file.
   ~EventLogWriter();
 
   // `position` is written into JSON lines only.
   absl::Status Write(v1::EventKind kind, std::string_view key, std::string_view value,
                      int64_t timestamp_unix_ms,
                      const std::optional<KafkaPosition>& position = std::nullopt);
-  // Finishes the compressed stream and closes the file. Call once, last.
+  // Finishes the compressed stream, closes the file and gives it its name.
+  // Call once, last; on an error nothing is left under either name.
   absl::Status Close();
 
   EventLogFormat format() const { return format_; }
@@ -58,6 +67,7 @@ class EventLogWriter {
   absl::Status Emit(std::string_view bytes);
 
   std::string path_;
+  std::string partial_path_;  // empty: writing to path_ directly
   std::FILE* file_ = nullptr;
   bool owns_file_ = false;
   EventLogFormat format_ = EventLogFormat::kDelimited;

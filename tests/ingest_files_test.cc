@@ -1,4 +1,7 @@
 // Event-log files, CSV mappings and the broker-less replay (issue 6).
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -156,6 +159,84 @@ TEST_P(EventLogTest, RoundTripsEveryFormatAndCompression) {
 INSTANTIATE_TEST_SUITE_P(Formats, EventLogTest,
                          ::testing::Values(".pb", ".pb.gz", ".pb.zst", ".jsonl", ".jsonl.gz",
                                            ".jsonl.zst"));
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+// The file appears under its name only when Close() succeeds; until then the
+// records go to <path>.partial, and a file already at the path is untouched.
+TEST(EventLogWriterTest, TheFileTakesItsNameOnlyOnClose) {
+  const std::string path = TempPath("named_on_close.pb.gz");
+  WriteFile(path, "an earlier export");
+  absl::StatusOr<std::unique_ptr<EventLogWriter>> w = EventLogWriter::Create(path, {});
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ((*w)->compression(), Compression::kGzip);  // by the final name
+  const std::string v = Incident("N1", 1735689600).SerializeAsString();
+  ASSERT_TRUE((*w)->Write(v1::EVENT_KIND_INCIDENT, "N1", v, 0).ok());
+  EXPECT_TRUE(Exists(path + ".partial"));
+  EXPECT_EQ(ReadFile(path), "an earlier export");
+  ASSERT_TRUE((*w)->Close().ok());
+  EXPECT_FALSE(Exists(path + ".partial"));
+  absl::Status error;
+  std::vector<v1::LoggedRecord> got = ReadAll(path, &error);
+  EXPECT_TRUE(error.ok()) << error;
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].key(), "N1");
+}
+
+// Given up (destroyed without Close): nothing under either name, and the
+// earlier file is as it was.
+TEST(EventLogWriterTest, AnAbandonedWriteLeavesNothing) {
+  const std::string path = TempPath("abandoned.pb");
+  const std::string fresh = TempPath("abandoned_fresh.jsonl.zst");
+  std::remove(fresh.c_str());
+  WriteFile(path, "an earlier export");
+  for (const std::string& p : {path, fresh}) {
+    absl::StatusOr<std::unique_ptr<EventLogWriter>> w = EventLogWriter::Create(p, {});
+    ASSERT_TRUE(w.ok()) << w.status();
+    for (int i = 0; i < 100; ++i) {
+      const std::string k = "G" + std::to_string(i);
+      ASSERT_TRUE((*w)->Write(v1::EVENT_KIND_INCIDENT, k,
+                              Incident(k, 1735689600 + i).SerializeAsString(), 0)
+                      .ok());
+    }
+  }
+  EXPECT_EQ(ReadFile(path), "an earlier export");
+  EXPECT_FALSE(Exists(path + ".partial"));
+  EXPECT_FALSE(Exists(fresh));
+  EXPECT_FALSE(Exists(fresh + ".partial"));
+}
+
+// A path that is not a regular file is written through: /dev/null stays a
+// device, and a symbolic link stays a link, its target holding the records.
+TEST(EventLogWriterTest, WritesThroughADeviceOrASymbolicLink) {
+  const std::string target = TempPath("link_target.pb");
+  const std::string link = TempPath("link.pb");
+  std::remove(link.c_str());
+  WriteFile(target, "");
+  ASSERT_EQ(::symlink(target.c_str(), link.c_str()), 0);
+  for (const std::string& p : {std::string("/dev/null"), link}) {
+    absl::StatusOr<std::unique_ptr<EventLogWriter>> w = EventLogWriter::Create(p, {});
+    ASSERT_TRUE(w.ok()) << w.status();
+    const std::string v = Incident("L1", 1735689600).SerializeAsString();
+    ASSERT_TRUE((*w)->Write(v1::EVENT_KIND_INCIDENT, "L1", v, 0).ok());
+    EXPECT_FALSE(Exists(p + ".partial")) << p;
+    ASSERT_TRUE((*w)->Close().ok()) << p;
+  }
+  struct stat st;
+  ASSERT_EQ(::stat("/dev/null", &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  ASSERT_EQ(::lstat(link.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  absl::Status error;
+  std::vector<v1::LoggedRecord> got = ReadAll(target, &error);
+  EXPECT_TRUE(error.ok()) << error;
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].key(), "L1");
+  std::remove(link.c_str());
+}
 
 TEST(EventLogReaderTest, TruncatedStreamIsAnErrorWithTheOffsetAndEarlierRecordsCount) {
   const std::string path = TempPath("truncated.pb");
