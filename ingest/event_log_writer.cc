@@ -112,8 +112,9 @@ absl::StatusOr<std::unique_ptr<EventLogWriter>> EventLogWriter::Create(
     const std::string& open_path = w->partial_path_.empty() ? path : w->partial_path_;
     w->file_ = std::fopen(open_path.c_str(), "wb");
     if (w->file_ == nullptr) {
-      return absl::PermissionDeniedError(
-          fmt::format("{}: cannot open for writing: {}", open_path, std::strerror(errno)));
+      return absl::PermissionDeniedError(fmt::format(
+          "{}: cannot open {}for writing: {}", path,
+          w->partial_path_.empty() ? "" : w->partial_path_ + " ", std::strerror(errno)));
     }
     w->owns_file_ = true;
   }
