@@ -1,6 +1,6 @@
 // EventLogWriter: writes an event-log file that EventLogReader reads back:
 // length-delimited LoggedRecord or JSON Lines (EventLogLine), optionally
-// gzip- or zstd-compressed. Used by `roadpulse export` and `inspect --output`.
+// gzip- or zstd-compressed. Used by `roadpulse export`.
 #ifndef ROADPULSE_INGEST_EVENT_LOG_WRITER_H_
 #define ROADPULSE_INGEST_EVENT_LOG_WRITER_H_
 
