@@ -178,10 +178,12 @@ int RunGenerate(const GenerateFlags& f) {
   // Where the records go, before the history is built: a file that cannot be
   // written or a cluster that does not answer is named at once.
   std::unique_ptr<EventWriter> writer;
+  FileEventWriter* file_writer = nullptr;  // writer, when it writes a file
   std::unique_ptr<KafkaProducer> producer;
   if (!f.output.empty()) {
     absl::StatusOr<std::unique_ptr<FileEventWriter>> fw = FileEventWriter::Create(f.output);
     if (!fw.ok()) return Fail(absl::StrCat("--output: ", fw.status().message()));
+    file_writer = fw->get();
     writer = *std::move(fw);
   } else {
     ProducerOptions po;
@@ -233,6 +235,8 @@ int RunGenerate(const GenerateFlags& f) {
       if (!st.ok()) st = absl::Status(st.code(), absl::StrCat("live: ", st.message()));
     }
   }
+  // The file takes its name only now, complete (a failed run leaves none).
+  if (st.ok() && file_writer != nullptr) st = file_writer->Close();
 
   const Manifest& manifest = (*gen)->manifest();
   const Manifest::Tally& t = manifest.tally();
@@ -283,8 +287,10 @@ void AddGenerateCommand(CLI::App& app, int* exit_code) {
                   "End every period on this month and day (YYYY-MM-DD, inclusive); periods are "
                   "cut at the current time");
   cmd->add_option("--output", flags->output,
-                  "Write a file of varint-length-prefixed roadpulse.v1.LoggedRecord "
-                  "(record time = reported_at; \"-\": stdout)");
+                  "Write an event-log file, as export does and replay reads it: "
+                  "length-delimited roadpulse.v1.LoggedRecord (record time = reported_at), or "
+                  "JSON Lines for a name ending in .jsonl; .gz/.zst compress it. It takes its "
+                  "name once complete (\"-\": stdout)");
   cmd->add_option(
       "--bootstrap-servers", flags->bootstrap_servers,
       "Produce to Kafka at HOST:PORT,... (key = event id); exits 1 if the cluster does not "

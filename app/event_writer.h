@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -12,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "ingest/event_log_writer.h"
 #include "ingest/kafka_producer.h"
 #include "roadpulse/v1/events.pb.h"
 
@@ -31,22 +31,25 @@ class EventWriter {
   virtual absl::Status Flush() = 0;
 };
 
-// Writes a stream of varint-length-prefixed roadpulse.v1.LoggedRecord.
+// Writes an event-log file through EventLogWriter, in the format and
+// compression its name asks for (events.pb: length-delimited LoggedRecord;
+// events.jsonl: JSON Lines; .gz/.zst: compressed), as `replay` reads it back.
+// A regular file appears under its name only on Close(); a writer destroyed
+// without it leaves nothing, and a file already there as it was.
 class FileEventWriter final : public EventWriter {
  public:
-  // Creates or truncates `path` ("-": writes to stdout);
-  // kNotFound/kPermissionDenied-style errors name it.
+  // "-": writes length-delimited records to stdout.
   static absl::StatusOr<std::unique_ptr<FileEventWriter>> Create(const std::string& path);
   absl::Status Write(v1::EventKind kind, std::string_view key, std::string_view value,
                      int64_t timestamp_unix_ms) override;
+  // Hands what was written to the operating system; the name comes on Close().
   absl::Status Flush() override;
+  // Completes the file and gives it its name. Call once, after the last Write.
+  absl::Status Close();
 
  private:
-  FileEventWriter(std::string path, std::unique_ptr<std::ofstream> file);
-  std::string path_;
-  std::unique_ptr<std::ofstream> file_;  // null when writing to stdout
-  std::ostream& out_;                    // *file_ or std::cout
-  v1::LoggedRecord record_;              // reused
+  explicit FileEventWriter(std::unique_ptr<EventLogWriter> log) : log_(std::move(log)) {}
+  std::unique_ptr<EventLogWriter> log_;
 };
 
 struct KafkaWriterOptions {

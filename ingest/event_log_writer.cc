@@ -169,6 +169,14 @@ absl::Status EventLogWriter::Write(v1::EventKind kind, std::string_view key,
   return Emit(scratch_);
 }
 
+absl::Status EventLogWriter::Flush() {
+  if (closed_) return absl::FailedPreconditionError(fmt::format("{}: flushed after Close", path_));
+  if (std::fflush(file_) != 0) {
+    return absl::DataLossError(fmt::format("{}: write failed: {}", path_, std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status EventLogWriter::Close() {
   if (closed_) return absl::OkStatus();
   closed_ = true;

@@ -1,6 +1,7 @@
 // EventLogWriter: writes an event-log file that EventLogReader reads back:
 // length-delimited LoggedRecord or JSON Lines (EventLogLine), optionally
-// gzip- or zstd-compressed. Used by `roadpulse export`.
+// gzip- or zstd-compressed. Used by `roadpulse export` and, through
+// FileEventWriter, `roadpulse generate --output`.
 #ifndef ROADPULSE_INGEST_EVENT_LOG_WRITER_H_
 #define ROADPULSE_INGEST_EVENT_LOG_WRITER_H_
 
@@ -54,6 +55,10 @@ class EventLogWriter {
   absl::Status Write(v1::EventKind kind, std::string_view key, std::string_view value,
                      int64_t timestamp_unix_ms,
                      const std::optional<KafkaPosition>& position = std::nullopt);
+  // Hands the bytes written so far to the operating system (for a compressed
+  // stream, those the compressor has emitted); a regular file keeps its
+  // partial name until Close().
+  absl::Status Flush();
   // Finishes the compressed stream, closes the file and gives it its name.
   // Call once, last; on an error nothing is left under either name.
   absl::Status Close();

@@ -10,10 +10,21 @@ topics hold every record it describes.
 - A delivery that fails (message.timeout.ms passes) ends the run by itself,
   even while --live would go on for ever: exit 1.
 In each failing case a --truth file that was there before is gone.
+
+`roadpulse generate --output FILE` writes the event log its name asks for,
+as export does and replay reads it:
+- NAME.jsonl.gz is gzip-compressed JSON Lines, one line per record of the
+  manifest (read back here with Python's gzip and json);
+- a write that fails part-way (the file size limit, RLIMIT_FSIZE) exits 1
+  and leaves no FILE, no FILE.partial and no manifest; a FILE that was there
+  before is left as it was.
 """
 import argparse
+import collections
+import gzip
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -154,6 +165,59 @@ def delivery_fails(roadpulse, broker, tmp, failures):
         broker.command("up -1")
 
 
+def to_a_file_by_its_name(roadpulse, tmp, failures):
+    path = os.path.join(tmp, "events.jsonl.gz")
+    truth = os.path.join(tmp, "file.json")
+    proc = subprocess.run([roadpulse, "generate", "--seed", "7", "--events", "3000",
+                           "--output", path, "--truth", truth],
+                          capture_output=True, text=True, timeout=120)
+    kinds = collections.Counter()
+    error = None
+    try:
+        with gzip.open(path, "rt") as f:
+            for line in f:
+                kinds[json.loads(line)["kind"]] += 1
+    except (OSError, ValueError, KeyError) as e:
+        error = "%s: %s" % (type(e).__name__, e)
+    produced = {}
+    if os.path.exists(truth):
+        with open(truth) as f:
+            produced = json.load(f)["produced"]
+    read = {"incidents": kinds["EVENT_KIND_INCIDENT"], "violations": kinds["EVENT_KIND_VIOLATION"],
+            "total": sum(kinds.values())}
+    check(failures, proc.returncode == 0 and error is None and produced.get("total") == 3000 and
+          all(read[k] == produced.get(k) for k in read) and not os.path.exists(path + ".partial"),
+          "generate --output events.jsonl.gz",
+          "rc=%d, read back as gzip JSON Lines: %s, manifest %s%s" % (
+              proc.returncode, read, produced, "; " + error if error else ""))
+
+
+def file_write_fails(roadpulse, tmp, failures):
+    path = os.path.join(tmp, "cut.pb")
+    earlier = b"an event log of an earlier run\n"
+    with open(path, "wb") as f:
+        f.write(earlier)
+    truth = os.path.join(tmp, "cut.json")
+    limit = 64 * 1024
+
+    def limit_file_size():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past it fails with EFBIG
+
+    proc = subprocess.run([roadpulse, "generate", "--seed", "7", "--events", "3000",
+                           "--output", path, "--truth", truth],
+                          capture_output=True, text=True, timeout=120, preexec_fn=limit_file_size)
+    with open(path, "rb") as f:
+        kept = f.read() == earlier
+    partial = os.path.exists(path + ".partial")
+    check(failures, proc.returncode == 1 and "write failed" in proc.stderr and kept and
+          not partial and not os.path.exists(truth),
+          "generate --output, the write fails at %d KiB" % (limit // 1024),
+          "rc=%d, the earlier FILE %s, FILE.partial %s, --truth file %s; %s" % (
+              proc.returncode, "kept" if kept else "changed", "left" if partial else "gone",
+              "left" if os.path.exists(truth) else "gone", last_lines(proc.stderr, 2)))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--roadpulse", required=True)
@@ -169,6 +233,8 @@ def main():
         finally:
             broker.stop()
         cluster_unreachable(args.roadpulse, tmp, failures)
+        to_a_file_by_its_name(args.roadpulse, tmp, failures)
+        file_write_fails(args.roadpulse, tmp, failures)
     return h.verdict(failures)
 
 

@@ -110,7 +110,8 @@ class GeneratorTest : public ::testing::Test {
     std::atomic<bool> stop{false};
     absl::Status st = (*gen)->Run(**writer, stop);
     EXPECT_TRUE(st.ok()) << st;
-    writer->reset();
+    st = (*writer)->Close();
+    EXPECT_TRUE(st.ok()) << st;
     g.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     g.history = (*gen)->history_size();
     g.manifest = (*gen)->manifest().ToJson();

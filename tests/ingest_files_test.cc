@@ -186,6 +186,28 @@ TEST(EventLogWriterTest, TheFileTakesItsNameOnlyOnClose) {
   EXPECT_EQ(got[0].key(), "N1");
 }
 
+// Flush hands an uncompressed file's records to the operating system under
+// the partial name: the records are there, the final name is not yet.
+TEST(EventLogWriterTest, FlushWritesThePartialFileOnly) {
+  const std::string path = TempPath("flushed.pb");
+  std::remove(path.c_str());
+  absl::StatusOr<std::unique_ptr<EventLogWriter>> w = EventLogWriter::Create(path, {});
+  ASSERT_TRUE(w.ok()) << w.status();
+  const std::string v = Incident("F1", 1735689600).SerializeAsString();
+  ASSERT_TRUE((*w)->Write(v1::EVENT_KIND_INCIDENT, "F1", v, 0).ok());
+  EXPECT_EQ(ReadFile(path + ".partial"), "");  // still in the stdio buffer
+  ASSERT_TRUE((*w)->Flush().ok());
+  absl::Status error;
+  std::vector<v1::LoggedRecord> got = ReadAll(path + ".partial", &error);
+  EXPECT_TRUE(error.ok()) << error;
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].key(), "F1");
+  EXPECT_FALSE(Exists(path));
+  ASSERT_TRUE((*w)->Close().ok());
+  EXPECT_TRUE(Exists(path));
+  EXPECT_FALSE((*w)->Flush().ok());  // after Close
+}
+
 // Given up (destroyed without Close): nothing under either name, and the
 // earlier file is as it was.
 TEST(EventLogWriterTest, AnAbandonedWriteLeavesNothing) {
