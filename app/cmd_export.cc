@@ -2,6 +2,8 @@
 // file (length-delimited LoggedRecord or JSON Lines, optionally gzip/zstd),
 // for archiving; `roadpulse replay FILE` counts it later. Records keep their
 // key, value bytes and Kafka timestamp.
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -18,6 +20,12 @@
 
 namespace roadpulse {
 namespace {
+
+// Set by the first SIGINT/SIGTERM once the output is open: the read stops and
+// the partial file is removed. Before that the default action applies, as
+// nothing is left to clean up.
+std::atomic<bool> g_stop{false};
+extern "C" void OnExportStopSignal(int) { g_stop.store(true); }
 
 struct ExportFlags {
   TopicReaderFlags reader;  // --bootstrap-servers, --regions, the topics, -X
@@ -53,6 +61,7 @@ int RunExport(const ExportFlags& f) {
   if (!regions.ok()) return Fail(Msg(regions.status()));
   const absl::TimeZone& tz = regions->zone();
   TopicRead read{f.topics, f.from, f.to};
+  read.stop = &g_stop;
   if (absl::Status s =
           DefaultToInputTopics(&read.topics, f.reader.incidents_topic, f.reader.violations_topic);
       !s.ok()) {
@@ -70,6 +79,8 @@ int RunExport(const ExportFlags& f) {
     fmt::print(stderr, "roadpulse export: {}\n", Msg(reader.status()));
     return TopicReaderExitCode(reader.status());
   }
+  std::signal(SIGINT, OnExportStopSignal);
+  std::signal(SIGTERM, OnExportStopSignal);
   absl::StatusOr<std::unique_ptr<EventLogWriter>> writer = EventLogWriter::Create(f.output, wo);
   if (!writer.ok()) return Fail(Msg(writer.status()));
   Progress progress("export", 0, (*reader)->total());
@@ -82,8 +93,9 @@ int RunExport(const ExportFlags& f) {
                             KafkaPosition{std::string(r.topic), r.partition, r.offset});
   });
   progress.Finish(n, 0);
-  // A read cut short leaves nothing under --output (the writer's destructor
-  // removes the partial file); an earlier file there stays as it was.
+  // A read cut short, by an error or a stop, leaves nothing under --output
+  // (the writer's destructor removes the partial file); an earlier file there
+  // stays as it was.
   if (!st.ok()) {
     return Failed(f.output == "-" ? Msg(st)
                                   : fmt::format("{}; nothing written to {}", Msg(st), f.output));
@@ -106,7 +118,9 @@ void AddExportCommand(CLI::App& app, int* exit_code) {
       "(length-delimited LoggedRecord, or JSON Lines for .jsonl; gzip for .gz, zstd for .zst).\n"
       "`roadpulse replay FILE` counts it later. Reaches the cluster like `run`: --config FILE,\n"
       "ROADPULSE_KAFKA_* variables (SASL, TLS) and -X.\n"
-      "Exit code 0 ok, 1 the cluster or the output failed, 2 bad flags or configuration.");
+      "SIGINT/SIGTERM stops it, leaving nothing under --output.\n"
+      "Exit code 0 ok, 1 the cluster or the output failed or it was stopped, 2 bad flags or\n"
+      "configuration.");
   auto cli = std::make_shared<ConfigCli>();
   AddTopicReaderOptions(cmd, cli.get(), &flags->reader, "");
   cmd->add_option("--topic", flags->topics, "Topic to export (repeatable; default: both input topics)");

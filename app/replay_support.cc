@@ -97,6 +97,7 @@ absl::StatusOr<std::unique_ptr<TopicReader>> OpenTopics(const TopicReaderFlags& 
   options.properties = cluster.client;
   options.topics = read.topics;
   options.headers = headers;
+  options.stop = read.stop;
   if (!read.from.empty()) {
     absl::StatusOr<absl::Time> t = ParseTimeFlag(read.from_flag, read.from, tz);
     if (!t.ok()) return t.status();

@@ -4,6 +4,7 @@
 #ifndef ROADPULSE_APP_REPLAY_SUPPORT_H_
 #define ROADPULSE_APP_REPLAY_SUPPORT_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -90,6 +91,8 @@ struct TopicRead {
   std::string to;
   std::string from_flag = "--from";
   std::string to_flag = "--to";
+  // TopicReaderOptions::stop.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 // For the commands that read the input topics: no --topic means both; any

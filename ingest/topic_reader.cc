@@ -164,6 +164,10 @@ class TopicReaderImpl {
     size_t remaining = ends.size();
     absl::Status status;
     while (remaining > 0) {
+      if (options_.stop != nullptr && options_.stop->load(std::memory_order_relaxed)) {
+        return absl::CancelledError(fmt::format(
+            "topic reader: stopped with {} partitions not read to their end", remaining));
+      }
       if (std::chrono::steady_clock::now() >= deadline) {
         return absl::DeadlineExceededError(
             fmt::format("topic reader: {} partitions not read to their end within {}", remaining,

@@ -7,6 +7,7 @@
 #ifndef ROADPULSE_INGEST_TOPIC_READER_H_
 #define ROADPULSE_INGEST_TOPIC_READER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -44,6 +45,10 @@ struct TopicReaderOptions {
   KafkaProperties properties;
   // Fill TopicRecord::headers (they cost a parse per record; off for replay).
   bool headers = false;
+  // Optional; must outlive the reader. Once *stop is set (from a signal
+  // handler, say), ReadAll returns kCancelled within about 100 ms, also while
+  // it waits for the cluster.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 // One record. Views are valid only during the callback.
@@ -86,10 +91,9 @@ class TopicReader {
   // Returns once every partition is read to its end, also when its last
   // offsets hold no record (a topic written by transactional producers ends
   // each transaction with a marker no consumer is given); kDeadlineExceeded
-  // after `timeout` otherwise. Reads committed records only (librdkafka's
-  // isolation.level default): records of an aborted transaction are skipped,
-  // and those of a transaction still open are waited for.
-  // REQUIRES: called once.
+  // after `timeout` otherwise, kCancelled once *options.stop is set. Reads committed records only
+  // (librdkafka's isolation.level default): records of an aborted transaction are skipped, and
+  // those of a transaction still open are waited for. REQUIRES: called once.
   absl::Status ReadAll(const std::function<absl::Status(const TopicRecord&)>& fn);
 
  private:

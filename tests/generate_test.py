@@ -20,8 +20,6 @@ as export does and replay reads it:
   before is left as it was.
 """
 import argparse
-import collections
-import gzip
 import json
 import os
 import resource
@@ -72,23 +70,13 @@ class Generate:
     def outcome(self, rc, lines):
         """rc, whether the --truth file is still there, the log's last lines."""
         return "rc=%s, --truth file %s; %s" % (
-            rc, "left" if os.path.exists(self.truth) else "gone", last_lines(self.log(), lines))
+            rc, "left" if os.path.exists(self.truth) else "gone", h.last_lines(self.log(), lines))
 
     def close(self):
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
         self._log.close()
-
-
-def check(failures, ok, what, detail):
-    h.log("%-4s %s: %s" % ("ok" if ok else "BAD", what, detail))
-    if not ok:
-        failures.append("%s: %s" % (what, detail))
-
-
-def last_lines(text, n=3):
-    return " | ".join(text.strip().splitlines()[-n:])
 
 
 def stop_with_cluster_up(roadpulse, servers, tmp, failures):
@@ -104,10 +92,10 @@ def stop_with_cluster_up(roadpulse, servers, tmp, failures):
                 manifest = json.load(f)
         on_topics = sum(sum(h.topic_offsets(servers, t).values()) for t in TOPICS)
         produced = manifest["produced"]["total"] if manifest else None
-        check(failures, live and rc == 0 and produced == on_topics and produced > 3000,
+        h.check(failures, live and rc == 0 and produced == on_topics and produced > 3000,
               "generate --live, SIGTERM with the cluster up",
               "rc=%s, manifest total %s, records on the topics %d; %s" % (
-                  rc, produced, on_topics, last_lines(g.log(), 1)))
+                  rc, produced, on_topics, h.last_lines(g.log(), 1)))
     finally:
         g.close()
 
@@ -120,7 +108,7 @@ def cluster_unreachable(roadpulse, tmp, failures):
     try:
         rc = g.wait(120)
         text = g.log()
-        check(failures, rc == 1 and "cannot reach the cluster at " + servers in text and
+        h.check(failures, rc == 1 and "cannot reach the cluster at " + servers in text and
               not os.path.exists(g.truth),
               "generate, cluster unreachable", g.outcome(rc, 2))
     finally:
@@ -139,7 +127,7 @@ def stop_twice_with_cluster_down(roadpulse, broker, tmp, failures):
         g.proc.send_signal(signal.SIGTERM)
         rc = g.wait(30)
         text = g.log()
-        check(failures, live and said and still_running and rc == 1 and
+        h.check(failures, live and said and still_running and rc == 1 and
               "not yet delivered" in text and not os.path.exists(g.truth),
               "generate --live, cluster down, SIGTERM twice",
               "waited after the first: %s, said so: %s; %s" % (
@@ -157,7 +145,7 @@ def delivery_fails(roadpulse, broker, tmp, failures):
         broker.command("down -1")
         rc = g.wait(60)
         text = g.log()
-        check(failures, live and rc == 1 and "_MSG_TIMED_OUT" in text and
+        h.check(failures, live and rc == 1 and "_MSG_TIMED_OUT" in text and
               not os.path.exists(g.truth),
               "generate --live, cluster down, delivery times out", g.outcome(rc, 2))
     finally:
@@ -171,21 +159,12 @@ def to_a_file_by_its_name(roadpulse, tmp, failures):
     proc = subprocess.run([roadpulse, "generate", "--seed", "7", "--events", "3000",
                            "--output", path, "--truth", truth],
                           capture_output=True, text=True, timeout=120)
-    kinds = collections.Counter()
-    error = None
-    try:
-        with gzip.open(path, "rt") as f:
-            for line in f:
-                kinds[json.loads(line)["kind"]] += 1
-    except (OSError, ValueError, KeyError) as e:
-        error = "%s: %s" % (type(e).__name__, e)
+    read, error = h.gzip_jsonl_kinds(path)
     produced = {}
     if os.path.exists(truth):
         with open(truth) as f:
             produced = json.load(f)["produced"]
-    read = {"incidents": kinds["EVENT_KIND_INCIDENT"], "violations": kinds["EVENT_KIND_VIOLATION"],
-            "total": sum(kinds.values())}
-    check(failures, proc.returncode == 0 and error is None and produced.get("total") == 3000 and
+    h.check(failures, proc.returncode == 0 and error is None and produced.get("total") == 3000 and
           all(read[k] == produced.get(k) for k in read) and not os.path.exists(path + ".partial"),
           "generate --output events.jsonl.gz",
           "rc=%d, read back as gzip JSON Lines: %s, manifest %s%s" % (
@@ -210,12 +189,12 @@ def file_write_fails(roadpulse, tmp, failures):
     with open(path, "rb") as f:
         kept = f.read() == earlier
     partial = os.path.exists(path + ".partial")
-    check(failures, proc.returncode == 1 and "write failed" in proc.stderr and kept and
+    h.check(failures, proc.returncode == 1 and "write failed" in proc.stderr and kept and
           not partial and not os.path.exists(truth),
           "generate --output, the write fails at %d KiB" % (limit // 1024),
           "rc=%d, the earlier FILE %s, FILE.partial %s, --truth file %s; %s" % (
               proc.returncode, "kept" if kept else "changed", "left" if partial else "gone",
-              "left" if os.path.exists(truth) else "gone", last_lines(proc.stderr, 2)))
+              "left" if os.path.exists(truth) else "gone", h.last_lines(proc.stderr, 2)))
 
 
 def main():

@@ -6,6 +6,8 @@ the mock broker needs auto-detection).
 """
 import collections
 import contextlib
+import gzip
+import json
 import os
 import selectors
 import signal
@@ -32,6 +34,33 @@ def verdict(failures):
 def fail(message):
     log("FAIL: " + message)
     sys.exit(1)
+
+
+def check(failures, ok, what, detail):
+    """Logs one outcome ("ok"/"BAD"); a bad one is added to failures."""
+    log("%-4s %s: %s" % ("ok" if ok else "BAD", what, detail))
+    if not ok:
+        failures.append("%s: %s" % (what, detail))
+
+
+def last_lines(text, n=2):
+    return " | ".join(text.strip().splitlines()[-n:])
+
+
+def gzip_jsonl_kinds(path):
+    """The records of a gzip-compressed JSON Lines event log, by kind:
+    ({"incidents": N, "violations": N, "total": N}, None), or what it read
+    and the error that stopped it, as text."""
+    kinds = collections.Counter()
+    error = None
+    try:
+        with gzip.open(path, "rt") as f:
+            for line in f:
+                kinds[json.loads(line)["kind"]] += 1
+    except (OSError, ValueError, KeyError) as e:
+        error = "%s: %s" % (type(e).__name__, e)
+    return {"incidents": kinds["EVENT_KIND_INCIDENT"], "violations": kinds["EVENT_KIND_VIOLATION"],
+            "total": sum(kinds.values())}, error
 
 
 class Broker:

@@ -6,8 +6,10 @@
 // gives these answers.
 #include "ingest/topic_reader.h"
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -74,6 +76,34 @@ TEST_F(TopicReaderTimesTest, AnEndAfterEveryRecordRunsToTheCurrentEndWithAWarnin
   ASSERT_TRUE(reader.ok()) << reader.status();
   EXPECT_EQ((*reader)->total(), 2 * kPerPartition);
   EXPECT_THAT(log.Text(), HasSubstr("so the range runs to the current end"));
+}
+
+// A stop set while ReadAll waits for the cluster (every response delayed by
+// 5 s) ends the read with kCancelled, not with the records or the deadline.
+TEST_F(TopicReaderTimesTest, AStopEndsTheReadWhileItWaits) {
+  std::atomic<bool> stop{false};
+  TopicReaderOptions options;
+  options.bootstrap_servers = broker_->bootstrap_servers();
+  options.topics = {"in"};
+  options.timeout = absl::Seconds(60);
+  options.stop = &stop;
+  absl::StatusOr<std::unique_ptr<TopicReader>> reader = TopicReader::Create(options);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  ASSERT_TRUE(broker_->SetBrokerRtt(1, absl::Seconds(5)).ok());
+  std::thread stopper([&stop] {
+    absl::SleepFor(absl::Milliseconds(300));
+    stop.store(true);
+  });
+  int records = 0;
+  absl::Status st = (*reader)->ReadAll([&](const TopicRecord&) {
+    ++records;
+    return absl::OkStatus();
+  });
+  stopper.join();
+  EXPECT_TRUE(absl::IsCancelled(st)) << st;
+  EXPECT_THAT(st.message(), HasSubstr("stopped with 2 partitions not read"));
+  EXPECT_EQ(records, 0);
+  ASSERT_TRUE(broker_->SetBrokerRtt(1, absl::ZeroDuration()).ok());
 }
 
 TEST_F(TopicReaderTimesTest, NoTimesNoWarning) {
