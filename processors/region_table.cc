@@ -288,6 +288,45 @@ size_t CharCount(std::string_view text) {
   }));
 }
 
+// `text` without the white space around it: ASCII, and the no-break and
+// ideographic spaces that copied text and Chinese input methods bring.
+std::string_view TrimSpace(std::string_view text) {
+  constexpr std::string_view kSpaces[] = {" ", "\t", "\n", "\r", "\v", "\f", "\u00a0", "\u3000"};
+  auto at_front = [&]() -> size_t {
+    for (std::string_view space : kSpaces) {
+      if (text.substr(0, space.size()) == space) return space.size();
+    }
+    return 0;
+  };
+  auto at_back = [&]() -> size_t {
+    for (std::string_view space : kSpaces) {
+      if (text.size() >= space.size() && text.substr(text.size() - space.size()) == space) {
+        return space.size();
+      }
+    }
+    return 0;
+  };
+  while (const size_t n = at_front()) text.remove_prefix(n);
+  while (const size_t n = at_back()) text.remove_suffix(n);
+  return text;
+}
+
+// `text` as an error message repeats it: its first kMaxEcho characters (then
+// "…"), control characters as '?', so that a long or odd query parameter
+// cannot fill or break the answer.
+std::string Echo(std::string_view text) {
+  constexpr size_t kMaxEcho = 40;
+  std::string out;
+  size_t chars = 0;
+  for (const char c : text) {
+    const bool starts_char = (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    if (starts_char && ++chars > kMaxEcho) return out + "…";
+    const unsigned char u = static_cast<unsigned char>(c);
+    out += u < 0x20 || u == 0x7f ? '?' : c;
+  }
+  return out;
+}
+
 std::string Listed(const std::vector<const Region*>& regions) {
   std::string out;
   for (const Region* r : regions) {
@@ -300,8 +339,7 @@ std::string Listed(const std::vector<const Region*>& regions) {
 }  // namespace
 
 absl::StatusOr<const Region*> RegionTable::Resolve(std::string_view text) const {
-  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  text = TrimSpace(text);
   if (const Region* r = Find(text); r != nullptr) return r;
   // Each test in turn over every region; the first that any region passes
   // decides.
@@ -332,14 +370,14 @@ absl::StatusOr<const Region*> RegionTable::Resolve(std::string_view text) const 
     if (fits.size() == 1) return fits[0];
     if (fits.size() > 1) {
       return absl::InvalidArgumentError(
-          fmt::format("\"{}\" names {} regions: {}; give a code or a full name", text, fits.size(),
-                      Listed(fits)));
+          fmt::format("\"{}\" names {} regions: {}; give a code or a full name", Echo(text),
+                      fits.size(), Listed(fits)));
     }
   }
   return absl::NotFoundError(fmt::format(
       "unknown region \"{}\": not a code or name in the region table; the city is {} {}, the "
       "main urban area {} {}, the county-level units {} (townships by their code or name)",
-      text, city().code, city().name_zh, main_urban().code, main_urban().name_zh,
+      Echo(text), city().code, city().name_zh, main_urban().code, main_urban().name_zh,
       Listed(Counties())));
 }
 

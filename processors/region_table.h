@@ -66,7 +66,8 @@ class RegionTable {
   // that fits decides. Never null when ok. Errors say what fits:
   // kInvalidArgument `"滨州" names 4 regions: 371600 滨州市, ...`, kNotFound
   // `unknown region "X": ...` with the city's, the main urban area's and the
-  // county-level units' codes and names.
+  // county-level units' codes and names; they repeat `text` up to 40
+  // characters. White space around `text` is ignored (also U+00A0, U+3000).
   absl::StatusOr<const Region*> Resolve(std::string_view text) const;
   const Region& at(uint16_t index) const { return regions_[index]; }
   size_t size() const { return regions_.size(); }

@@ -267,6 +267,9 @@ TEST(RegionTableTest, ResolveTakesCodesAndNames) {
       {"滨城区", "371602"},
       {" 滨城区 ", "371602"},
       {" 371602 ", "371602"},
+      {"\t滨城区\n", "371602"},
+      {"\u3000滨城区\u3000", "371602"},  // the ideographic space of Chinese input
+      {"\u00a0Bincheng District\u00a0", "371602"},
       {"Bincheng District", "371602"},
       {"bincheng district", "371602"},
       {"BINCHENG QU", "371602"},
@@ -315,6 +318,18 @@ TEST(RegionTableTest, ResolveNamesWhatCouldBeMeant) {
     EXPECT_THAT(r.status().message(), HasSubstr("371600-main 主城区"));
     EXPECT_THAT(r.status().message(), HasSubstr("371681 邹平市"));
   }
+  // A long or odd text is repeated in part: 40 characters, then "…".
+  std::string long_text;
+  for (int i = 0; i < 100; ++i) long_text += "路";
+  r = table->Resolve(long_text + "\x01");
+  EXPECT_TRUE(absl::IsNotFound(r.status())) << r.status();
+  std::string forty;
+  for (int i = 0; i < 40; ++i) forty += "路";
+  EXPECT_THAT(r.status().message(), HasSubstr("unknown region \"" + forty + "…\""));
+  r = table->Resolve(
+      "a\x01"
+      "b");
+  EXPECT_THAT(r.status().message(), HasSubstr("unknown region \"a?b\""));
 }
 
 }  // namespace
