@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/time/clock.h"
+#include "absl/types/span.h"
 #include "fmt/format.h"
 #include "processors/period.h"
 #include "sinks/dashboard_assets.h"
@@ -29,6 +30,9 @@ constexpr Metric kDashboardMetrics[] = {
     Metric::kAccidents,    Metric::kDeaths,       Metric::kInjuries,     Metric::kRuralAccidents,
     Metric::kVideoHandled, Metric::kDrinkDriving, Metric::kDrunkDriving, Metric::kKeyViolations,
 };
+// The main urban area's own figures in the report: accidents and injuries
+// with low-speed electric tricycles and quadricycles (电三电四).
+constexpr Metric kMainUrbanMetrics[] = {Metric::kE3E4Accidents, Metric::kE3E4Injuries};
 
 std::string DayText(absl::CivilDay d) { return absl::FormatCivilTime(d); }
 
@@ -53,7 +57,9 @@ json RegionJson(const Region& r) {
 }
 
 // Per metric of the dashboard: today and this year so far against last year.
-json FiguresJson(const CountStore& store, const std::string& region, absl::CivilDay today) {
+// Today and this year so far of each of `metrics`, with last year's.
+json FiguresJson(const CountStore& store, const std::string& region, absl::CivilDay today,
+                 absl::Span<const Metric> metrics = kDashboardMetrics) {
   const Period day{today, today + 1};
   const Period ytd{absl::CivilDay(absl::CivilYear(today)), today + 1};
   const Period day_ly = SamePeriodLastYear(day);
@@ -64,7 +70,7 @@ json FiguresJson(const CountStore& store, const std::string& region, absl::Civil
   const MetricValues v_ytd_ly = store.SumAll(region, ytd_ly.from, ytd_ly.to);
   json today_j = json::object();
   json ytd_j = json::object();
-  for (Metric m : kDashboardMetrics) {
+  for (Metric m : metrics) {
     const std::string name(MetricName(m));
     today_j[name] = ChangeJson(At(v_day, m), At(v_day_ly, m));
     ytd_j[name] = ChangeJson(At(v_ytd, m), At(v_ytd_ly, m));
@@ -179,16 +185,23 @@ json SummaryJson(const ViewSnapshot& snapshot, absl::Time now, absl::Duration st
   j["stale_after_s"] = absl::ToDoubleSeconds(stale_after);
   j["stale"] = store.latest_publish_ms() == 0 ||
                now - absl::FromUnixMillis(store.latest_publish_ms()) > stale_after;
-  json metrics = json::array();
-  for (Metric m : kDashboardMetrics) {
-    metrics.push_back(json{{"id", std::string(MetricName(m))},
-                           {"zh", std::string(MetricLabelZh(m))},
-                           {"en", std::string(MetricLabelEn(m))}});
-  }
-  j["metrics"] = std::move(metrics);
+  auto labels = [](absl::Span<const Metric> metrics) {
+    json out = json::array();
+    for (Metric m : metrics) {
+      out.push_back(json{{"id", std::string(MetricName(m))},
+                         {"zh", std::string(MetricLabelZh(m))},
+                         {"en", std::string(MetricLabelEn(m))}});
+    }
+    return out;
+  };
+  j["metrics"] = labels(kDashboardMetrics);
   json city = RegionJson(regions.city());
   city.update(FiguresJson(store, regions.city().code, today));
   j["city"] = std::move(city);
+  j["main_urban_metrics"] = labels(kMainUrbanMetrics);
+  json main_urban = RegionJson(regions.main_urban());
+  main_urban.update(FiguresJson(store, regions.main_urban().code, today, kMainUrbanMetrics));
+  j["main_urban"] = std::move(main_urban);
   json rows = json::array();
   for (const Region* r : regions.Counties()) {
     json row = RegionJson(*r);

@@ -82,7 +82,9 @@ class HttpView {
 absl::StatusOr<nlohmann::ordered_json> CountsJson(const ViewSnapshot& snapshot,
                                                   const CountsQuery& query);
 // /api/v1/summary: per metric of the dashboard, today and this year so far
-// against last year, for the city and each county-level unit.
+// against last year, for the city and each county-level unit; and the main
+// urban area's 电三电四 accidents and injuries ("main_urban_metrics",
+// "main_urban"), as the report gives them.
 nlohmann::ordered_json SummaryJson(const ViewSnapshot& snapshot, absl::Time now,
                                    absl::Duration stale_after);
 // /metrics of the view: business gauges and the view's health.

@@ -5,15 +5,16 @@
 (this year's history, then live events) + run + serve), then Debian's
 chromium, headless, driven over the DevTools protocol (standard library only):
 the page renders, receives a live update over /api/v1/stream without a reload,
-and every number it shows (cards and the county table) equals
-/api/v1/counts; the report panel shows /api/v1/report's sentences and its CSV
-link gives the report's CSV after a UTF-8 BOM, in Chinese and in English; in
-both, at 1600x1000, 1500x900, 1280x800, 1024x768 and 390x844, every metric has
-a card and a table column, and the layout holds (check_layout). Saves a
-screenshot and prints its path. Then a
-`serve` whose broker cannot be reached: the page shows the waiting banner
-with /readyz's reason, in Chinese and in English; and a `serve` whose counts
-topic is empty: the report panel says there are no counts yet.
+and every number it shows (cards, the main urban area's 电三电四 strip and the
+county table) equals /api/v1/counts; the report panel shows /api/v1/report's
+sentences and its CSV link gives the report's CSV after a UTF-8 BOM, in
+Chinese and in English; in both, at 1600x1000, 1500x900, 1280x800, 1024x768
+and 390x844, every metric has a card and a table column, the strip has its
+figures, and the layout holds (check_layout). Saves a screenshot and prints
+its path. Then a `serve` whose broker cannot be reached: the page shows the
+waiting banner with /readyz's reason, in Chinese and in English; and a
+`serve` whose counts topic is empty: the report panel says there are no
+counts yet.
 
 Usage: dashboard_test.py --roadpulse BIN [--target demo|pipeline] [--screenshot PATH]
 """
@@ -155,6 +156,16 @@ LAYOUT = """(() => {
   }
   if (new Set(Object.values(rows)).size > 1)
     out.push(`the cards stand in rows of ${Object.values(rows).join(', ')}`);
+  // The main urban area's 电三电四 strip: inside its panel, and no figure's
+  // number runs into the text before it.
+  const strip = document.getElementById('main-urban-panel');
+  if (strip.scrollWidth > strip.clientWidth)
+    out.push(`the main urban strip overflows: ${strip.scrollWidth} > ${strip.clientWidth} px`);
+  for (const cell of strip.querySelectorAll('.fig-cell')) {
+    const [a, b] = Array.from(cell.children).map((e) => e.getBoundingClientRect());
+    if (a.right > b.left + 0.5 && a.bottom > b.top + 0.5)
+      out.push(`main urban strip: ${JSON.stringify(cell.textContent)} overlaps`);
+  }
   const svg = document.getElementById('bars');
   for (const t of svg.querySelectorAll('text')) {
     const box = t.getBBox();
@@ -164,37 +175,45 @@ LAYOUT = """(() => {
   return JSON.stringify({problems: out, size: `${window.innerWidth}x${window.innerHeight}`,
     scrolls,
     cards: Array.from(document.querySelectorAll('#cards [data-window=today]')).map((e) => e.dataset.metric),
+    main_urban: Array.from(document.querySelectorAll('#main-urban [data-window=ytd]')).map((e) => e.dataset.metric),
     columns: document.querySelectorAll('#regions thead th').length});
 })()"""
 
 
 def check_layout(cdp, base, lang):
     """At the window's size, in either language: a card for every
-    metric of /api/v1/summary and a county-table column for each; nothing
+    metric of /api/v1/summary and a county-table column for each, and the
+    main urban area's 电三电四 figures in their strip; nothing
     wider than the window, and from 1024 px up, nothing wider than its panel
     (narrower, the county table scrolls in its panel with its region names
     kept in view); rows of cards of one length (not seven and one); no item
     of the header broken over two lines, no card's label running into its
     number, and every name in the bar chart inside the chart."""
-    metrics = [m["id"] for m in v.get_json(base + "/api/v1/summary")[1]["metrics"]]
+    summary = v.get_json(base + "/api/v1/summary")[1]
+    metrics = [m["id"] for m in summary["metrics"]]
+    main_urban = [m["id"] for m in summary["main_urban_metrics"]]
     # The page re-renders on every update: a problem must last over a few
     # renders (not one frame of a language switch) to count.
     for attempt in range(6):
         page = json.loads(cdp.evaluate(LAYOUT))
-        if not page["problems"] and page["cards"] == metrics:
+        if not page["problems"] and page["cards"] == metrics and page["main_urban"] == main_urban:
             break
         h.log("layout (%s), attempt %d: %s" % (lang, attempt + 1, page["problems"][:3] or
                                                page["cards"]))
         time.sleep(1)
     if page["cards"] != metrics:
         h.fail("layout (%s): cards %r, /api/v1/summary's metrics %r" % (lang, page["cards"], metrics))
+    if page["main_urban"] != main_urban:
+        h.fail("layout (%s): the main urban strip shows %r, /api/v1/summary's main_urban_metrics "
+               "%r" % (lang, page["main_urban"], main_urban))
     # Region, one column per metric, and today's first metric.
     if page["columns"] != len(metrics) + 2:
         h.fail("layout (%s): %d table columns for %d metrics" % (lang, page["columns"], len(metrics)))
     if page["problems"]:
         h.fail("layout (%s) at %s:\n  %s" % (lang, page["size"], "\n  ".join(page["problems"])))
-    h.log("layout (%s): %d cards and table columns for %r; nothing overflows at %s%s" %
-          (lang, len(metrics), metrics, page["size"],
+    h.log("layout (%s): %d cards and table columns for %r, the main urban strip for %r; "
+          "nothing overflows at %s%s" %
+          (lang, len(metrics), metrics, main_urban, page["size"],
            " (the county table scrolls in its panel)" if page["scrolls"] else ""))
 
 

@@ -16,6 +16,7 @@
       report_period: (f, t) => `${f} 至 ${t}，与去年同期相比`,
       empty_period: (f, t, c) => `⚠ ${f} 至 ${t} 没有任何计数；` +
         (c ? `roadpulse.counts 中的计数在 ${c.from} 至 ${c.last} 之间。` : 'roadpulse.counts 中还没有计数。'),
+      main_urban: (r) => `${r} · 低速电动三、四轮车（电三电四）`,
       waiting: '等待数据',
       waiting_msg: (why) => `⚠ 暂时读不到计数数据，正在重试，请检查 Kafka 集群。原因：${why}`,
       subtitle: (d, tz) => `${d}（${tz}）· 与去年同期相比`,
@@ -37,6 +38,7 @@
       report_period: (f, t) => `${f} to ${t}, against the same period last year`,
       empty_period: (f, t, c) => `⚠ No counts at all from ${f} to ${t}; ` +
         (c ? `roadpulse.counts holds counts from ${c.from} to ${c.last}.` : 'roadpulse.counts holds no counts yet.'),
+      main_urban: (r) => `${r} · low-speed electric tricycles and quadricycles`,
       waiting: 'WAITING',
       waiting_msg: (why) => `⚠ Cannot read the counts; retrying. Check the Kafka cluster. Reason: ${why}`,
       subtitle: (d, tz) => `${d} (${tz}) · against the same period last year`,
@@ -124,6 +126,27 @@
         card.appendChild(row2);
       }
       box.appendChild(card);
+    }
+  }
+
+  // The main urban area's 电三电四 accidents and injuries, the report's own
+  // figures for it: today and this year so far, each against last year.
+  function renderMainUrban(s) {
+    const t = T[lang];
+    $('main-urban-title').textContent = t.main_urban(name(s.main_urban));
+    const box = $('main-urban');
+    box.replaceChildren();
+    for (const m of s.main_urban_metrics) {
+      const fig = el('div', { class: 'fig' });
+      fig.appendChild(el('span', { class: 'fig-name' }, m[lang]));
+      for (const win of ['today', 'ytd']) {
+        const cell = el('span', { class: 'fig-cell' });
+        cell.appendChild(el('span', { class: 'lbl' }, t[win]));
+        cell.appendChild(number('num', s.main_urban[win][m.id], m.id, s.main_urban.code, win));
+        cell.appendChild(change(s.main_urban[win][m.id], win));
+        fig.appendChild(cell);
+      }
+      box.appendChild(fig);
     }
   }
 
@@ -250,6 +273,7 @@
     $('lang').textContent = t.lang;
     for (const e of document.querySelectorAll('[data-i18n]')) e.textContent = t[e.getAttribute('data-i18n')];
     renderCards(summary);
+    renderMainUrban(summary);
     renderTable(summary);
     renderBars(summary);
     renderSpark(summary);
