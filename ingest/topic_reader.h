@@ -91,9 +91,11 @@ class TopicReader {
   // Returns once every partition is read to its end, also when its last
   // offsets hold no record (a topic written by transactional producers ends
   // each transaction with a marker no consumer is given); kDeadlineExceeded
-  // after `timeout` otherwise, kCancelled once *options.stop is set. Reads committed records only
-  // (librdkafka's isolation.level default): records of an aborted transaction are skipped, and
-  // those of a transaction still open are waited for. REQUIRES: called once.
+  // after `timeout` otherwise; kCancelled once *options.stop is set. Reads
+  // committed records only (librdkafka's isolation.level default): records of
+  // an aborted transaction are skipped, and those of a transaction still open
+  // are waited for.
+  // REQUIRES: called once.
   absl::Status ReadAll(const std::function<absl::Status(const TopicRecord&)>& fn);
 
  private:

@@ -56,8 +56,8 @@ json RegionJson(const Region& r) {
   return json{{"code", r.code}, {"name_zh", r.name_zh}, {"name_en", r.name_en}};
 }
 
-// Per metric of the dashboard: today and this year so far against last year.
-// Today and this year so far of each of `metrics`, with last year's.
+// Today and this year so far of each of `metrics` (the dashboard's cards by
+// default), each against the same period last year.
 json FiguresJson(const CountStore& store, const std::string& region, absl::CivilDay today,
                  absl::Span<const Metric> metrics = kDashboardMetrics) {
   const Period day{today, today + 1};

@@ -3,7 +3,7 @@
 // when the time is after every record, and what the mock answers for any
 // time. The reader warns instead of silently reading nothing (`from`) or
 // everything (`to`). The times here are after every record, so any broker
-// gives these answers.
+// gives these answers. Also: a stop ends a read that waits for the cluster.
 #include "ingest/topic_reader.h"
 
 #include <atomic>
