@@ -25,11 +25,11 @@ def whole(roadpulse, servers, produced, tmp, failures):
                           capture_output=True, text=True, timeout=120)
     read, error = h.gzip_jsonl_kinds(path)
     h.check(failures, proc.returncode == 0 and error is None and
-          all(read[k] == produced[k] for k in read) and not os.path.exists(path + ".partial"),
-          "export --output events.jsonl.gz",
-          "rc=%d, read back as gzip JSON Lines: %s, generate produced %s%s; %s" % (
-              proc.returncode, read, produced, "; " + error if error else "",
-              h.last_lines(proc.stderr, 1)))
+            all(read[k] == produced[k] for k in read) and not os.path.exists(path + ".partial"),
+            "export --output events.jsonl.gz",
+            "rc=%d, read back as gzip JSON Lines: %s, generate produced %s%s; %s" % (
+                proc.returncode, read, produced, "; " + error if error else "",
+                h.last_lines(proc.stderr, 1)))
 
 
 def stopped(roadpulse, broker, tmp, sig, failures):
@@ -62,12 +62,12 @@ def stopped(roadpulse, broker, tmp, sig, failures):
             kept = f.read() == earlier
         left = os.path.exists(partial)
         h.check(failures, answer.startswith("ok") and opened and proc.returncode == 1 and
-              "nothing written to " + path in err and kept and not left,
-              "export, %s while it waits for the cluster" % name,
-              "%s; FILE.partial was there: %s; rc=%s after %.1f s, the earlier FILE %s, "
-              "FILE.partial %s; %s" % (answer, opened, proc.returncode, took,
-                                       "kept" if kept else "changed", "left" if left else "gone",
-                                       h.last_lines(err)))
+                "nothing written to " + path in err and kept and not left,
+                "export, %s while it waits for the cluster" % name,
+                "%s; FILE.partial was there: %s; rc=%s after %.1f s, the earlier FILE %s, "
+                "FILE.partial %s; %s" % (answer, opened, proc.returncode, took,
+                                         "kept" if kept else "changed", "left" if left else "gone",
+                                         h.last_lines(err)))
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -93,9 +93,9 @@ def stop_with_cluster_up(roadpulse, servers, tmp, failures):
         on_topics = sum(sum(h.topic_offsets(servers, t).values()) for t in TOPICS)
         produced = manifest["produced"]["total"] if manifest else None
         h.check(failures, live and rc == 0 and produced == on_topics and produced > 3000,
-              "generate --live, SIGTERM with the cluster up",
-              "rc=%s, manifest total %s, records on the topics %d; %s" % (
-                  rc, produced, on_topics, h.last_lines(g.log(), 1)))
+                "generate --live, SIGTERM with the cluster up",
+                "rc=%s, manifest total %s, records on the topics %d; %s" % (
+                    rc, produced, on_topics, h.last_lines(g.log(), 1)))
     finally:
         g.close()
 
@@ -109,8 +109,8 @@ def cluster_unreachable(roadpulse, tmp, failures):
         rc = g.wait(120)
         text = g.log()
         h.check(failures, rc == 1 and "cannot reach the cluster at " + servers in text and
-              not os.path.exists(g.truth),
-              "generate, cluster unreachable", g.outcome(rc, 2))
+                not os.path.exists(g.truth),
+                "generate, cluster unreachable", g.outcome(rc, 2))
     finally:
         g.close()
 
@@ -128,10 +128,10 @@ def stop_twice_with_cluster_down(roadpulse, broker, tmp, failures):
         rc = g.wait(30)
         text = g.log()
         h.check(failures, live and said and still_running and rc == 1 and
-              "not yet delivered" in text and not os.path.exists(g.truth),
-              "generate --live, cluster down, SIGTERM twice",
-              "waited after the first: %s, said so: %s; %s" % (
-                  still_running, said, g.outcome(rc, 3)))
+                "not yet delivered" in text and not os.path.exists(g.truth),
+                "generate --live, cluster down, SIGTERM twice",
+                "waited after the first: %s, said so: %s; %s" % (
+                    still_running, said, g.outcome(rc, 3)))
     finally:
         g.close()
         broker.command("up -1")
@@ -146,8 +146,8 @@ def delivery_fails(roadpulse, broker, tmp, failures):
         rc = g.wait(60)
         text = g.log()
         h.check(failures, live and rc == 1 and "_MSG_TIMED_OUT" in text and
-              not os.path.exists(g.truth),
-              "generate --live, cluster down, delivery times out", g.outcome(rc, 2))
+                not os.path.exists(g.truth),
+                "generate --live, cluster down, delivery times out", g.outcome(rc, 2))
     finally:
         g.close()
         broker.command("up -1")
@@ -165,10 +165,10 @@ def to_a_file_by_its_name(roadpulse, tmp, failures):
         with open(truth) as f:
             produced = json.load(f)["produced"]
     h.check(failures, proc.returncode == 0 and error is None and produced.get("total") == 3000 and
-          all(read[k] == produced.get(k) for k in read) and not os.path.exists(path + ".partial"),
-          "generate --output events.jsonl.gz",
-          "rc=%d, read back as gzip JSON Lines: %s, manifest %s%s" % (
-              proc.returncode, read, produced, "; " + error if error else ""))
+            all(read[k] == produced.get(k) for k in read) and not os.path.exists(path + ".partial"),
+            "generate --output events.jsonl.gz",
+            "rc=%d, read back as gzip JSON Lines: %s, manifest %s%s" % (
+                proc.returncode, read, produced, "; " + error if error else ""))
 
 
 def file_write_fails(roadpulse, tmp, failures):
@@ -190,11 +190,11 @@ def file_write_fails(roadpulse, tmp, failures):
         kept = f.read() == earlier
     partial = os.path.exists(path + ".partial")
     h.check(failures, proc.returncode == 1 and "write failed" in proc.stderr and kept and
-          not partial and not os.path.exists(truth),
-          "generate --output, the write fails at %d KiB" % (limit // 1024),
-          "rc=%d, the earlier FILE %s, FILE.partial %s, --truth file %s; %s" % (
-              proc.returncode, "kept" if kept else "changed", "left" if partial else "gone",
-              "left" if os.path.exists(truth) else "gone", h.last_lines(proc.stderr, 2)))
+            not partial and not os.path.exists(truth),
+            "generate --output, the write fails at %d KiB" % (limit // 1024),
+            "rc=%d, the earlier FILE %s, FILE.partial %s, --truth file %s; %s" % (
+                proc.returncode, "kept" if kept else "changed", "left" if partial else "gone",
+                "left" if os.path.exists(truth) else "gone", h.last_lines(proc.stderr, 2)))
 
 
 def main():
