@@ -260,6 +260,7 @@ def check_run_cluster_unreachable(roadpulse):
     import signal
     import socket
     import time
+    import kafka_harness as h
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         servers = "127.0.0.1:%d" % s.getsockname()[1]
@@ -269,22 +270,15 @@ def check_run_cluster_unreachable(roadpulse):
     failures = []
     try:
         time.sleep(3)
-        t0 = time.monotonic()
-        stopped.send_signal(signal.SIGTERM)
-        try:
-            _, err = stopped.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            stopped.kill()
-            _, err = stopped.communicate()
-        took = time.monotonic() - t0
+        rc, err, took = h.signal_and_wait(stopped, signal.SIGTERM, 30)
         # Not a speed goal: without the stop it would wait another ~67 s.
-        ok = (stopped.returncode == 0 and took < 20 and
+        ok = (rc == 0 and took < 20 and
               "roadpulse run: stopped while starting, before consuming" in err)
         print("%-4s run, cluster unreachable, SIGTERM after 3 s -> rc=%d after %.2f s: %s" % (
-            "ok" if ok else "BAD", stopped.returncode, took, err.strip().splitlines()[-1:]))
+            "ok" if ok else "BAD", rc, took, err.strip().splitlines()[-1:]))
         if not ok:
             failures.append("run stopped while starting: rc=%d after %.1f s, %r" % (
-                stopped.returncode, took, err[-300:]))
+                rc, took, err[-300:]))
         _, err = left.communicate(timeout=180)
         said = [line for line in err.splitlines() if "run: cannot start: " in line]
         ok = left.returncode == 1 and len(said) == 1 and "metadata of topic" in said[0]

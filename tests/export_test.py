@@ -50,22 +50,15 @@ def stopped(roadpulse, broker, tmp, sig, failures):
         while not os.path.exists(partial) and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         opened = os.path.exists(partial)
-        t0 = time.monotonic()
-        proc.send_signal(sig)
-        try:
-            _, err = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
-        took = time.monotonic() - t0
+        rc, err, took = h.signal_and_wait(proc, sig, 20)
         with open(path, "rb") as f:
             kept = f.read() == earlier
         left = os.path.exists(partial)
-        h.check(failures, answer.startswith("ok") and opened and proc.returncode == 1 and
+        h.check(failures, answer.startswith("ok") and opened and rc == 1 and
                 "nothing written to " + path in err and kept and not left,
                 "export, %s while it waits for the cluster" % name,
                 "%s; FILE.partial was there: %s; rc=%s after %.1f s, the earlier FILE %s, "
-                "FILE.partial %s; %s" % (answer, opened, proc.returncode, took,
+                "FILE.partial %s; %s" % (answer, opened, rc, took,
                                          "kept" if kept else "changed", "left" if left else "gone",
                                          h.last_lines(err)))
     finally:

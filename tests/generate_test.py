@@ -84,8 +84,7 @@ def stop_with_cluster_up(roadpulse, servers, tmp, failures):
     try:
         live = g.wait_for_log("generate: live", 60)
         time.sleep(1)
-        g.proc.send_signal(signal.SIGTERM)
-        rc = g.wait(60)
+        rc, _, _ = h.signal_and_wait(g.proc, signal.SIGTERM, 60)
         manifest = None
         if rc == 0 and os.path.exists(g.truth):
             with open(g.truth) as f:
@@ -124,8 +123,7 @@ def stop_twice_with_cluster_down(roadpulse, broker, tmp, failures):
         g.proc.send_signal(signal.SIGTERM)
         said = g.wait_for_log("stop again to give up", 20)
         still_running = g.proc.poll() is None
-        g.proc.send_signal(signal.SIGTERM)
-        rc = g.wait(30)
+        rc, _, _ = h.signal_and_wait(g.proc, signal.SIGTERM, 30)
         text = g.log()
         h.check(failures, live and said and still_running and rc == 1 and
                 "not yet delivered" in text and not os.path.exists(g.truth),

@@ -146,6 +146,23 @@ def stop(proc, name, timeout_s=10):
             proc.wait()
 
 
+def signal_and_wait(proc, sig, timeout_s):
+    """Sends sig to proc and waits for it to exit, reading what is left of
+    its piped stderr (None if stderr is not a pipe). A process still running
+    after timeout_s is killed (its returncode then says SIGKILL). Returns
+    (returncode, stderr, seconds from the signal to the exit)."""
+    t0 = time.monotonic()
+    proc.send_signal(sig)
+    try:
+        _, err = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        log("pid %d did not exit within %g s of %s; killing it" % (
+            proc.pid, timeout_s, signal.Signals(sig).name))
+        proc.kill()
+        _, err = proc.communicate()
+    return proc.returncode, err, time.monotonic() - t0
+
+
 def run_command(args, timeout_s, name):
     """Runs a command to completion (bounded); returns its exit code."""
     log("$", " ".join(args))
