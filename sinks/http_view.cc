@@ -308,6 +308,15 @@ class HttpServerImpl {
     server.set_read_timeout(5, 0);
     server.set_write_timeout(5, 0);
     server.set_payload_max_length(64 * 1024);
+    // SO_REUSEADDR only: a restarted view takes its port back while the old
+    // one's connections linger in TIME_WAIT. Not httplib's default
+    // SO_REUSEPORT, with which a second view (or worker) on a port already
+    // listened on would start too and take about half the connections,
+    // token or no token.
+    server.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
     // Why binding failed, from errno (the bind or the name lookup).
     auto cannot_listen = [&h](int port_asked) {
       const int err = errno;

@@ -376,20 +376,29 @@ def check_replay_unreadable_input(roadpulse):
 
 def check_http_port_in_use(roadpulse):
     """`demo --http` on a port another process listens on stops with a
-    message naming the flag, the address and why (not a bare failure)."""
+    message naming the flag, the address and why (not a bare failure). Also
+    when that process set SO_REUSEPORT, as any cpp-httplib server does by
+    default (another roadpulse view, say): were roadpulse to set it too, both
+    would listen and share the connections, each with its own token."""
     import socket
-    with socket.socket() as held:
-        held.bind(("127.0.0.1", 0))
-        held.listen(1)
-        port = held.getsockname()[1]
-        rc, text = run(roadpulse, "demo", "--http", "127.0.0.1:%d" % port, "--duration", "1",
-                       "--log-file", "/dev/null")
-    want = "--http: cannot listen on 127.0.0.1:%d: Address already in use" % port
-    ok = rc != 0 and want in text
-    print("%-4s demo --http on a port in use -> rc=%d: %s" % ("ok" if ok else "BAD", rc,
-                                                            text.strip().splitlines()[-1:]))
-    return [] if ok else ["demo --http on a port in use: rc=%d, no %r in %r" % (rc, want,
-                                                                              text[-400:])]
+    failures = []
+    for reuseport in (False, True):
+        with socket.socket() as held:
+            if reuseport:
+                held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            held.bind(("127.0.0.1", 0))
+            held.listen(1)
+            port = held.getsockname()[1]
+            rc, text = run(roadpulse, "demo", "--http", "127.0.0.1:%d" % port, "--duration", "1",
+                           "--log-file", "/dev/null")
+        what = "demo --http on a port in use%s" % (" (held with SO_REUSEPORT)" if reuseport else "")
+        want = "--http: cannot listen on 127.0.0.1:%d: Address already in use" % port
+        ok = rc != 0 and want in text
+        print("%-4s %s -> rc=%d: %s" % ("ok" if ok else "BAD", what, rc,
+                                         text.strip().splitlines()[-1:]))
+        if not ok:
+            failures.append("%s: rc=%d, no %r in %r" % (what, rc, want, text[-400:]))
+    return failures
 
 
 def check_stdout_is_output(roadpulse):
