@@ -26,6 +26,7 @@
 namespace roadpulse {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -193,6 +194,22 @@ TEST(KafkaProducerCreateTest, RejectsUnknownPropertyNamingIt) {
       KafkaProducer::Create({"127.0.0.1:1", {{"no.such.property", "1"}}});
   EXPECT_EQ(producer.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(producer.status().message(), HasSubstr("no.such.property"));
+}
+
+// An unknown name may be a secret's, misspelt: its value is never echoed. A
+// known property's bad value is, unless the property is a secret.
+TEST(KafkaProducerCreateTest, EchoesTheValuesOfKnownPropertiesOnly) {
+  for (const char* name : {"sasl.pasword", "ssl.key.pasword", "no.such.property"}) {
+    absl::StatusOr<std::unique_ptr<KafkaProducer>> producer =
+        KafkaProducer::Create({"127.0.0.1:1", {{name, "Hunter2Secret"}}});
+    EXPECT_EQ(producer.status().code(), absl::StatusCode::kInvalidArgument) << name;
+    EXPECT_THAT(producer.status().message(),
+                AllOf(HasSubstr(name), Not(HasSubstr("Hunter2Secret"))))
+        << name;
+  }
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> bad =
+      KafkaProducer::Create({"127.0.0.1:1", {{"acks", "some"}}});
+  EXPECT_THAT(bad.status().message(), HasSubstr("acks=some"));
 }
 
 TEST(KafkaPropertyScopeTest, FollowsLibrdkafkasOwnTable) {

@@ -93,8 +93,14 @@ absl::Status ToStatus(rd_kafka_error_t* error, std::string_view context) {
 absl::Status SetProperty(rd_kafka_conf_t* conf, const std::string& name,
                          const std::string& value) {
   char errstr[512];
-  if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof(errstr)) !=
-      RD_KAFKA_CONF_OK) {
+  const rd_kafka_conf_res_t res =
+      rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof(errstr));
+  if (res == RD_KAFKA_CONF_UNKNOWN) {
+    // Named without its value: an unknown name may be a secret's, misspelt
+    // ("sasl.pasword"), and the name alone says what is wrong.
+    return absl::InvalidArgumentError(absl::StrCat("Kafka property ", name, ": ", errstr));
+  }
+  if (res != RD_KAFKA_CONF_OK) {
     // A secret's value is never echoed, not even through librdkafka's reason.
     if (IsSecretPropertyName(name)) {
       std::string reason = errstr;

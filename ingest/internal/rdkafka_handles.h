@@ -60,7 +60,9 @@ absl::Status ToStatus(rd_kafka_error_t* error, std::string_view context);
 ConfHandle NewClientConf();
 
 // Sets one property; kInvalidArgument naming the property and librdkafka's
-// reason when it is unknown or its value is bad.
+// reason when it is unknown or its value is bad. The value is repeated only
+// for a known property that is not a secret (an unknown name may be a
+// secret's, misspelt).
 absl::Status SetProperty(rd_kafka_conf_t* conf, const std::string& name, const std::string& value);
 absl::Status SetProperties(rd_kafka_conf_t* conf, const KafkaProperties& properties);
 
