@@ -247,8 +247,21 @@ int RunReplay(const ReplayFlags& f) {
              t.totals.counted, t.totals.amended, t.totals.duplicates, t.totals.rejected,
              reasons.empty() ? "" : " (" + reasons + ")", input_rejects,
              (*rejects)->path().empty() ? "" : "; rejects in " + (*rejects)->path());
+  // The rejects file is part of the answer: one it could not write in full
+  // fails the command, after the report (whose counts are right).
+  const absl::Status rejects_written = (*rejects)->Close();
+  if (!rejects_written.ok()) fmt::print(stderr, "roadpulse replay: {}\n", Msg(rejects_written));
   if (input_failed) {
     fmt::print(stderr, "roadpulse replay: no report: the input above was not read to its end\n");
+    return 1;
+  }
+  // Not one event among the lines or rows read: the wrong file, or the wrong
+  // --input-format. A report of zeros would pass for one of a quiet period.
+  if (records == 0 && input_rejects > 0) {
+    fmt::print(stderr,
+               "roadpulse replay: no report: none of the input's {} rows/lines is an event "
+               "(wrong file or --input-format?)\n",
+               input_rejects);
     return 1;
   }
 
@@ -266,7 +279,7 @@ int RunReplay(const ReplayFlags& f) {
   std::string text = RenderReport(*report, request->format, request->utf8_bom);
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
-  return 0;
+  return rejects_written.ok() ? 0 : 1;
 }
 
 }  // namespace
@@ -278,9 +291,10 @@ void AddReplayCommand(CLI::App& app, int* exit_code) {
       "Count event-log files, CSV files (with --mapping) or a time range of the input topics\n"
       "with the worker's processors, no broker needed, and print the report (as `report`\n"
       "does). Byte-identical to broker + run + report over the same events. A truncated or\n"
-      "corrupt input is reported with its file and byte offset; what came before it counts,\n"
-      "the report is printed, and the exit code is 1. Topics are read like `run` reads them:\n"
-      "--config FILE, ROADPULSE_KAFKA_* variables (SASL, TLS) and -X.");
+      "corrupt input is named with its file and where; no report is printed (a report of part\n"
+      "of it would pass for the whole), and the exit code is 1, as for an input none of whose\n"
+      "lines or rows is an event. Topics are read like `run` reads them: --config FILE,\n"
+      "ROADPULSE_KAFKA_* variables (SASL, TLS) and -X.");
   cmd->add_option("INPUT", flags->inputs,
                   "Event-log files (length-delimited LoggedRecord or JSON Lines, optionally .gz/"
                   ".zst), or CSV files with --mapping");

@@ -1,9 +1,13 @@
 // roadpulse: a traffic-incident stream processor. See README.md.
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <system_error>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "app/commands.h"
@@ -136,6 +140,10 @@ int main(int argc, char** argv) {
   roadpulse::AddGenerateCommand(app, &exit_code);
   roadpulse::AddBrokerCommand(app, &exit_code);
   roadpulse::AddBenchLatencyCommand(app, &exit_code);
+  const auto command = [&app] {
+    const std::vector<CLI::App*> chosen = app.get_subcommands();
+    return chosen.empty() ? std::string("roadpulse") : "roadpulse " + chosen[0]->get_name();
+  };
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -143,6 +151,21 @@ int main(int argc, char** argv) {
     // returns its own code, one per kind of problem (105, 106, 109, ...).
     // Every bad flag exits 2, as a bad value caught after parsing does.
     return app.exit(e) == 0 ? 0 : 2;
+  } catch (const std::system_error& e) {
+    // fmt's print to a stream that refuses the bytes (a full disk behind a
+    // redirection): a failure while working, not an abort.
+    std::fflush(stdout);
+    std::fprintf(stderr, "%s: cannot write: %s\n", command().c_str(), e.what());
+    return 1;
+  }
+  // What a command printed must have reached its standard output: a report
+  // redirected to a full disk fails (exit 1) rather than leave a cut file
+  // behind an exit code of 0. A command that failed already said why.
+  errno = 0;
+  if ((std::fflush(stdout) != 0 || std::ferror(stdout)) && exit_code == 0) {
+    std::fprintf(stderr, "%s: cannot write to standard output%s%s\n", command().c_str(),
+                 errno != 0 ? ": " : "", errno != 0 ? std::strerror(errno) : "");
+    exit_code = 1;
   }
   spdlog::shutdown();
   return exit_code;

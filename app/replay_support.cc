@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -27,18 +28,35 @@ absl::StatusOr<std::unique_ptr<RejectFile>> RejectFile::Create(const std::string
   return r;
 }
 
-RejectFile::~RejectFile() {
-  if (file_ != nullptr) std::fclose(file_);
-}
+RejectFile::~RejectFile() { Close().IgnoreError(); }
 
 void RejectFile::Reject(std::string_view source, std::string_view where, std::string_view reason) {
   ++count_;
-  if (file_ != nullptr) {
-    fmt::print(file_, "{}:{}: {}\n", source, where, reason);
+  std::string line = fmt::format("{}:{}: {}", source, where, reason);
+  std::replace_if(
+      line.begin(), line.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  line += '\n';
+  if (!path_.empty()) {
+    if (file_ == nullptr || write_errno_ != 0) return;
+    if (std::fwrite(line.data(), 1, line.size(), file_) != line.size()) {
+      write_errno_ = errno != 0 ? errno : EIO;
+    }
   } else if (count_ <= 10) {
-    fmt::print(stderr, "reject: {}:{}: {}\n", source, where, reason);
+    fmt::print(stderr, "reject: {}", line);
     if (count_ == 10) fmt::print(stderr, "reject: ... (more are only counted; see --rejects)\n");
   }
+}
+
+absl::Status RejectFile::Close() {
+  if (file_ != nullptr) {
+    errno = 0;
+    if (std::fclose(file_) != 0 && write_errno_ == 0) write_errno_ = errno != 0 ? errno : EIO;
+    file_ = nullptr;
+  }
+  if (write_errno_ == 0) return absl::OkStatus();
+  return absl::DataLossError(
+      fmt::format("--rejects {}: write failed: {}; it does not list all {} rejects", path_,
+                  std::strerror(write_errno_), count_));
 }
 
 absl::StatusOr<std::unique_ptr<RecordSource>> OpenInput(const std::string& path,

@@ -27,14 +27,19 @@
 
 namespace roadpulse {
 
-// Writes rejects as "FILE:WHERE: REASON" lines to a file (when given) and
-// counts them; without a file the first few go to stderr.
+// Writes rejects as "FILE:WHERE: REASON" lines, one line each (a line break
+// in a field becomes a space), to a file (when given) and counts them;
+// without a file the first few go to stderr. A write that fails is not an
+// exception: the rejects are still counted, and Close() says so.
 class RejectFile final : public RejectSink {
  public:
   // Empty path: no file. kPermissionDenied names an unwritable path.
   static absl::StatusOr<std::unique_ptr<RejectFile>> Create(const std::string& path);
   ~RejectFile() override;
   void Reject(std::string_view source, std::string_view where, std::string_view reason) override;
+  // Closes the file (once; later calls repeat the answer). kDataLoss naming
+  // the file and why when a write failed: it lists only some of the rejects.
+  absl::Status Close();
   int64_t count() const { return count_; }
   const std::string& path() const { return path_; }
 
@@ -43,6 +48,7 @@ class RejectFile final : public RejectSink {
   std::string path_;
   std::FILE* file_ = nullptr;
   int64_t count_ = 0;
+  int write_errno_ = 0;  // of the first write that failed; 0: none
 };
 
 // Opens one input: a CSV file through `mapping` when it is non-null,

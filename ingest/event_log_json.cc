@@ -188,8 +188,11 @@ absl::Status ParseWithProtobuf(std::string_view text, v1::LoggedRecord* record) 
   const auto status = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece(text.data(), text.size()), &line, ParseOptions());
   if (!status.ok()) {
-    return absl::InvalidArgumentError(
-        fmt::format("not an EventLogLine in JSON: {}", std::string(status.message())));
+    // Its first line: protobuf's parser may add the text and a caret under
+    // the fault, and a reject is one line that already says where it is.
+    std::string_view why(status.message().data(), status.message().size());
+    why = why.substr(0, why.find('\n'));
+    return absl::InvalidArgumentError(fmt::format("not an EventLogLine in JSON: {}", why));
   }
   return ToLoggedRecord(line, record);
 }

@@ -146,6 +146,7 @@ def main():
     failures += check_broker_control(args.roadpulse)
     failures += check_replay_rejects(args.roadpulse)
     failures += check_replay_unreadable_input(args.roadpulse)
+    failures += check_output_write_failures(args.roadpulse)
     failures += check_stdout_is_output(args.roadpulse)
     failures += check_http_port_in_use(args.roadpulse)
     failures += check_report_cluster_down(args.roadpulse)
@@ -335,9 +336,10 @@ def check_replay_rejects(roadpulse):
 
 def check_replay_unreadable_input(roadpulse):
     """`replay` with an input it cannot read to the end (a missing file, a
-    file cut short) names it, prints no report (one on part of the input
-    would pass for the whole), and exits 1, on one thread or more; the
-    same input whole prints the report and exits 0."""
+    file cut short) or without a single event in it names it, prints no
+    report (one on part of the input would pass for the whole, one of zeros
+    for a quiet period), and exits 1, on one thread or more; the same input
+    whole prints the report and exits 0."""
     import os
     import tempfile
     failures = []
@@ -351,9 +353,13 @@ def check_replay_unreadable_input(roadpulse):
         with open(good, "rb") as src, open(cut, "wb") as dst:
             data = src.read()
             dst.write(data[:len(data) // 2])  # cuts a record in two
+        garbage = os.path.join(tmp, "garbage.jsonl")  # read as JSON Lines, not one event
+        with open(garbage, "w") as f:
+            f.write("hello world\nthis is not json\n")
         for inputs, rc_want, says in [
                 ([good, missing], 1, missing + ": cannot open"),
                 ([good, cut, good], 1, cut + ": truncated record"),
+                ([garbage], 1, "none of the input's 2 rows/lines is an event"),
                 ([good, good], 0, None)]:
             for threads in ("1", "2"):
                 p = subprocess.run([roadpulse, "replay", *inputs, "--threads", threads,
@@ -371,6 +377,58 @@ def check_replay_unreadable_input(roadpulse):
                 if not ok:
                     failures.append("replay %s --threads %s: rc=%d, stdout %r, stderr %r" % (
                         names, threads, p.returncode, p.stdout[:200], p.stderr[-400:]))
+    return failures
+
+
+def check_output_write_failures(roadpulse):
+    """A command whose output cannot be written (a full disk behind a
+    redirection, here /dev/full) exits 1 and says so, rather than 0 with a
+    cut file; the same command writing to /dev/null exits 0. A rejects file
+    has one line per reject, whatever the reason's parser wrote."""
+    import os
+    import tempfile
+    failures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        pb = os.path.join(tmp, "events.pb")
+        rc, text = run(roadpulse, "generate", "--seed", "5", "--events", "3000", "--output", pb)
+        if rc != 0:
+            return ["generate --output: rc=%d %s" % (rc, text[-300:])]
+        window = ["--from", "2024-01-01", "--to", "2025-01-01"]
+        for argv, says in [
+                (["replay", pb, "--format", "csv"] + window, "cannot write to standard output"),
+                (["inspect", pb], "cannot write to standard output"),
+                (["config", "topics", "--script"], "cannot write to standard output"),
+                (["replay", pb, "--rejects", "/dev/full"] + window,
+                 "--rejects /dev/full: write failed: No space left on device")]:
+            outcomes = {}
+            for sink in ("/dev/null", "/dev/full"):
+                with open(sink, "w") as out:
+                    p = subprocess.run([roadpulse, *argv], stdout=out, stderr=subprocess.PIPE,
+                                       text=True, timeout=60)
+                outcomes[sink] = (p.returncode, p.stderr)
+            wrote_to_full = "/dev/full" in argv
+            ok = (outcomes["/dev/null"][0] == (1 if wrote_to_full else 0) and
+                  outcomes["/dev/full"][0] == 1 and says in outcomes["/dev/full"][1])
+            last = outcomes["/dev/full"][1].strip().splitlines()[-1:]
+            print("%-4s %s > /dev/full -> rc=%d (to /dev/null rc=%d): %s" % (
+                "ok" if ok else "BAD", " ".join(os.path.basename(a) for a in argv),
+                outcomes["/dev/full"][0], outcomes["/dev/null"][0], last))
+            if not ok:
+                failures.append("%s to /dev/full: %r" % (argv, outcomes))
+        garbage = os.path.join(tmp, "garbage.jsonl")
+        with open(garbage, "w") as f:
+            f.write("hello world\n{\"kind\": \n")
+        rejects = os.path.join(tmp, "rejects.txt")
+        p = subprocess.run([roadpulse, "replay", garbage, "--rejects", rejects],
+                           capture_output=True, text=True, timeout=60)
+        lines = open(rejects).read().splitlines() if os.path.exists(rejects) else []
+        ok = (p.returncode == 1 and len(lines) == 2 and
+              all(line.startswith("%s:line %d: " % (garbage, i + 1))
+                  for i, line in enumerate(lines)))
+        print("%-4s replay of 2 bad JSON lines -> rc=%d, rejects file: %r" % (
+            "ok" if ok else "BAD", p.returncode, lines))
+        if not ok:
+            failures.append("rejects of 2 bad JSON lines: rc=%d, %r" % (p.returncode, lines))
     return failures
 
 
