@@ -22,6 +22,24 @@ Period SamePeriodLastYear(const Period& period) {
   return Period{ShiftYears(period.from, -1), ShiftYears(period.to, -1)};
 }
 
+absl::CivilDay LatestComparableEnd(absl::CivilDay from) {
+  absl::CivilDay to = ShiftYears(from, 1);
+  while (ShiftYears(to, -1) > from) --to;  // from 29 February: the year after has none
+  return to;
+}
+
+absl::Status CheckComparable(const Period& period) {
+  const Period base = SamePeriodLastYear(period);
+  if (base.to <= period.from) return absl::OkStatus();
+  return absl::InvalidArgumentError(fmt::format(
+      "{} to {} (exclusive) is longer than a year: the same period last year, {} to {}, "
+      "would overlap it and count the days they share in both; a period from {} ends by {} "
+      "(exclusive)",
+      absl::FormatCivilTime(period.from), absl::FormatCivilTime(period.to),
+      absl::FormatCivilTime(base.from), absl::FormatCivilTime(base.to),
+      absl::FormatCivilTime(period.from), absl::FormatCivilTime(LatestComparableEnd(period.from))));
+}
+
 absl::StatusOr<absl::CivilDay> ParseDay(std::string_view text) {
   absl::CivilDay day;
   const std::string s(text);
@@ -49,6 +67,10 @@ absl::StatusOr<Period> PeriodFromFlags(std::string_view from, std::string_view t
     return absl::InvalidArgumentError(
         fmt::format("--from {} must be before --to {} (--to is exclusive)",
                     absl::FormatCivilTime(period.from), absl::FormatCivilTime(period.to)));
+  }
+  if (absl::Status s = CheckComparable(period); !s.ok()) {
+    return absl::InvalidArgumentError(fmt::format(
+        "--from/--to{}: {}", to.empty() ? " (by default tomorrow)" : "", std::string(s.message())));
   }
   return period;
 }

@@ -30,6 +30,14 @@ struct Period {
 // (1 January to the end of a month) behave.
 Period SamePeriodLastYear(const Period& period);
 
+// OK when `period` and SamePeriodLastYear(period) share no day. Otherwise
+// (a period longer than a year) kInvalidArgument saying so, with the latest
+// end that would do: 同比 would count the shared days in both periods.
+absl::Status CheckComparable(const Period& period);
+
+// The latest exclusive end `to` for which [from, to) is comparable.
+absl::CivilDay LatestComparableEnd(absl::CivilDay from);
+
 // Calendar day `day` shifted by `years`, with 29 February becoming 1 March
 // when the target year has none.
 absl::CivilDay ShiftYears(absl::CivilDay day, int years);
@@ -39,7 +47,8 @@ absl::StatusOr<absl::CivilDay> ParseDay(std::string_view text);
 
 // The period of a report from the texts of --from and --to (either may be
 // empty): by default [1 January of `today`'s year, today + 1). --to is
-// exclusive. kInvalidArgument names the flag at fault.
+// exclusive. kInvalidArgument names the flag at fault, also for a period
+// that fails CheckComparable.
 absl::StatusOr<Period> PeriodFromFlags(std::string_view from, std::string_view to,
                                        absl::CivilDay today);
 

@@ -100,9 +100,8 @@ absl::Status CheckRange(const Period& p, std::string_view what) {
     return Bad(fmt::format("{}: the range {}..{} is empty (to is exclusive)", what,
                            absl::FormatCivilTime(p.from), absl::FormatCivilTime(p.to)));
   }
-  if (p.to - p.from > kMaxRangeDays) {
-    return Bad(fmt::format("{}: the range has {} days, more than the limit of {}", what,
-                           p.to - p.from, kMaxRangeDays));
+  if (absl::Status s = CheckComparable(p); !s.ok()) {
+    return Bad(fmt::format("{}: {}", what, std::string(s.message())));
   }
   return absl::OkStatus();
 }

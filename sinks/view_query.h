@@ -25,7 +25,6 @@ using QueryParams = std::map<std::string, std::string>;
 // Limits on what a client may send.
 inline constexpr size_t kMaxQueryBytes = 2048;
 inline constexpr size_t kMaxParamBytes = 256;
-inline constexpr int64_t kMaxRangeDays = 3660;  // about ten years
 
 // Splits and percent-decodes a raw query string ("a=1&b=x%20y", without the
 // '?'). '+' decodes to a space. kInvalidArgument for a bad %-escape, an empty
@@ -46,7 +45,8 @@ struct CountWindow {
 // Parses a window relative to the local day `today`:
 //   1h, 24h, 7d, 30d               rolling
 //   today, month, ytd              calendar, up to and including today
-//   YYYY-MM-DD..YYYY-MM-DD         days [FROM, TO), TO exclusive, at most kMaxRangeDays
+//   YYYY-MM-DD..YYYY-MM-DD         days [FROM, TO), TO exclusive, at most a year
+//                                  (CheckComparable: it is compared with last year)
 absl::StatusOr<CountWindow> ParseWindow(std::string_view text, absl::CivilDay today);
 
 // Parses a YYYY-MM-DD day (years 1900..9999); `what` names the field in errors.

@@ -81,6 +81,50 @@ TEST(PeriodTest, PeriodFromFlags) {
   EXPECT_NE(std::string(bad.status().message()).find("must be before --to"), std::string::npos);
   bad = PeriodFromFlags("", "2025-02-29", today);
   EXPECT_NE(std::string(bad.status().message()).find("--to"), std::string::npos);
+  // "Since 2025" with --to left at tomorrow: longer than a year, and said so.
+  bad = PeriodFromFlags("2025-01-01", "", today);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::string(bad.status().message()),
+            "--from/--to (by default tomorrow): 2025-01-01 to 2026-11-29 (exclusive) is longer "
+            "than a year: the same period last year, 2024-01-01 to 2025-11-29, would overlap it "
+            "and count the days they share in both; a period from 2025-01-01 ends by 2026-01-01 "
+            "(exclusive)");
+  EXPECT_TRUE(PeriodFromFlags("2025-01-01", "2026-01-01", today).ok());
+}
+
+// A period and its same period last year share no day: a whole year at most.
+// Table by hand: [from, to) against [from - 1 year, to - 1 year).
+TEST(PeriodTest, ComparableWithinAYear) {
+  struct Case {
+    absl::CivilDay from, to;
+    bool comparable;
+  };
+  const Case cases[] = {
+      {absl::CivilDay(2025, 1, 1), absl::CivilDay(2026, 1, 1), true},   // last year ends 2025-01-01
+      {absl::CivilDay(2025, 1, 1), absl::CivilDay(2026, 1, 2), false},  // shares 2025-01-01
+      {absl::CivilDay(2025, 3, 15), absl::CivilDay(2026, 3, 15), true},
+      {absl::CivilDay(2025, 3, 15), absl::CivilDay(2026, 3, 16), false},
+      // From a leap day: last year's twin of 2025-03-01 is 2024-03-01, after it.
+      {absl::CivilDay(2024, 2, 29), absl::CivilDay(2025, 2, 28), true},
+      {absl::CivilDay(2024, 2, 29), absl::CivilDay(2025, 3, 1), false},
+      // To a leap year's 1 March: last year's period ends 2023-03-01.
+      {absl::CivilDay(2023, 3, 1), absl::CivilDay(2024, 3, 1), true},
+      // An end on 29 February moves to 1 March a year earlier (2023-03-01),
+      // so [2023-02-28, 2024-02-29) would share 2023-02-28 with its base.
+      {absl::CivilDay(2023, 2, 28), absl::CivilDay(2024, 2, 28), true},
+      {absl::CivilDay(2023, 2, 28), absl::CivilDay(2024, 2, 29), false},
+      {absl::CivilDay(2023, 2, 28), absl::CivilDay(2024, 3, 1), false},
+      {absl::CivilDay(1990, 1, 1), absl::CivilDay(2025, 1, 1), false},
+  };
+  for (const Case& c : cases) {
+    const Period p{c.from, c.to};
+    const Period base = SamePeriodLastYear(p);
+    EXPECT_EQ(CheckComparable(p).ok(), c.comparable) << c.from << ".." << c.to;
+    EXPECT_EQ(base.to <= p.from, c.comparable) << c.from << ".." << c.to;
+  }
+  EXPECT_EQ(LatestComparableEnd(absl::CivilDay(2025, 1, 1)), absl::CivilDay(2026, 1, 1));
+  EXPECT_EQ(LatestComparableEnd(absl::CivilDay(2024, 2, 29)), absl::CivilDay(2025, 2, 28));
+  EXPECT_EQ(LatestComparableEnd(absl::CivilDay(2023, 2, 28)), absl::CivilDay(2024, 2, 28));
 }
 
 }  // namespace
