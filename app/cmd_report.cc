@@ -59,6 +59,15 @@ int RunReport(const ReportCommandFlags& flags) {
   CountStore store(*regions);
   absl::StatusOr<CountReadStats> stats = (*reader)->ReadToEnd(store);
   if (!stats.ok()) return cannot_read(stats.status());
+  if (stats->invalid > 0 && stats->records == 0) {
+    // The wrong topic (an input topic, say): a report of zeros would pass for
+    // one of a quiet period.
+    std::fprintf(stderr,
+                 "roadpulse report: no report: none of the %lld records of %s is a count record "
+                 "(is --topic the counts topic?)\n",
+                 static_cast<long long>(stats->invalid), flags.topic.c_str());
+    return 1;
+  }
   if (stats->invalid > 0) {
     spdlog::warn("{} records of {} could not be applied (see the log above)", stats->invalid,
                  flags.topic);

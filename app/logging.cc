@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "fmt/format.h"
+#include "google/protobuf/stubs/logging.h"
 #include "spdlog/pattern_formatter.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
@@ -230,6 +231,17 @@ absl::Status SetUpLogging(const LogOptions& options) {
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
   return absl::OkStatus();
+}
+
+void RouteProtobufLogs() {
+  google::protobuf::SetLogHandler([](google::protobuf::LogLevel level, const char* filename,
+                                     int line, const std::string& message) {
+    if (level == google::protobuf::LOGLEVEL_FATAL) {
+      spdlog::critical("protobuf: {}:{}: {}", filename, line, message);
+    } else {
+      spdlog::debug("protobuf: {}:{}: {}", filename, line, message);
+    }
+  });
 }
 
 }  // namespace roadpulse

@@ -45,6 +45,13 @@ std::unique_ptr<spdlog::formatter> MakeLogFormatter(const LogOptions& options);
 // an unknown level or format.
 absl::Status SetUpLogging(const LogOptions& options);
 
+// Sends protobuf's own log lines through spdlog's default logger, its
+// warnings and errors at debug level: protobuf logs one for every string of
+// invalid UTF-8 it refuses to parse, and the caller reports the refusal
+// itself (a dead letter, a reader's count). A fatal one stays critical.
+// Once, at start, before any thread parses.
+void RouteProtobufLogs();
+
 }  // namespace roadpulse
 
 #endif  // ROADPULSE_APP_LOGGING_H_

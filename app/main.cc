@@ -11,6 +11,7 @@
 
 #include "CLI/CLI.hpp"
 #include "app/commands.h"
+#include "app/logging.h"
 #include "sinks/console_table.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
@@ -122,6 +123,7 @@ int main(int argc, char** argv) {
   // --config replace this logger with the configured one (SetUpLogging),
   // `broker` with one of its own name, `demo` with its log file.
   spdlog::set_default_logger(spdlog::stderr_color_mt("roadpulse"));
+  roadpulse::RouteProtobufLogs();
   app.formatter(std::make_shared<HelpFormatter>());  // before the subcommands copy it
   app.require_subcommand(1);
   app.set_version_flag("--version", "roadpulse 0.1.0");

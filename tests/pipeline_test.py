@@ -126,6 +126,25 @@ def check_report(roadpulse, servers):
     return failures
 
 
+def check_report_wrong_topic(roadpulse, servers):
+    """`report --topic roadpulse.incidents` (an input topic, not the counts):
+    no report of zeros, exit code 1, naming how many records it read (every
+    record of the topic, as kafka-python counts them), in a few lines, not
+    one of protobuf's per record."""
+    records, _ = end_offsets_total(servers, "roadpulse.incidents")
+    r = subprocess.run([roadpulse, "report", "--bootstrap-servers", servers, "--topic",
+                        "roadpulse.incidents", "--from", "2025-01-01", "--to", "2025-09-01"],
+                       capture_output=True, text=True, timeout=300)
+    said = "none of the %d records of roadpulse.incidents is a count record" % records
+    lines = r.stderr.splitlines()
+    ok = r.returncode == 1 and r.stdout == "" and said in r.stderr and len(lines) <= 20
+    h.log("%-4s report --topic roadpulse.incidents: rc=%d, %d bytes of report, %d lines on "
+          "stderr: %s" % ("ok" if ok else "BAD", r.returncode, len(r.stdout), len(lines),
+                          lines[-1:]))
+    return [] if ok else ["report --topic roadpulse.incidents: rc=%d, %d lines, no %r in %r" % (
+        r.returncode, len(lines), said, r.stderr[-600:])]
+
+
 def check_inspect_dlq(roadpulse, servers, dlq, manifest, events_pb2, tmp):
     """`roadpulse inspect --topic roadpulse.dlq` prints every dead letter as
     kafka-python read it (dlq: read_topic tuples): its place in the DLQ, its
@@ -329,6 +348,7 @@ def main():
 
         # The report (issue 3's acceptance), from roadpulse.counts.
         failures += check_report(args.roadpulse, servers)
+        failures += check_report_wrong_topic(args.roadpulse, servers)
 
     if failures:
         h.fail("\n".join(failures))
