@@ -103,8 +103,9 @@ void AddConfigCommand(CLI::App& app, int* exit_code) {
       "cleanup.policy (compact for counts and checkpoints), from FILE or the defaults.");
   topics_cmd->add_option("FILE", topics->file, "Configuration file (TOML)");
   topics_cmd->add_flag("--script", topics->script, "Print kafka-topics.sh commands instead");
-  topics_cmd->add_option("--bootstrap-server", topics->bootstrap,
-                         "Bootstrap server written into the --script commands")
+  topics_cmd
+      ->add_option("--bootstrap-server,--bootstrap-servers", topics->bootstrap,
+                   "Bootstrap server written into the --script commands")
       ->capture_default_str();
   topics_cmd->callback([topics, exit_code] { *exit_code = Topics(*topics); });
 }

@@ -274,7 +274,7 @@ void AddDemoCommand(CLI::App& app, int* exit_code) {
       "Run everything in one process with no configuration: the embedded broker, the\n"
       "generator (scenario binzhou-2025, moved to the current year), a worker, and a live\n"
       "table per county of this year's counts against last year's, refreshed every second.");
-  cmd->add_option("--bootstrap-servers", flags->bootstrap_servers,
+  cmd->add_option("--bootstrap-servers,--bootstrap-server", flags->bootstrap_servers,
                   "Use this Kafka cluster instead of starting the embedded broker");
   cmd->add_option("--regions", flags->regions, "Region table file")->check(CLI::ExistingFile);
   cmd->add_option("--scenario", flags->scenario, "Generator scenario")->capture_default_str();

@@ -292,7 +292,7 @@ void AddGenerateCommand(CLI::App& app, int* exit_code) {
                   "JSON Lines for a name ending in .jsonl; .gz/.zst compress it. It takes its "
                   "name once complete (\"-\": stdout)");
   cmd->add_option(
-      "--bootstrap-servers", flags->bootstrap_servers,
+      "--bootstrap-servers,--bootstrap-server", flags->bootstrap_servers,
       "Produce to Kafka at HOST:PORT,... (key = event id); exits 1 if the cluster does not "
       "describe both topics within 10 s");
   cmd->add_option("--incidents-topic", flags->incidents_topic, "Topic for accidents")

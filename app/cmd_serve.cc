@@ -36,7 +36,8 @@ struct ServeFlags {
   double stale_after_s = 30;
   int snapshot_interval_ms = 100;
   std::string log_level = "info";
-  std::map<std::string, std::string> properties;  // librdkafka properties from [kafka]
+  std::vector<std::string> properties_flags;      // -X key=value as given
+  std::map<std::string, std::string> properties;  // effective [kafka] (file < env < -X)
 };
 
 int RunServe(const ServeFlags& flags) {
@@ -95,7 +96,8 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       "(/api/v1/counts, /api/v1/report, /api/v1/stream), /metrics, /healthz, /readyz and the\n"
       "dashboard at /. Read-only; binds 127.0.0.1:8080 unless --http says otherwise.\n"
       "Waits for the cluster: while the counts topic cannot be read, /readyz answers 503 with\n"
-      "the reason and serve tries again (after 1 s, doubling up to 15 s).\n"
+      "the reason and serve tries again (after 1 s, doubling up to 15 s). Reaches the cluster\n"
+      "like `run`: --config FILE, ROADPULSE_KAFKA_* variables (SASL, TLS) and -X.\n"
       "Exit code 0 after SIGINT/SIGTERM; 2 when it cannot start (bad configuration, port in use).");
   auto cli = std::make_shared<ConfigCli>();
   AddConfigOptions(cmd, cli.get());
@@ -124,6 +126,7 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
                 ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
                 ->capture_default_str(),
             "log.level");
+  AddPropertiesOption(cmd, cli.get(), &flags->properties_flags);
   cmd->callback([flags, cli, exit_code] {
     // defaults < --config FILE < ROADPULSE_* < flags.
     absl::StatusOr<Config> config = cli->LoadForCluster();

@@ -41,6 +41,9 @@ inline constexpr char kMaskedSecret[] = "********";
 // `key` is "section.key" or a bare librdkafka property name.
 bool IsSecretKey(std::string_view key);
 
+// Levenshtein distance between a and b (bytes), for "did you mean" hints.
+size_t EditDistance(std::string_view a, std::string_view b);
+
 // One value given on the command line: the config key it sets
 // ("worker.group", or "kafka.<property>") and the flag, for messages.
 struct FlagValue {

@@ -62,7 +62,7 @@ void AddConfigOptions(CLI::App* cmd, ConfigCli* cli) {
 CLI::Option* AddBootstrapServersOption(CLI::App* cmd, ConfigCli* cli, std::string* servers,
                                        const std::string& help) {
   return cli->Bind(
-      cmd->add_option("--bootstrap-servers", *servers,
+      cmd->add_option("--bootstrap-servers,--bootstrap-server", *servers,
                       help.empty() ? "Kafka bootstrap servers, HOST:PORT[,...] (required here or "
                                      "as kafka.\"bootstrap.servers\" in the configuration)"
                                    : help),

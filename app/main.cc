@@ -11,6 +11,7 @@
 
 #include "CLI/CLI.hpp"
 #include "app/commands.h"
+#include "app/config.h"
 #include "app/logging.h"
 #include "sinks/console_table.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
@@ -142,6 +143,36 @@ int main(int argc, char** argv) {
   roadpulse::AddGenerateCommand(app, &exit_code);
   roadpulse::AddBrokerCommand(app, &exit_code);
   roadpulse::AddBenchLatencyCommand(app, &exit_code);
+  // A first word that names no command: CLI11 would say "A subcommand is
+  // required", as if none were given. Name it, and the nearest command.
+  if (argc > 1 && argv[1][0] != '-') {
+    const std::string word = argv[1];
+    if (word == "help") {  // `roadpulse help [COMMAND]`
+      const CLI::App* about = &app;
+      if (argc > 2) {
+        for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+          if (sub->check_name(argv[2])) about = sub;
+        }
+      }
+      app.name(argv[0]);  // as parse() would have, for the usage line
+      std::fputs(about->help(about == &app ? "" : argv[0]).c_str(), stdout);
+      return 0;
+    }
+    std::string nearest;
+    size_t best = 3;  // at most two edits away
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+      known = known || sub->check_name(word);
+      const size_t d = roadpulse::EditDistance(word, sub->get_name());
+      if (d < best) best = d, nearest = sub->get_name();
+    }
+    if (!known) {
+      std::fprintf(stderr, "roadpulse: unknown command '%s'%s; `roadpulse --help` lists them\n",
+                   word.c_str(),
+                   nearest.empty() ? "" : (" (did you mean '" + nearest + "'?)").c_str());
+      return 2;
+    }
+  }
   const auto command = [&app] {
     const std::vector<CLI::App*> chosen = app.get_subcommands();
     return chosen.empty() ? std::string("roadpulse") : "roadpulse " + chosen[0]->get_name();

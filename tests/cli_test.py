@@ -104,6 +104,11 @@ def main():
         (["demo", "--lang", "fr"], "--lang"),
         (["demo", "--rate", "0"], "--rate"),
         (["report", "--bootstrap-servers", "x", "--from", "2025-13-01"], "--from"),
+        # kafka-topics.sh's spelling is taken too: the error is the date's.
+        (["report", "--bootstrap-server", "x", "--from", "2025-13-01"], "--from"),
+        (["report", "--bootstrap-servers", "x", "--from", "2025-01-01"], "longer than a year"),
+        # serve takes -X as the other commands that read the cluster do.
+        (["serve", "--bootstrap-servers", "x", "-X", "no.such.property=1"], "no.such.property"),
         (["report", "--bootstrap-servers", "x", "--from", "2025-05-01", "--to", "2025-01-01"],
          "--from"),
         (["report", "--bootstrap-servers", "x", "--region", "999999"], "--region"),
@@ -147,6 +152,7 @@ def main():
     failures += check_replay_rejects(args.roadpulse)
     failures += check_replay_unreadable_input(args.roadpulse)
     failures += check_output_write_failures(args.roadpulse)
+    failures += check_unknown_command(args.roadpulse)
     failures += check_stdout_is_output(args.roadpulse)
     failures += check_http_port_in_use(args.roadpulse)
     failures += check_report_cluster_down(args.roadpulse)
@@ -377,6 +383,33 @@ def check_replay_unreadable_input(roadpulse):
                 if not ok:
                     failures.append("replay %s --threads %s: rc=%d, stdout %r, stderr %r" % (
                         names, threads, p.returncode, p.stdout[:200], p.stderr[-400:]))
+    return failures
+
+
+def check_unknown_command(roadpulse):
+    """A first word that names no command is named back, with the nearest
+    command (CLI11 alone says "A subcommand is required", as if none were
+    given); `help COMMAND` prints what `COMMAND --help` does."""
+    failures = []
+    for word, want in [("repot", "roadpulse: unknown command 'repot' (did you mean 'report'?)"),
+                       ("xyzzy", "roadpulse: unknown command 'xyzzy'; ")]:
+        rc, text = run(roadpulse, word)
+        ok = rc == 2 and want in text
+        print("%-4s roadpulse %s -> rc=%d: %s" % ("ok" if ok else "BAD", word, rc, text.strip()))
+        if not ok:
+            failures.append("roadpulse %s: rc=%d, no %r in %r" % (word, rc, want, text))
+    for command in ("report", "serve"):
+        helped = subprocess.run([roadpulse, "help", command], capture_output=True, text=True,
+                                timeout=60)
+        asked = subprocess.run([roadpulse, command, "--help"], capture_output=True, text=True,
+                               timeout=60)
+        ok = helped.returncode == 0 and helped.stdout == asked.stdout and "--" in asked.stdout
+        print("%-4s roadpulse help %s -> rc=%d, %d bytes, the same as %s --help: %s" % (
+            "ok" if ok else "BAD", command, helped.returncode, len(helped.stdout), command,
+            helped.stdout == asked.stdout))
+        if not ok:
+            failures.append("roadpulse help %s: rc=%d, %r" % (command, helped.returncode,
+                                                            (helped.stdout + helped.stderr)[:300]))
     return failures
 
 
