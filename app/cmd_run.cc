@@ -76,15 +76,13 @@ struct RunFlags {
   Config config;     // effective configuration; the fields above are copied from it
 };
 
-// The region table file: --regions, else $ROADPULSE_REGIONS, else the
-// default relative to the working directory, to the executable (and its
-// parent: the build dir), else the source tree's file.
+// The region table file: regions.file (--regions, ROADPULSE_REGIONS_FILE, the
+// file, $ROADPULSE_REGIONS: Config::MergeEnv), else the default relative to
+// the working directory, to the executable (and its parent: the build dir),
+// else the source tree's file.
 std::string ResolveRegions(const std::string& flag) {
   namespace fs = std::filesystem;
   if (!flag.empty()) return flag;
-  if (const char* env = std::getenv("ROADPULSE_REGIONS"); env != nullptr && *env != '\0') {
-    return env;
-  }
   std::vector<fs::path> candidates = {fs::path(kRegionsRelative)};
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);

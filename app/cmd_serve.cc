@@ -52,10 +52,7 @@ int RunServe(const ServeFlags& flags) {
   if (absl::Status s = ParseHostPort(flags.http, &http.host, &http.port); !s.ok()) {
     return fail("--http: ", s);
   }
-  http.token = flags.token;  // --token, view.token, ROADPULSE_VIEW_TOKEN
-  if (http.token.empty()) {
-    if (const char* env = std::getenv("ROADPULSE_TOKEN"); env != nullptr) http.token = env;
-  }
+  http.token = flags.token;  // --token, ROADPULSE_VIEW_TOKEN, view.token, ROADPULSE_TOKEN
   http.stale_after = absl::Seconds(flags.stale_after_s);
 
   CountReaderOptions reader_options;

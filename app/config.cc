@@ -111,6 +111,9 @@ constexpr const char* kSections[] = {"kafka", "topics", "regions", "worker", "vi
 // ROADPULSE_* variables that are not configuration keys.
 constexpr const char* kOtherVariables[] = {"ROADPULSE_CONFIG", "ROADPULSE_CONFIG_DIR",
                                            "ROADPULSE_REGIONS", "ROADPULSE_TOKEN"};
+// Of those, the ones that set a key that nothing else set (MergeEnv).
+constexpr std::pair<const char*, const char*> kFallbackVariables[] = {
+    {"ROADPULSE_REGIONS", "regions.file"}, {"ROADPULSE_TOKEN", "view.token"}};
 
 // Topic key -> cleanup policy. Counts and checkpoints are keyed so that only
 // the newest record per key matters: compact them.
@@ -422,6 +425,17 @@ absl::Status Config::MergeEnv(const std::map<std::string, std::string>& env) {
           fmt::format("{}: {}.{}: {}", where, section, key, UnknownKeyReason(section + "." + key)));
     }
     if (absl::Status s = Set(section + "." + key, value, Origin::kEnv, where); !s.ok()) return s;
+  }
+  // The older variables, for a key still empty: ROADPULSE_REGIONS (the
+  // systemd unit's) for regions.file, ROADPULSE_TOKEN for view.token. Set
+  // here, every command reads them alike and `config check` shows them.
+  for (const auto& [variable, key] : kFallbackVariables) {
+    const auto it = env.find(variable);
+    if (it == env.end() || it->second.empty() || !fixed_.at(key).value.empty()) continue;
+    if (absl::Status s = Set(key, it->second, Origin::kEnv, std::string("environment ") + variable);
+        !s.ok()) {
+      return s;
+    }
   }
   return absl::OkStatus();
 }

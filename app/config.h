@@ -12,9 +12,10 @@
 //
 // Environment variables: ROADPULSE_WORKER_FLUSH_INTERVAL_MS sets
 // worker.flush_interval_ms; in the kafka section underscores become dots:
-// ROADPULSE_KAFKA_SASL_PASSWORD sets kafka."sasl.password". ROADPULSE_CONFIG,
-// ROADPULSE_CONFIG_DIR, ROADPULSE_REGIONS and ROADPULSE_TOKEN keep their own
-// meanings and are not keys.
+// ROADPULSE_KAFKA_SASL_PASSWORD sets kafka."sasl.password". ROADPULSE_CONFIG
+// and ROADPULSE_CONFIG_DIR keep their own meanings and are not keys;
+// ROADPULSE_REGIONS and ROADPULSE_TOKEN set regions.file and view.token when
+// neither a file nor ROADPULSE_REGIONS_FILE / ROADPULSE_VIEW_TOKEN did.
 //
 // Secrets (IsSecretKey) are never printed: ToToml() and every log line show
 // them as "********".
@@ -77,8 +78,10 @@ class Config {
   absl::Status MergeFile(const std::string& path);
   // Same for TOML text; `name` stands for the file name in messages.
   absl::Status MergeToml(std::string_view text, std::string_view name);
-  // Overrides with the ROADPULSE_* entries of `env` (name -> value).
-  // kInvalidArgument naming the variable for an unknown key or a bad value.
+  // Overrides with the ROADPULSE_* entries of `env` (name -> value), then
+  // fills an empty regions.file / view.token from ROADPULSE_REGIONS /
+  // ROADPULSE_TOKEN. kInvalidArgument naming the variable for an unknown key
+  // or a bad value.
   absl::Status MergeEnv(const std::map<std::string, std::string>& env);
   // Overrides with flags given on the command line.
   absl::Status MergeFlags(const std::vector<FlagValue>& flags);

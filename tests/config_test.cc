@@ -83,6 +83,37 @@ TEST(ConfigTest, FileThenEnvironmentThenFlags) {
   EXPECT_THAT(toml, HasSubstr("retention_days = 400  # default"));
 }
 
+// ROADPULSE_REGIONS (the systemd unit sets it) and ROADPULSE_TOKEN fill
+// regions.file and view.token when nothing else set them, and say so.
+TEST(ConfigTest, OlderVariablesFillOnlyEmptyKeys) {
+  Config config;
+  ASSERT_TRUE(
+      config.MergeEnv({{"ROADPULSE_REGIONS", "/etc/r.toml"}, {"ROADPULSE_TOKEN", "t0k"}}).ok());
+  EXPECT_EQ(config.GetString("regions.file"), "/etc/r.toml");
+  EXPECT_EQ(config.GetString("view.token"), "t0k");
+  const std::string toml = config.ToToml();
+  EXPECT_THAT(toml, AllOf(HasSubstr("file = \"/etc/r.toml\"  # environment ROADPULSE_REGIONS"),
+                          HasSubstr("token = \"********\"  # environment ROADPULSE_TOKEN"),
+                          Not(HasSubstr("t0k"))));
+
+  Config from_file;  // a file's regions.file wins; an empty variable sets nothing
+  ASSERT_TRUE(from_file.MergeToml("[regions]\nfile = \"f.toml\"\n", "t.toml").ok());
+  ASSERT_TRUE(
+      from_file.MergeEnv({{"ROADPULSE_REGIONS", "/etc/r.toml"}, {"ROADPULSE_TOKEN", ""}}).ok());
+  EXPECT_EQ(from_file.GetString("regions.file"), "f.toml");
+  EXPECT_EQ(from_file.GetString("view.token"), "");
+
+  Config named;  // so does the variable named after the key
+  ASSERT_TRUE(named
+                  .MergeEnv({{"ROADPULSE_REGIONS", "/etc/r.toml"},
+                             {"ROADPULSE_REGIONS_FILE", "/etc/named.toml"},
+                             {"ROADPULSE_TOKEN", "old"},
+                             {"ROADPULSE_VIEW_TOKEN", "new"}})
+                  .ok());
+  EXPECT_EQ(named.GetString("regions.file"), "/etc/named.toml");
+  EXPECT_EQ(named.GetString("view.token"), "new");
+}
+
 TEST(ConfigTest, UnknownKeyInFileIsNamed) {
   Config config;
   const absl::Status s = config.MergeToml("[worker]\ngrop = \"x\"\n", "f.toml");
