@@ -185,10 +185,11 @@ int main(int argc, char** argv) {
     // Every bad flag exits 2, as a bad value caught after parsing does.
     return app.exit(e) == 0 ? 0 : 2;
   } catch (const std::system_error& e) {
-    // fmt's print to a stream that refuses the bytes (a full disk behind a
-    // redirection): a failure while working, not an abort.
+    // fmt's print to a stream that refuses the bytes ("cannot write to file:
+    // No space left on device", behind a redirection): a failure while
+    // working, not an abort.
     std::fflush(stdout);
-    std::fprintf(stderr, "%s: cannot write: %s\n", command().c_str(), e.what());
+    std::fprintf(stderr, "%s: %s\n", command().c_str(), e.what());
     return 1;
   }
   // What a command printed must have reached its standard output: a report

@@ -19,8 +19,9 @@ bool IsSecretPropertyName(std::string_view name);
 
 // Applies every property to a scratch librdkafka configuration.
 // kInvalidArgument naming the first unknown property or bad value (the value
-// itself is named only for a known property that is not a secret). Says nothing about whether
-// the cluster accepts the values (credentials, certificates).
+// itself is named only for a known property that is not a secret). Says
+// nothing about whether the cluster accepts the values (credentials,
+// certificates).
 absl::Status ValidateKafkaProperties(const KafkaProperties& properties);
 
 }  // namespace roadpulse
