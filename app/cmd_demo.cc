@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "app/commands.h"
+#include "app/config_cli.h"
 #include "app/event_writer.h"
 #include "app/generator.h"
 #include "app/scenario.h"
@@ -278,9 +279,7 @@ void AddDemoCommand(CLI::App& app, int* exit_code) {
                   "Use this Kafka cluster instead of starting the embedded broker");
   cmd->add_option("--regions", flags->regions, "Region table file")->check(CLI::ExistingFile);
   cmd->add_option("--scenario", flags->scenario, "Generator scenario")->capture_default_str();
-  cmd->add_option("--seed", flags->seed, "Generator seed")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  AddSeedOption(cmd, &flags->seed, "Generator seed");
   cmd->add_option("--rate", flags->rate, "Live events per second after the history")
       ->check(CLI::Range(0.1, 1e6))
       ->capture_default_str();

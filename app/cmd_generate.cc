@@ -15,6 +15,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "app/commands.h"
+#include "app/config_cli.h"
 #include "app/event_writer.h"
 #include "app/generator.h"
 #include "app/scenario.h"
@@ -269,11 +270,9 @@ void AddGenerateCommand(CLI::App& app, int* exit_code) {
       "Generate a scenario's synthetic accidents and violations (deterministic for a seed),\n"
       "with amendments, duplicates and bad records mixed in, to Kafka or an event-log file,\n"
       "and write the ground-truth manifest of what was produced.");
-  cmd->add_option("--seed", flags->seed,
-                  "Random seed; the same seed and flags give the same "
-                  "records (byte-identical files)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  AddSeedOption(cmd, &flags->seed,
+                "Random seed; the same seed and flags give the same records (byte-identical "
+                "files)");
   cmd->add_option("--scenario", flags->scenario,
                   "Scenario name: loads deploy/config/scenarios/NAME.toml")
       ->capture_default_str();

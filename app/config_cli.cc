@@ -1,5 +1,7 @@
 #include "app/config_cli.h"
 
+#include "absl/strings/numbers.h"
+
 namespace roadpulse {
 
 CLI::Option* ConfigCli::Bind(CLI::Option* option, std::string key) {
@@ -81,6 +83,18 @@ CLI::Option* AddPropertiesOption(CLI::App* cmd, ConfigCli* cli,
             if (eq == std::string::npos || eq == 0) return "expected key=value, got '" + kv + "'";
             return {};
           }));
+}
+
+CLI::Option* AddSeedOption(CLI::App* cmd, uint64_t* seed, const std::string& help) {
+  return cmd->add_option("--seed", *seed, help)
+      ->check([](const std::string& text) -> std::string {
+        uint64_t value = 0;
+        const bool digits =
+            !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+        if (digits && absl::SimpleAtoi(text, &value)) return {};
+        return "expected a whole number from 0 to 18446744073709551615, got '" + text + "'";
+      })
+      ->capture_default_str();
 }
 
 }  // namespace roadpulse

@@ -57,6 +57,10 @@ CLI::Option* AddBootstrapServersOption(CLI::App* cmd, ConfigCli* cli, std::strin
 CLI::Option* AddPropertiesOption(CLI::App* cmd, ConfigCli* cli,
                                  std::vector<std::string>* properties);
 
+// Adds --seed into `seed`: decimal digits only, 0 to 2^64 - 1 (CLI11 alone
+// would wrap "-1" around to 2^64 - 1). `seed` must outlive `cmd`.
+CLI::Option* AddSeedOption(CLI::App* cmd, uint64_t* seed, const std::string& help);
+
 }  // namespace roadpulse
 
 #endif  // ROADPULSE_APP_CONFIG_CLI_H_

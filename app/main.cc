@@ -6,6 +6,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -111,6 +112,29 @@ class HelpFormatter : public CLI::Formatter {
   size_t width_ = 100;
 };
 
+// The subcommand of `parent` named `word`, or nullptr.
+const CLI::App* FindSubcommand(const CLI::App& parent, std::string_view word) {
+  for (const CLI::App* sub : parent.get_subcommands([](const CLI::App*) { return true; })) {
+    if (sub->check_name(std::string(word))) return sub;
+  }
+  return nullptr;
+}
+
+// Says that `word` names none of `parent`'s subcommands, with the nearest
+// one (at most two edits away); returns the exit code, 2.
+int UnknownCommand(const CLI::App& parent, const std::string& path, std::string_view word) {
+  std::string nearest;
+  size_t best = 3;
+  for (const CLI::App* sub : parent.get_subcommands([](const CLI::App*) { return true; })) {
+    const size_t d = roadpulse::EditDistance(word, sub->get_name());
+    if (d < best) best = d, nearest = sub->get_name();
+  }
+  std::fprintf(stderr, "%s: unknown command '%s'%s; `%s --help` lists them\n", path.c_str(),
+               std::string(word).c_str(),
+               nearest.empty() ? "" : (" (did you mean '" + nearest + "'?)").c_str(), path.c_str());
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -144,33 +168,22 @@ int main(int argc, char** argv) {
   roadpulse::AddBrokerCommand(app, &exit_code);
   roadpulse::AddBenchLatencyCommand(app, &exit_code);
   // A first word that names no command: CLI11 would say "A subcommand is
-  // required", as if none were given. Name it, and the nearest command.
+  // required", as if none were given. Name it, and the nearest command; the
+  // same for the word after `config`.
   if (argc > 1 && argv[1][0] != '-') {
-    const std::string word = argv[1];
-    if (word == "help") {  // `roadpulse help [COMMAND]`
-      const CLI::App* about = &app;
-      if (argc > 2) {
-        for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
-          if (sub->check_name(argv[2])) about = sub;
-        }
-      }
+    if (std::string_view(argv[1]) == "help") {  // `roadpulse help [COMMAND]`
+      const CLI::App* about = argc > 2 ? FindSubcommand(app, argv[2]) : nullptr;
       app.name(argv[0]);  // as parse() would have, for the usage line
-      std::fputs(about->help(about == &app ? "" : argv[0]).c_str(), stdout);
+      std::fputs(about == nullptr ? app.help().c_str() : about->help(argv[0]).c_str(), stdout);
       return 0;
     }
-    std::string nearest;
-    size_t best = 3;  // at most two edits away
-    bool known = false;
-    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
-      known = known || sub->check_name(word);
-      const size_t d = roadpulse::EditDistance(word, sub->get_name());
-      if (d < best) best = d, nearest = sub->get_name();
-    }
-    if (!known) {
-      std::fprintf(stderr, "roadpulse: unknown command '%s'%s; `roadpulse --help` lists them\n",
-                   word.c_str(),
-                   nearest.empty() ? "" : (" (did you mean '" + nearest + "'?)").c_str());
-      return 2;
+    const CLI::App* chosen = FindSubcommand(app, argv[1]);
+    if (chosen == nullptr) return UnknownCommand(app, "roadpulse", argv[1]);
+    const bool has_commands =
+        !chosen->get_subcommands([](const CLI::App*) { return true; }).empty();
+    if (has_commands && argc > 2 && argv[2][0] != '-' &&
+        FindSubcommand(*chosen, argv[2]) == nullptr) {
+      return UnknownCommand(*chosen, "roadpulse " + chosen->get_name(), argv[2]);
     }
   }
   const auto command = [&app] {

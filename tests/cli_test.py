@@ -107,6 +107,9 @@ def main():
         # kafka-topics.sh's spelling is taken too: the error is the date's.
         (["report", "--bootstrap-server", "x", "--from", "2025-13-01"], "--from"),
         (["report", "--bootstrap-servers", "x", "--from", "2025-01-01"], "longer than a year"),
+        # CLI11 alone wrapped -1 around to 2^64 - 1.
+        (["generate", "--output", "/dev/null", "--seed", "-1"],
+         "--seed: expected a whole number from 0 to 18446744073709551615, got '-1'"),
         # serve takes -X as the other commands that read the cluster do.
         (["serve", "--bootstrap-servers", "x", "-X", "no.such.property=1"], "no.such.property"),
         (["report", "--bootstrap-servers", "x", "--from", "2025-05-01", "--to", "2025-01-01"],
@@ -391,14 +394,19 @@ def check_unknown_command(roadpulse):
     command (CLI11 alone says "A subcommand is required", as if none were
     given); `help COMMAND` prints what `COMMAND --help` does."""
     failures = []
-    for word, want in [("repot", "roadpulse: unknown command 'repot' (did you mean 'report'?)"),
-                       ("xyzzy", "roadpulse: unknown command 'xyzzy'; ")]:
-        rc, text = run(roadpulse, word)
+    for words, want in [
+            (["repot"], "roadpulse: unknown command 'repot' (did you mean 'report'?)"),
+            (["xyzzy"], "roadpulse: unknown command 'xyzzy'; "),
+            (["config", "chek", "x.toml"],
+             "roadpulse config: unknown command 'chek' (did you mean 'check'?)")]:
+        rc, text = run(roadpulse, *words)
         ok = rc == 2 and want in text
-        print("%-4s roadpulse %s -> rc=%d: %s" % ("ok" if ok else "BAD", word, rc, text.strip()))
+        print("%-4s roadpulse %s -> rc=%d: %s" % ("ok" if ok else "BAD", " ".join(words), rc,
+                                                 text.strip()))
         if not ok:
-            failures.append("roadpulse %s: rc=%d, no %r in %r" % (word, rc, want, text))
-    for command in ("report", "serve"):
+            failures.append("roadpulse %s: rc=%d, no %r in %r" % (" ".join(words), rc, want,
+                                                                  text))
+    for command in ("report", "serve", "config"):
         helped = subprocess.run([roadpulse, "help", command], capture_output=True, text=True,
                                 timeout=60)
         asked = subprocess.run([roadpulse, command, "--help"], capture_output=True, text=True,
