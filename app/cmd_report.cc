@@ -98,7 +98,9 @@ void AddReportCommand(CLI::App& app, int* exit_code) {
   auto cli = std::make_shared<ConfigCli>();
   AddConfigOptions(cmd, cli.get());
   AddBootstrapServersOption(cmd, cli.get(), &flags->bootstrap_servers);
-  cli->Bind(cmd->add_option("--topic", flags->topic, "Counts topic")->capture_default_str(),
+  cli->Bind(cmd->add_option("--topic,--counts-topic", flags->topic,
+                            "Counts topic (as run --counts-topic)")
+                ->capture_default_str(),
             "topics.counts");
   cli->Bind(
       cmd->add_option("--regions", flags->regions, "Region table file")->check(CLI::ExistingFile),

@@ -110,6 +110,9 @@ def main():
         # CLI11 alone wrapped -1 around to 2^64 - 1.
         (["generate", "--output", "/dev/null", "--seed", "-1"],
          "--seed: expected a whole number from 0 to 18446744073709551615, got '-1'"),
+        # run's name for the counts topic is taken by report and serve too.
+        (["report", "--bootstrap-servers", "x", "--counts-topic", "t", "--from", "2025-13-01"],
+         "--from"),
         # serve takes -X as the other commands that read the cluster do.
         (["serve", "--bootstrap-servers", "x", "-X", "no.such.property=1"], "no.such.property"),
         (["report", "--bootstrap-servers", "x", "--from", "2025-05-01", "--to", "2025-01-01"],
