@@ -69,8 +69,10 @@ class Roadpulse:
         return set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*|-[A-Za-z])\b", self.help(cmd)))
 
     def help_default(self, cmd, flag):
-        # CLI11 prints "  --flag TYPE=DEFAULT" (TYPE may hold a range: "INT:INT in [1 - 9]").
-        m = re.search(r"^\s+" + re.escape(flag) + r" [^\n=]*=(\S+)", self.help(cmd), re.M)
+        # CLI11 prints "  --flag TYPE=DEFAULT" (TYPE may hold a range: "INT:INT in [1 - 9]"),
+        # "  --flag,--other-name TYPE=DEFAULT" for a flag with two names.
+        m = re.search(r"^\s+" + re.escape(flag) + r"(?:,--?[\w-]+)* [^\n=]*=(\S+)",
+                      self.help(cmd), re.M)
         return m.group(1) if m else None
 
     def config(self, toml_text=None, env=None):
