@@ -1,14 +1,14 @@
 #include "ingest/compressed_file.h"
 
+#include <sys/stat.h>
 #include <zlib.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <functional>
 #include <vector>
-
-#include <sys/stat.h>
 
 #include "fmt/format.h"
 
@@ -114,40 +114,55 @@ class GzipDecompressor final : public Decompressor {
   bool in_member_ = false;
 };
 
+// Decodes into a buffer of its own, ZSTD_DStreamOutSize() bytes, and serves
+// reads from it: zstd's result must not depend on how much the caller asks
+// for at a time. (zstd 1.5.4 checks a single-segment frame's declared content
+// size only when the output buffer can hold all of it: a frame that declares
+// 8,614 bytes and holds none was corrupt to a 64 KiB read and an empty file
+// to a 1-byte one.)
 class ZstdDecompressor final : public Decompressor {
  public:
   ZstdDecompressor(std::string path, RawFn raw)
-      : Decompressor(std::move(path), std::move(raw)), ctx_(ZSTD_createDCtx()) {}
+      : Decompressor(std::move(path), std::move(raw)),
+        ctx_(ZSTD_createDCtx()),
+        out_(ZSTD_DStreamOutSize()) {}
   ~ZstdDecompressor() override { ZSTD_freeDCtx(ctx_); }
 
   absl::StatusOr<size_t> Read(char* out, size_t n) override {
-    size_t produced = 0;
-    while (produced == 0 && n > 0) {
+    if (n == 0) return 0;
+    while (out_pos_ == out_len_) {
       absl::StatusOr<bool> more = Fill();
       if (!more.ok()) return more.status();
-      if (!*more) {
-        if (last_ != 0) {
-          return absl::DataLossError(
-              fmt::format("{}: truncated zstd stream: it ends inside a frame", path_));
-        }
-        return 0;
-      }
-      ZSTD_inBuffer in{in_.data() + in_pos_, in_len_ - in_pos_, 0};
-      ZSTD_outBuffer o{out, n, 0};
+      if (!*more && last_ == 0) return 0;  // the end, after a complete frame
+      // At the end of the file zstd may still hold decoded bytes: ask with
+      // no input; nothing more then means the file ends inside a frame.
+      ZSTD_inBuffer in{in_.data() + in_pos_, *more ? in_len_ - in_pos_ : 0, 0};
+      ZSTD_outBuffer o{out_.data(), out_.size(), 0};
       last_ = ZSTD_decompressStream(ctx_, &o, &in);
       if (ZSTD_isError(last_)) {
         return absl::DataLossError(
             fmt::format("{}: corrupt zstd data: {}", path_, ZSTD_getErrorName(last_)));
       }
       in_pos_ += in.pos;
-      produced = o.pos;
+      out_pos_ = 0;
+      out_len_ = o.pos;
+      if (!*more && o.pos == 0) {
+        return absl::DataLossError(
+            fmt::format("{}: truncated zstd stream: it ends inside a frame", path_));
+      }
     }
-    return produced;
+    const size_t k = std::min(n, out_len_ - out_pos_);
+    std::memcpy(out, out_.data() + out_pos_, k);
+    out_pos_ += k;
+    return k;
   }
 
  private:
   ZSTD_DCtx* ctx_;
   size_t last_ = 0;  // 0 when the last frame is complete
+  std::vector<char> out_;
+  size_t out_pos_ = 0;  // out_[out_pos_, out_len_): decoded, not yet read
+  size_t out_len_ = 0;
 };
 
 }  // namespace
