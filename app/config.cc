@@ -140,15 +140,28 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
+// Levenshtein distance between a and b (bytes).
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
 // " (did you mean worker.group?)" for a near miss, else "".
 std::string Suggestion(std::string_view key) {
-  const KeySpec* best = nullptr;
-  size_t best_distance = 4;
-  for (const KeySpec& s : Specs()) {
-    const size_t d = EditDistance(key, s.key);
-    if (d < best_distance) best = &s, best_distance = d;
-  }
-  return best == nullptr ? "" : fmt::format(" (did you mean {}?)", best->key);
+  std::vector<std::string> keys;
+  for (const KeySpec& s : Specs()) keys.emplace_back(s.key);
+  const std::string nearest = Nearest(key, keys, 3);
+  return nearest.empty() ? "" : fmt::format(" (did you mean {}?)", nearest);
 }
 
 std::string UnknownKeyReason(std::string_view key) {
@@ -271,19 +284,15 @@ const char* TypeName(Type t) {
 
 }  // namespace
 
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
+std::string Nearest(std::string_view word, const std::vector<std::string>& candidates,
+                    size_t max_edits) {
+  const std::string* best = nullptr;
+  size_t best_distance = max_edits + 1;
+  for (const std::string& c : candidates) {
+    const size_t d = EditDistance(word, c);
+    if (d < best_distance) best = &c, best_distance = d;
   }
-  return row[b.size()];
+  return best == nullptr ? "" : *best;
 }
 
 bool IsSecretKey(std::string_view key) {

@@ -42,8 +42,11 @@ inline constexpr char kMaskedSecret[] = "********";
 // `key` is "section.key" or a bare librdkafka property name.
 bool IsSecretKey(std::string_view key);
 
-// Levenshtein distance between a and b (bytes), for "did you mean" hints.
-size_t EditDistance(std::string_view a, std::string_view b);
+// For a "did you mean" hint: the candidate nearest to `word` (Levenshtein
+// distance over bytes) if it is at most `max_edits` away, the first of
+// equally near ones; "" when none is that near.
+std::string Nearest(std::string_view word, const std::vector<std::string>& candidates,
+                    size_t max_edits);
 
 // One value given on the command line: the config key it sets
 // ("worker.group", or "kafka.<property>") and the flag, for messages.

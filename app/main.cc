@@ -112,9 +112,14 @@ class HelpFormatter : public CLI::Formatter {
   size_t width_ = 100;
 };
 
+// Every subcommand of `parent`, chosen on the command line or not.
+std::vector<const CLI::App*> AllSubcommands(const CLI::App& parent) {
+  return parent.get_subcommands([](const CLI::App*) { return true; });
+}
+
 // The subcommand of `parent` named `word`, or nullptr.
 const CLI::App* FindSubcommand(const CLI::App& parent, std::string_view word) {
-  for (const CLI::App* sub : parent.get_subcommands([](const CLI::App*) { return true; })) {
+  for (const CLI::App* sub : AllSubcommands(parent)) {
     if (sub->check_name(std::string(word))) return sub;
   }
   return nullptr;
@@ -123,12 +128,9 @@ const CLI::App* FindSubcommand(const CLI::App& parent, std::string_view word) {
 // Says that `word` names none of `parent`'s subcommands, with the nearest
 // one (at most two edits away); returns the exit code, 2.
 int UnknownCommand(const CLI::App& parent, const std::string& path, std::string_view word) {
-  std::string nearest;
-  size_t best = 3;
-  for (const CLI::App* sub : parent.get_subcommands([](const CLI::App*) { return true; })) {
-    const size_t d = roadpulse::EditDistance(word, sub->get_name());
-    if (d < best) best = d, nearest = sub->get_name();
-  }
+  std::vector<std::string> names;
+  for (const CLI::App* sub : AllSubcommands(parent)) names.push_back(sub->get_name());
+  const std::string nearest = roadpulse::Nearest(word, names, 2);
   std::fprintf(stderr, "%s: unknown command '%s'%s; `%s --help` lists them\n", path.c_str(),
                std::string(word).c_str(),
                nearest.empty() ? "" : (" (did you mean '" + nearest + "'?)").c_str(), path.c_str());
@@ -179,9 +181,7 @@ int main(int argc, char** argv) {
     }
     const CLI::App* chosen = FindSubcommand(app, argv[1]);
     if (chosen == nullptr) return UnknownCommand(app, "roadpulse", argv[1]);
-    const bool has_commands =
-        !chosen->get_subcommands([](const CLI::App*) { return true; }).empty();
-    if (has_commands && argc > 2 && argv[2][0] != '-' &&
+    if (!AllSubcommands(*chosen).empty() && argc > 2 && argv[2][0] != '-' &&
         FindSubcommand(*chosen, argv[2]) == nullptr) {
       return UnknownCommand(*chosen, "roadpulse " + chosen->get_name(), argv[2]);
     }

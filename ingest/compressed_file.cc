@@ -134,9 +134,9 @@ class ZstdDecompressor final : public Decompressor {
       absl::StatusOr<bool> more = Fill();
       if (!more.ok()) return more.status();
       if (!*more && last_ == 0) return 0;  // the end, after a complete frame
-      // At the end of the file zstd may still hold decoded bytes: ask with
-      // no input; nothing more then means the file ends inside a frame.
-      ZSTD_inBuffer in{in_.data() + in_pos_, *more ? in_len_ - in_pos_ : 0, 0};
+      // At the end of the file (in_ is empty) zstd may still hold decoded
+      // bytes: ask; nothing more then means the file ends inside a frame.
+      ZSTD_inBuffer in{in_.data() + in_pos_, in_len_ - in_pos_, 0};
       ZSTD_outBuffer o{out_.data(), out_.size(), 0};
       last_ = ZSTD_decompressStream(ctx_, &o, &in);
       if (ZSTD_isError(last_)) {

@@ -123,6 +123,20 @@ TEST(ConfigTest, UnknownKeyInFileIsNamed) {
                     HasSubstr("did you mean worker.group?")));
 }
 
+// Distances worked out by hand: repot -> report inserts an r (1);
+// repot -> replay changes o, t and adds y (3); xyz is 6 from either.
+TEST(ConfigTest, NearestNamesTheClosestWithinTheLimit) {
+  const std::vector<std::string> commands = {"replay", "report", "run"};
+  EXPECT_EQ(Nearest("repot", commands, 2), "report");
+  EXPECT_EQ(Nearest("repot", {"replay"}, 2), "");
+  EXPECT_EQ(Nearest("repot", {"replay"}, 3), "replay");
+  EXPECT_EQ(Nearest("xyzxyz", commands, 2), "");
+  EXPECT_EQ(Nearest("", commands, 3), "run");  // three insertions
+  // Equally near (one edit each): the first.
+  EXPECT_EQ(Nearest("rux", {"rum", "run"}, 2), "rum");
+  EXPECT_EQ(Nearest("report", commands, 0), "report");
+}
+
 TEST(ConfigTest, UnknownSectionIsNamed) {
   Config config;
   const absl::Status s = config.MergeToml("[wroker]\ngroup = \"x\"\n", "f.toml");
