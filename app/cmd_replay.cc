@@ -114,6 +114,17 @@ int RunReplay(const ReplayFlags& f) {
       absl::ToUnixSeconds(absl::FromCivil(std::min(base.from, period.from), tz));
   options.days_to_unix_s = absl::ToUnixSeconds(absl::FromCivil(std::max(base.to, period.to), tz));
   Replayer replay(*regions, options);
+  // Events refused as too late whose days the report reads: its figures
+  // leave them out. Inputs given newest first do that (the retention
+  // horizon runs from the newest event read before, as in `run`).
+  int64_t too_late_in_periods = 0;
+  auto note_refusal = [&](RejectReason reason, absl::Time occurred_at) {
+    if (reason != RejectReason::kTooLate) return;
+    const absl::CivilDay day = absl::ToCivilDay(occurred_at, tz);
+    if ((day >= period.from && day < period.to) || (day >= base.from && day < base.to)) {
+      ++too_late_in_periods;
+    }
+  };
 
   // An input that cannot be read to its end leaves the counts short: the
   // command then names it, prints no report (a report of part of the input
@@ -159,6 +170,7 @@ int RunReplay(const ReplayFlags& f) {
             first_record.begin() - 1);
         (*rejects)->Reject(sources[file]->name(), sources[file]->Describe(r.position),
                            fmt::format("{}: {}", RejectReasonName(r.reason), r.detail));
+        note_refusal(r.reason, r.too_late_occurred_at);
       }
     };
     for (const std::unique_ptr<RecordSource>& src : sources) {
@@ -182,6 +194,7 @@ int RunReplay(const ReplayFlags& f) {
           if (r.outcome == Outcome::kRejected) {
             (*rejects)->Reject(src->name(), src->Where(),
                                fmt::format("{}: {}", RejectReasonName(r.reason), r.detail));
+            note_refusal(r.reason, r.too_late_occurred_at);
           }
         }
         progress.Update(records, bytes_before + src->file_bytes_read());
@@ -218,6 +231,7 @@ int RunReplay(const ReplayFlags& f) {
       if (res.outcome == Outcome::kRejected) {
         (*rejects)->Reject(r.topic, fmt::format("partition {} offset {}", r.partition, r.offset),
                            fmt::format("{}: {}", RejectReasonName(res.reason), res.detail));
+        note_refusal(res.reason, res.too_late_occurred_at);
       }
       progress.Update(records, 0);
       return absl::OkStatus();
@@ -276,6 +290,15 @@ int RunReplay(const ReplayFlags& f) {
   if (const std::string hint = EmptyPeriodHint(*report, days, "the input"); !hint.empty()) {
     fmt::print(stderr, "roadpulse replay: {}\n", hint);
   }
+  if (too_late_in_periods > 0) {
+    fmt::print(stderr,
+               "roadpulse replay: warning: {} records of the report's periods were refused as "
+               "too_late, and its figures leave them out: each event is more than {} days "
+               "older than the newest one read before it on its partition. The inputs are "
+               "read in the order given, as `run` reads a partition; if they are not oldest "
+               "first, give them in that order\n",
+               too_late_in_periods, f.retention_days);
+  }
   std::string text = RenderReport(*report, request->format, request->utf8_bom);
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
@@ -297,7 +320,8 @@ void AddReplayCommand(CLI::App& app, int* exit_code) {
       "ROADPULSE_KAFKA_* variables (SASL, TLS) and -X.");
   cmd->add_option("INPUT", flags->inputs,
                   "Event-log files (length-delimited LoggedRecord or JSON Lines, optionally .gz/"
-                  ".zst), or CSV files with --mapping");
+                  ".zst), or CSV files with --mapping; read in the order given, which should be "
+                  "oldest first (see --retention-days)");
   cmd->add_option("--mapping", flags->mapping, "CSV mapping (TOML): every INPUT is a CSV file")
       ->check(CLI::ExistingFile);
   cmd->add_option("--input-format", flags->input_format, "Event-log format: auto, delimited, jsonl")

@@ -126,7 +126,8 @@ class Replayer::Worker {
         if (!p.processor.settled().empty()) owner_->TakeSettled(p.processor, settled);
         if (r.outcome == Outcome::kRejected) {
           ++rejected_by_reason[static_cast<size_t>(r.reason)];
-          refusals.push_back(Refusal{item.record, item.position, r.reason, r.detail});
+          refusals.push_back(
+              Refusal{item.record, item.position, r.reason, r.detail, r.too_late_occurred_at});
         }
       }
       const int64_t last = batch->items.empty() ? 0 : batch->items.back().record;
@@ -171,7 +172,8 @@ Replayer::Replayer(const RegionTable& regions, ReplayOptions options)
 Replayer::~Replayer() { Finish(); }
 
 void Replayer::Refuse(int64_t record, RecordPosition position, const ProcessResult& result) {
-  refusals_.push_back(Refusal{record, position, result.reason, result.detail});
+  refusals_.push_back(
+      Refusal{record, position, result.reason, result.detail, result.too_late_occurred_at});
 }
 
 void Replayer::Submit(const SourceRecord& record, RecordPosition position) {

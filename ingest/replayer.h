@@ -74,6 +74,7 @@ struct Refusal {
   RecordPosition position;
   RejectReason reason = RejectReason::kNotProtobuf;
   std::string detail;
+  absl::Time too_late_occurred_at = absl::InfinitePast();  // as ProcessResult's
 };
 
 // Totals over every partition, and refusals by reason.

@@ -459,6 +459,15 @@ absl::Time ToTime(const TimestampView& ts) {
   return absl::FromUnixSeconds(ts.seconds) + absl::Nanoseconds(ts.nanos);
 }
 
+// "400 days", or absl's form for a horizon that is no whole number of days.
+std::string HorizonText(const ProcessorOptions& options) {
+  const absl::Duration day = absl::Hours(24);
+  if (options.retention_horizon % day == absl::ZeroDuration()) {
+    return absl::StrCat(options.retention_horizon / day, " days");
+  }
+  return absl::FormatDuration(options.retention_horizon);
+}
+
 // Checks shared by both event kinds: returns the counting unit and sets
 // *occurred, or returns nullptr and sets *reject. `oldest_allowed` is
 // watermark - options.retention_horizon (InfinitePast before any event).
@@ -515,10 +524,10 @@ const Region* CheckCommon(const RegionTable& regions, const ProcessorOptions& op
                              absl::FormatTime(*occurred)));
   }
   if (*occurred < oldest_allowed) {
+    reject->too_late_occurred_at = *occurred;
     return fail(RejectReason::kTooLate,
                 absl::StrCat("occurred_at ", absl::FormatTime(*occurred),
-                             " is older than the retention horizon (",
-                             absl::FormatDuration(options.retention_horizon),
+                             " is older than the retention horizon (", HorizonText(options),
                              " before the newest event ", absl::FormatTime(watermark), ")"));
   }
   return unit;

@@ -114,6 +114,9 @@ struct ProcessResult {
   Outcome outcome = Outcome::kCounted;
   RejectReason reason = RejectReason::kNotProtobuf;  // meaningful when kRejected
   std::string detail;                                // human-readable, when kRejected
+  // kTooLate: the refused event's occurred_at (a replay tells which of them
+  // fall in its report's periods). Otherwise InfinitePast.
+  absl::Time too_late_occurred_at = absl::InfinitePast();
 };
 
 // Counters of one partition: read == counted + amended + duplicates + rejected.

@@ -157,6 +157,7 @@ def main():
     failures += check_broker_control(args.roadpulse)
     failures += check_replay_rejects(args.roadpulse)
     failures += check_replay_unreadable_input(args.roadpulse)
+    failures += check_replay_out_of_order(args.roadpulse)
     failures += check_output_write_failures(args.roadpulse)
     failures += check_unknown_command(args.roadpulse)
     failures += check_stdout_is_output(args.roadpulse)
@@ -389,6 +390,72 @@ def check_replay_unreadable_input(roadpulse):
                 if not ok:
                     failures.append("replay %s --threads %s: rc=%d, stdout %r, stderr %r" % (
                         names, threads, p.returncode, p.stdout[:200], p.stderr[-400:]))
+    return failures
+
+
+def check_replay_out_of_order(roadpulse):
+    """Inputs newest first: events more than 400 days older than one read
+    before them on their partition are refused as too_late, as `run` would
+    refuse them, and the report says how many of its periods' events it left
+    out. Four hand-made accidents in 371603, one partition:
+    A 2025-06-01 and D 2025-05-20 (this year's period), B 2024-03-01 (last
+    year's), C 2023-01-05 (neither); A before B and C puts both 457+ days
+    behind A. Oldest first, all four count."""
+    import datetime
+    import json
+    import os
+    import tempfile
+
+    def accident(ident, occurred):
+        t = datetime.datetime.strptime(occurred, "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=datetime.timezone.utc) + datetime.timedelta(minutes=30)
+        return json.dumps({
+            "kind": "EVENT_KIND_INCIDENT", "key": ident,
+            "timestampUnixMs": str(int(t.timestamp() * 1000)),
+            "incident": {"id": ident, "revision": 1, "occurredAt": occurred,
+                         "reportedAt": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                         "location": {"regionCode": "371603", "roadClass": "ROAD_CLASS_COUNTY"},
+                         "severity": "SEVERITY_GENERAL",
+                         "handling": "HANDLING_ORDINARY_PROCEDURE",
+                         "vehicles": ["VEHICLE_CATEGORY_CAR"], "propertyLossYuan": "1000",
+                         "injuries": 1}})
+
+    a = accident("T-A", "2025-06-01T02:00:00Z")
+    d = accident("T-D", "2025-05-20T02:00:00Z")
+    b = accident("T-B", "2024-03-01T02:00:00Z")
+    c = accident("T-C", "2023-01-05T02:00:00Z")
+    # order -> (too_late refusals, of them in the periods, accidents, last year's)
+    cases = {"newest first": ([a, d, b, c], 2, 1, 2, 0),
+             "oldest first": ([c, b, d, a], 0, 0, 2, 1)}
+    failures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (lines, too_late, in_periods, value, last_year) in cases.items():
+            path = os.path.join(tmp, name.replace(" ", "-") + ".jsonl")
+            with open(path, "w") as f:
+                f.write("\n".join(lines) + "\n")
+            p = subprocess.run([roadpulse, "replay", path, "--partitions", "1", "--from",
+                                "2025-01-01", "--to", "2025-09-01", "--format", "json"],
+                               capture_output=True, text=True, timeout=60)
+            got_too_late = re.search(r"too_late (\d+)\)", p.stderr)
+            warning = re.search(r"warning: (\d+) records of the report's periods were refused "
+                                r"as too_late.*oldest first", p.stderr)
+            row = {}
+            if p.returncode == 0:
+                for r in json.loads(p.stdout)["rows"]:
+                    if r["region_code"] == "371603":
+                        row = {m["metric"]: m for m in r["metrics"]}["accidents"]
+            ok = (p.returncode == 0 and
+                  (int(got_too_late.group(1)) if got_too_late else 0) == too_late and
+                  (int(warning.group(1)) if warning else 0) == in_periods and
+                  row.get("value") == value and row.get("last_year") == last_year)
+            print("%-4s replay, %s: rc=%d, too_late %s, warning %s, accidents %s/%s "
+                  "(expected %d, %d, %d/%d)" %
+                  ("ok" if ok else "BAD", name, p.returncode,
+                   got_too_late.group(1) if got_too_late else 0,
+                   warning.group(1) if warning else "none", row.get("value"),
+                   row.get("last_year"), too_late, in_periods, value, last_year))
+            if not ok:
+                failures.append("replay %s: %s" % (name, p.stderr[-600:]))
     return failures
 
 
