@@ -158,10 +158,16 @@ absl::StatusOr<Report> BuildReport(const CountStore& store, std::string_view reg
   report.headline.push_back(Find(all, Metric::kKeyViolations));
   report.headline.push_back(Find(all, Metric::kVideoHandled));
 
-  const std::string place = city ? (zh ? "全市" : "Citywide") : report.region_name;
-  const std::string e3e4_place =
-      zh ? (city ? e3e4_region.name_zh : report.region_name)
-         : (city ? "in the main urban area" : "in " + report.region_name);
+  // English names the main urban area in a sentence as "the main urban
+  // area" (its table label is "Main urban area").
+  const bool main_urban = region == &regions.main_urban();
+  const std::string in_region =
+      city || main_urban ? "in the main urban area" : "in " + report.region_name;
+  const std::string place =
+      city ? (zh ? "全市" : "Citywide")
+           : (zh ? report.region_name
+                 : (main_urban ? "In the main urban area" : "In " + report.region_name));
+  const std::string e3e4_place = zh ? (city ? e3e4_region.name_zh : report.region_name) : in_region;
   const std::vector<Change> casualties = {Find(all, Metric::kAccidents).change,
                                           Find(all, Metric::kDeaths).change,
                                           Find(all, Metric::kInjuries).change};
@@ -186,15 +192,17 @@ absl::StatusOr<Report> BuildReport(const CountStore& store, std::string_view reg
         "Accidents involving low-speed electric tricycles and quadricycles {}, and their "
         "injuries, {}",
         e3e4_place, DescribeChanges(e3e4_changes, {"accidents", "injuries"}, 1, language)));
-    report.sentences.push_back(fmt::format(
-        "{} ({}) key traffic violations were handled: drink and drunk driving, speeding, "
-        "overloading, carrying too many passengers and fatigue driving",
-        Thousands(key), FormatWan(key)));
+    // The exact count: 万 is the Chinese sentence's unit, not English's.
+    report.sentences.push_back(
+        fmt::format("{} key traffic {} handled: drink and drunk driving, speeding, "
+                    "overloading, carrying too many passengers and fatigue driving",
+                    Thousands(key), key == 1 ? "violation was" : "violations were"));
     // "3万余" is "more than 30,000".
     const bool more_than = video > 10000 && video % 10000 != 0;
-    report.sentences.push_back(fmt::format(
-        "{}{} ({}) minor accidents were settled over video", more_than ? "More than " : "",
-        Thousands(more_than ? video / 10000 * 10000 : video), FormatWanYu(video)));
+    report.sentences.push_back(fmt::format("{}{} minor {} settled over video",
+                                           more_than ? "More than " : "",
+                                           Thousands(more_than ? video / 10000 * 10000 : video),
+                                           video == 1 ? "accident was" : "accidents were"));
   }
 
   std::vector<const Region*> units = regions.Children(region->code);

@@ -1,5 +1,7 @@
 #include "sinks/report.h"
 
+#include <algorithm>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "processors/count_record.h"
@@ -55,6 +57,59 @@ TEST_F(ReportTest, SentencesStateTheHandComputedChanges) {
   EXPECT_EQ(FirstSentence(from, to, Language::kEn),
             "Citywide, road traffic accidents, deaths and injuries fell 20.00%, 50.00% and "
             "25.00% year over year");
+}
+
+// The violations and video sentences: 万 is the Chinese sentence's unit;
+// English gives the exact count once, "More than 30,000" for 3万余.
+TEST_F(ReportTest, EnglishSentencesGiveTheCountWithoutChineseUnits) {
+  auto violations_day = [](absl::CivilDay day, int64_t key, int64_t video) {
+    MetricValues values{};
+    At(values, Metric::kKeyViolations) = key;
+    At(values, Metric::kVideoHandled) = video;
+    const int64_t start = absl::ToUnixSeconds(absl::FromCivil(day, testing::Shanghai()));
+    return MakeCountRecord(Binzhou(), "roadpulse.violations", 3,
+                           BucketKey{Binzhou().Find("371602")->index, start}, values, 1, 1);
+  };
+  const absl::CivilDay from(2025, 1, 1), to(2025, 4, 1);
+  ASSERT_TRUE(store_.Apply(violations_day(absl::CivilDay(2025, 2, 3), 1388, 304)).ok());
+  Report en = Build(from, to, Language::kEn);
+  ASSERT_EQ(en.sentences.size(), 4u);
+  EXPECT_EQ(en.sentences[2],
+            "1,388 key traffic violations were handled: drink and drunk driving, speeding, "
+            "overloading, carrying too many passengers and fatigue driving");
+  EXPECT_EQ(en.sentences[3], "304 minor accidents were settled over video");
+  // 1,388 + 137,612 = 139,000 (13.9万); 304 + 30,208 = 30,512 (3万余).
+  ASSERT_TRUE(store_.Apply(violations_day(absl::CivilDay(2025, 2, 4), 137612, 30208)).ok());
+  en = Build(from, to, Language::kEn);
+  ASSERT_EQ(en.sentences.size(), 4u);
+  EXPECT_THAT(en.sentences[2], HasSubstr("139,000 key traffic violations were handled: "));
+  EXPECT_EQ(en.sentences[3], "More than 30,000 minor accidents were settled over video");
+  for (const std::string& sentence : en.sentences) {
+    EXPECT_TRUE(std::all_of(sentence.begin(), sentence.end(), [](char c) {
+      return static_cast<unsigned char>(c) < 0x80;
+    })) << sentence;
+  }
+  const Report zh = Build(from, to);
+  ASSERT_EQ(zh.sentences.size(), 4u);
+  EXPECT_EQ(zh.sentences[2], "查处“酒醉驾”“三超一疲劳”等重点交通违法行为13.9万起");
+  EXPECT_EQ(zh.sentences[3], "视频快处轻微交通事故3万余起");
+}
+
+// A county's or the main urban area's English sentences say "In X" and
+// "in the main urban area", not the table's label alone.
+TEST_F(ReportTest, EnglishSentencesNameTheRegionAsAPlace) {
+  const absl::CivilDay from(2025, 1, 1), to(2025, 4, 1);
+  const Report bincheng = Build(from, to, Language::kEn, "371602");
+  ASSERT_FALSE(bincheng.sentences.empty());
+  // 371602: 6, 2, 7 in 2024 and 5, 1, 4 in 2025 (the fixture).
+  EXPECT_EQ(bincheng.sentences[0],
+            "In Bincheng District, road traffic accidents, deaths and injuries fell 16.67%, "
+            "50.00% and 42.86% year over year");
+  EXPECT_THAT(bincheng.sentences[1], HasSubstr("quadricycles in Bincheng District, and"));
+  const Report main_urban = Build(from, to, Language::kEn, "371600-main");
+  ASSERT_FALSE(main_urban.sentences.empty());
+  EXPECT_THAT(main_urban.sentences[0], HasSubstr("In the main urban area, road traffic"));
+  EXPECT_THAT(main_urban.sentences[1], HasSubstr("quadricycles in the main urban area, and"));
 }
 
 TEST_F(ReportTest, CsvCarriesTheHandComputedRowsAndABomOnlyWhenAsked) {
