@@ -23,6 +23,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -74,6 +75,12 @@ REPORT_PANEL = """JSON.stringify({
   md: document.getElementById('dl-md').href})"""
 
 
+BANNER = "JSON.stringify({state: document.getElementById('app').getAttribute('data-state'), " \
+    "badge: document.getElementById('badge').textContent, " \
+    "text: document.getElementById('stale').textContent, " \
+    "hidden: document.getElementById('stale').classList.contains('hidden')})"
+
+
 def check_report_panel(cdp, base, lang):
     """The report panel shows /api/v1/report's sentences for this year so far
     (in the page's language), and its CSV link gives that report's CSV after a
@@ -88,7 +95,9 @@ def check_report_panel(cdp, base, lang):
         page = json.loads(cdp.evaluate(REPORT_PANEL))
         last = (page, api.get("snapshot_version"), api.get("sentences"))
         if page["version"] == str(api["snapshot_version"]):
-            if page["sentences"] != api["sentences"]:
+            # Each ends as in the text report: 。 in Chinese, a full stop in English.
+            stop = "。" if lang == "zh" else "."
+            if page["sentences"] != [s + stop for s in api["sentences"]]:
                 h.fail("report panel (%s) at snapshot %s: %r, /api/v1/report: %r" % (
                     lang, page["version"], page["sentences"], api["sentences"]))
             compared = True
@@ -228,10 +237,7 @@ def waiting_banner(procs, roadpulse, tmp):
     h.log("serve with no broker: /readyz %d %s" % (status, ready))
     if status != 503 or dead not in ready["waiting"]:
         h.fail("/readyz: expected 503 naming %s, got %d %s" % (dead, status, ready))
-    banner = "JSON.stringify({state: document.getElementById('app').getAttribute('data-state'), " \
-             "badge: document.getElementById('badge').textContent, " \
-             "text: document.getElementById('stale').textContent, " \
-             "hidden: document.getElementById('stale').classList.contains('hidden')})"
+    banner = BANNER
     with v.Chromium(base + "/", tmp) as cdp:
         page = v.wait_for("the page to say waiting", lambda: (
             lambda p: p if p["state"] == "waiting" else None)(json.loads(cdp.evaluate(banner))), 30)
@@ -269,6 +275,15 @@ def empty_counts_hint(procs, roadpulse, tmp):
                 if api["period"]["from"] not in page["hint"]:
                     h.fail("the hint does not name the period's first day %s: %r" % (
                         api["period"]["from"], page["hint"]))
+                # The status banner: no counts yet, not "published — ago".
+                banner = json.loads(cdp.evaluate(BANNER))
+                h.log("status on an empty counts topic (%s): %s" % (lang, banner))
+                wanted = {"zh": ("暂无数据", "roadpulse.counts 中还没有任何计数"),
+                          "en": ("NO DATA", "roadpulse.counts holds no counts yet")}[lang]
+                if banner["state"] != "nocounts" or banner["hidden"] or \
+                        banner["badge"] != wanted[0] or wanted[1] not in banner["text"] or \
+                        "—" in banner["text"]:
+                    h.fail("the banner on an empty counts topic (%s): %s" % (lang, banner))
 
 
 def main():
@@ -373,6 +388,14 @@ def main():
                 h.fail("English switch did not work: %r" % title)
             h.log("English switch: %r" % title)
             check_report_panel(cdp, base, "en")
+            # Not a Chinese character or full-width sign left in English
+            # (the button that switches back to 中文 aside).
+            text = cdp.evaluate("(() => { const b = document.body.cloneNode(true); "
+                                "b.querySelector('#lang').remove(); return b.textContent; })()")
+            chinese = sorted(set(re.findall(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]", text)))
+            if chinese:
+                h.fail("the English page still shows %s: %r" % ("".join(chinese), text[:2000]))
+            h.log("English page: %d characters of text, none Chinese" % len(text))
             check_layout(cdp, base, "en")
             # Smaller windows: the narrowest with one row of cards, a laptop
             # (four cards a row, the table over the whole width), a small

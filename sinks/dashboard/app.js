@@ -6,11 +6,13 @@
     zh: {
       title: '道路交通安全实时态势', latest: '最新数据', clock: '当前时间', live: '实时',
       stale: '数据停滞', offline: '连接中断', loading: '加载中', lang: 'English',
-      today: '今日', ytd: '今年以来', yoy: '同比', region: '地区', total: '合计',
+      today: '今日', ytd: '今年以来', yoy: '同比', region: '地区', with_total: (r) => `${r}（合计）`,
       by_region: '各县市区 · 今年以来（同比）', chart: '事故起数 · 今年以来与去年同期',
       this_year: '今年', last_year: '去年同期', spark: '近 24 小时事故起数（每小时）',
       spark_note: '按事故发生时间 · 本小时至今', no_base: '去年同期为 0，无同比',
-      stale_msg: (s) => `⚠ 数据已停止更新：最近一次计数发布于 ${s} 前，请检查采集与计算服务。`,
+      stale_msg: (s) => `⚠ 数据已停止更新：最近一次计数发布于 ${s}前，请检查采集与计算服务。`,
+      nocounts: '暂无数据',
+      nocounts_msg: '⚠ roadpulse.counts 中还没有任何计数，请检查采集与计算服务（roadpulse run）。',
       offline_msg: '⚠ 与服务器的实时连接已中断，正在重连……',
       report: '今年以来通报', dl_csv: '下载报表（CSV，可用 Excel 打开）', dl_md: '下载报表（Markdown）',
       report_period: (f, t) => `${f} 至 ${t}，与去年同期相比`,
@@ -26,12 +28,14 @@
     en: {
       title: 'Road traffic safety, live', latest: 'Latest data', clock: 'Now', live: 'LIVE',
       stale: 'STALE', offline: 'OFFLINE', loading: 'loading', lang: '中文',
-      today: 'Today', ytd: 'Year to date', yoy: 'YoY', region: 'Region', total: 'Total',
+      today: 'Today', ytd: 'Year to date', yoy: 'YoY', region: 'Region', with_total: (r) => `${r} (total)`,
       by_region: 'Counties, districts and zones · year to date (YoY)',
       chart: 'Accidents · year to date vs same period last year',
       this_year: 'This year', last_year: 'Last year', spark: 'Accidents in the last 24 h (per hour)',
       spark_note: 'by time of the accident · this hour so far', no_base: 'last year was 0: no percentage',
       stale_msg: (s) => `⚠ Data has stopped: the newest count was published ${s} ago. Check the workers.`,
+      nocounts: 'NO DATA',
+      nocounts_msg: '⚠ roadpulse.counts holds no counts yet. Check the workers (roadpulse run).',
       offline_msg: '⚠ Lost the live connection to the server; reconnecting…',
       report: 'Year to date, in the report\'s words', dl_csv: 'Download the report (CSV, opens in Excel)',
       dl_md: 'Download the report (Markdown)',
@@ -163,7 +167,7 @@
     const rows = s.regions.concat([Object.assign({}, s.city, { total: true })]);
     for (const r of rows) {
       const tr = el('tr', r.total ? { class: 'total' } : {});
-      tr.appendChild(el('td', {}, r.total ? `${name(r)}（${t.total}）` : name(r)));
+      tr.appendChild(el('td', {}, r.total ? t.with_total(name(r)) : name(r)));
       for (const m of s.metrics) {
         const td = el('td');
         td.appendChild(number('', r.ytd[m.id], m.id, r.code, 'ytd'));
@@ -248,17 +252,18 @@
     $('latest').textContent = latest ? timeText(latest) : '—';
     const offline = now - lastMessage > 3 * 5000 + 2000 && lastMessage > 0;
     const ageS = latest ? Math.max(0, Math.round((now - latest) / 1000)) : null;
-    const stale = !latest || ageS > summary.stale_after_s;
-    // The worst first: no server, then a server that cannot read the counts.
-    const state = offline ? 'offline' : summary.waiting ? 'waiting' : stale ? 'stale' : 'live';
+    // The worst first: no server, then a server that cannot read the counts,
+    // then a counts topic with nothing in it (no age to give).
+    const state = offline ? 'offline' : summary.waiting ? 'waiting'
+      : !latest ? 'nocounts' : ageS > summary.stale_after_s ? 'stale' : 'live';
     const badge = $('badge');
-    badge.className = 'badge ' + (state === 'live' ? 'live' : 'stale');
+    badge.className = 'badge' + (state === 'live' ? ' live' : state === 'nocounts' ? '' : ' stale');
     badge.textContent = t[state];
     const banner = $('stale');
     banner.classList.toggle('hidden', state === 'live');
     banner.textContent = {
       offline: t.offline_msg, waiting: t.waiting_msg(summary.waiting),
-      stale: t.stale_msg(ageS === null ? '—' : t.secs(ageS)), live: '',
+      nocounts: t.nocounts_msg, stale: t.stale_msg(t.secs(ageS)), live: '',
     }[state];
     app.setAttribute('data-state', state);
   }
@@ -317,7 +322,9 @@
       const c = empty.counts ? { from: empty.counts.from, last: dayBefore(empty.counts.to_exclusive) } : null;
       box.appendChild(el('p', { class: 'report-hint', id: 'report-hint' }, t.empty_period(report.period.from, last, c)));
     }
-    for (const sentence of report.sentences) box.appendChild(el('p', {}, sentence));
+    // Ended as the text and Markdown reports end them (the JSON's have no stop).
+    const stop = report.language === 'zh' ? '。' : '.';
+    for (const sentence of report.sentences) box.appendChild(el('p', {}, sentence + stop));
     box.setAttribute('data-version', String(report.snapshot_version));
   }
   function loadReport() {
