@@ -37,7 +37,9 @@ constexpr Metric kMainUrbanMetrics[] = {Metric::kE3E4Accidents, Metric::kE3E4Inj
 std::string DayText(absl::CivilDay d) { return absl::FormatCivilTime(d); }
 
 // value, last year's value, the change (null with a reason for a zero base).
-json ChangeJson(int64_t value, int64_t previous) {
+// `no_base_days`: the same period last year has no day at all (the period
+// is 29 February alone).
+json ChangeJson(int64_t value, int64_t previous, bool no_base_days = false) {
   const Change c = YearOverYear(value, previous);
   json j;
   j["value"] = value;
@@ -47,7 +49,9 @@ json ChangeJson(int64_t value, int64_t previous) {
     j["change_text"] = FormatPercent(c, 2) + "%";
   } else {
     j["change_percent"] = nullptr;
-    j["change_reason"] = "last year's value is 0: no percentage";
+    j["change_reason"] = no_base_days ? "the same period last year has no day (29 February has "
+                                        "no twin): no percentage"
+                                      : "last year's value is 0: no percentage";
   }
   return j;
 }
@@ -72,7 +76,7 @@ json FiguresJson(const CountStore& store, const std::string& region, absl::Civil
   json ytd_j = json::object();
   for (Metric m : metrics) {
     const std::string name(MetricName(m));
-    today_j[name] = ChangeJson(At(v_day, m), At(v_day_ly, m));
+    today_j[name] = ChangeJson(At(v_day, m), At(v_day_ly, m), day_ly.from == day_ly.to);
     ytd_j[name] = ChangeJson(At(v_ytd, m), At(v_ytd_ly, m));
   }
   return json{{"today", std::move(today_j)}, {"ytd", std::move(ytd_j)}};
@@ -155,7 +159,8 @@ absl::StatusOr<json> CountsJson(const ViewSnapshot& snapshot, const CountsQuery&
   j["last_year_from"] = DayText(base.from);
   j["last_year_to"] = DayText(base.to);
   j.update(ChangeJson(store.Sum(query.metric, query.region, p.from, p.to),
-                      store.Sum(query.metric, query.region, base.from, base.to)));
+                      store.Sum(query.metric, query.region, base.from, base.to),
+                      base.from == base.to));
   j["snapshot_version"] = snapshot.version;
   j["ready"] = snapshot.ready;
   j["latest_publish_ms"] = store.latest_publish_ms();

@@ -81,6 +81,28 @@ BANNER = "JSON.stringify({state: document.getElementById('app').getAttribute('da
     "hidden: document.getElementById('stale').classList.contains('hidden')})"
 
 
+def check_today_bases(cdp, base):
+    """Today is not over: each of today's figures is set beside last year's
+    whole same day, as a count (that of /api/v1/counts?window=today), not a
+    percentage of part of a day against a whole one."""
+    bases = json.loads(cdp.evaluate(
+        "JSON.stringify(Array.from(document.querySelectorAll('[data-ly-metric]')).map(e => ({"
+        "metric: e.dataset.lyMetric, region: e.dataset.lyRegion, text: e.textContent, "
+        "whole: e.parentElement.textContent})))"))
+    problems = []
+    for b in bases:
+        body = v.get_json(base + "/api/v1/counts?metric=%s&region=%s&window=today" %
+                          (b["metric"], b["region"]))[1]
+        if int(b["text"].replace(",", "")) != body["last_year"] or \
+                not b["whole"].startswith("去年同日全天 ") or "%" in b["whole"]:
+            problems.append("%s/%s: %r, API last_year %r" % (b["metric"], b["region"], b["whole"],
+                                                           body["last_year"]))
+    if not bases or problems:
+        h.fail("today's bases (%d): %s" % (len(bases), "; ".join(problems[:5])))
+    h.log("today's %d figures each beside last year's whole day, equal to /api/v1/counts, e.g. %r"
+          % (len(bases), bases[0]["whole"]))
+
+
 def check_report_panel(cdp, base, lang):
     """The report panel shows /api/v1/report's sentences for this year so far
     (in the page's language), and its CSV link gives that report's CSV after a
@@ -355,6 +377,7 @@ def main():
                 time.sleep(0.5)
             if mismatches:
                 h.fail("page and API disagree:\n  " + "\n  ".join(mismatches[:10]))
+            check_today_bases(cdp, base)
             # The badge says live while the newest count the view has read is
             # less than stale_after_s (30 s) old. Right after the history the
             # view is still reading the worker's backlog of count records: in

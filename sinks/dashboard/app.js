@@ -10,6 +10,7 @@
       by_region: '各县市区 · 今年以来（同比）', chart: '事故起数 · 今年以来与去年同期',
       this_year: '今年', last_year: '去年同期', spark: '近 24 小时事故起数（每小时）',
       spark_note: '按事故发生时间 · 本小时至今', no_base: '去年同期为 0，无同比',
+      day_ly: '去年同日全天', day_ly_note: '今日尚未结束，去年同日为全天数，故不计算同比百分比',
       stale_msg: (s) => `⚠ 数据已停止更新：最近一次计数发布于 ${s}前，请检查采集与计算服务。`,
       nocounts: '暂无数据',
       nocounts_msg: '⚠ roadpulse.counts 中还没有任何计数，请检查采集与计算服务（roadpulse run）。',
@@ -33,6 +34,7 @@
       chart: 'Accidents · year to date vs same period last year',
       this_year: 'This year', last_year: 'Last year', spark: 'Accidents in the last 24 h (per hour)',
       spark_note: 'by time of the accident · this hour so far', no_base: 'last year was 0: no percentage',
+      day_ly: 'Whole day last year', day_ly_note: 'Today is not over: last year\'s figure is its whole day, so no percentage is shown',
       stale_msg: (s) => `⚠ Data has stopped: the newest count was published ${s} ago. Check the workers.`,
       nocounts: 'NO DATA',
       nocounts_msg: '⚠ roadpulse.counts holds no counts yet. Check the workers (roadpulse run).',
@@ -88,8 +90,17 @@
     return e;
   }
   // A change against last year: ↓ green (fewer is better), ↑ red, — without base.
-  function change(fig, win) {
+  function change(fig, win, metric, region) {
     const t = T[lang];
+    if (win === 'today') {
+      // Today is not over, last year's same day is: a percentage would set
+      // part of a day against a whole one (at 9 in the morning, a fall of
+      // most of it). Its whole count instead, to read beside today's.
+      const span = el('span', { class: 'chg none base' }, `${t.day_ly} `);
+      span.appendChild(el('span', { 'data-ly-metric': metric, 'data-ly-region': region }, fmt(fig.last_year)));
+      span.title = t.day_ly_note;
+      return span;
+    }
     // The label is a span of its own: a narrow window's county table, whose
     // heading already says 同比, leaves it out.
     const span = el('span', { class: 'chg' });
@@ -126,7 +137,7 @@
         card.appendChild(row);
         const row2 = el('div', { class: 'row' });
         row2.appendChild(el('span', { class: 'lbl' }, ''));
-        row2.appendChild(change(fig, win));
+        row2.appendChild(change(fig, win, m.id, s.city.code));
         card.appendChild(row2);
       }
       box.appendChild(card);
@@ -147,7 +158,7 @@
         const cell = el('span', { class: 'fig-cell' });
         cell.appendChild(el('span', { class: 'lbl' }, t[win]));
         cell.appendChild(number('num', s.main_urban[win][m.id], m.id, s.main_urban.code, win));
-        cell.appendChild(change(s.main_urban[win][m.id], win));
+        cell.appendChild(change(s.main_urban[win][m.id], win, m.id, s.main_urban.code));
         fig.appendChild(cell);
       }
       box.appendChild(fig);
