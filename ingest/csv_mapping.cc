@@ -834,14 +834,17 @@ class RowView {
   const CsvRow& row_;
 };
 
-// Parses `text` with the compiled format; false when it does not match.
-bool ParseWithFormat(const std::vector<FormatPart>& parts, std::string_view text,
-                     absl::CivilSecond* out) {
+enum class TimeParse { kOk, kNoMatch, kNoSuchTime };
+
+// Parses `text` with the compiled format: kNoMatch when it does not match,
+// kNoSuchTime when it does but names no time of the calendar (2025-02-29).
+TimeParse ParseWithFormat(const std::vector<FormatPart>& parts, std::string_view text,
+                          absl::CivilSecond* out) {
   int64_t y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
   size_t i = 0;
   for (const FormatPart& p : parts) {
     if (p.directive == 0) {
-      if (i >= text.size() || text[i] != p.literal) return false;
+      if (i >= text.size() || text[i] != p.literal) return TimeParse::kNoMatch;
       ++i;
       continue;
     }
@@ -853,7 +856,7 @@ bool ParseWithFormat(const std::vector<FormatPart>& parts, std::string_view text
       ++i;
       ++n;
     }
-    if (n == 0 || (p.directive == 'Y' && n != 4)) return false;
+    if (n == 0 || (p.directive == 'Y' && n != 4)) return TimeParse::kNoMatch;
     switch (p.directive) {
       case 'Y': y = v; break;
       case 'm': mo = v; break;
@@ -861,18 +864,19 @@ bool ParseWithFormat(const std::vector<FormatPart>& parts, std::string_view text
       case 'H': h = v; break;
       case 'M': mi = v; break;
       case 'S': s = v; break;
-      default: return false;
+      default:
+        return TimeParse::kNoMatch;
     }
   }
-  if (i != text.size()) return false;
+  if (i != text.size()) return TimeParse::kNoMatch;
   const absl::CivilSecond cs(y, static_cast<int>(mo), static_cast<int>(d), static_cast<int>(h),
                              static_cast<int>(mi), static_cast<int>(s));
   if (cs.year() != y || cs.month() != mo || cs.day() != d || cs.hour() != h ||
       cs.minute() != mi || cs.second() != s) {
-    return false;  // 2025-02-30, 25:00 and the like
+    return TimeParse::kNoSuchTime;  // 2025-02-30, 25:00 and the like
   }
   *out = cs;
-  return true;
+  return TimeParse::kOk;
 }
 
 }  // namespace
@@ -900,8 +904,12 @@ bool CsvEventSource::MapRow(const CsvRow& row, Mapped* m, std::string* reason) {
       *reason = fmt::format("no date ({} is blank or unknown)", v.ColumnName(spec_.time_slot));
       return false;
     }
-    if (!ParseWithFormat(spec_.format_parts, t, &cs)) {
-      *reason = fmt::format("{} \"{}\" does not match [time].format \"{}\"",
+    const TimeParse parsed = ParseWithFormat(spec_.format_parts, t, &cs);
+    if (parsed != TimeParse::kOk) {
+      *reason = fmt::format(parsed == TimeParse::kNoMatch
+                                ? "{} \"{}\" does not match [time].format \"{}\""
+                                : "{} \"{}\": no such date or time (as [time].format \"{}\" "
+                                  "reads it)",
                             v.ColumnName(spec_.time_slot), t, spec_.time_format);
       return false;
     }

@@ -40,14 +40,38 @@ absl::Status CheckComparable(const Period& period) {
       absl::FormatCivilTime(period.from), absl::FormatCivilTime(LatestComparableEnd(period.from))));
 }
 
-absl::StatusOr<absl::CivilDay> ParseDay(std::string_view text) {
-  absl::CivilDay day;
-  const std::string s(text);
-  if (!absl::ParseCivilTime(s, &day) || absl::FormatCivilTime(day) != s) {
-    return absl::InvalidArgumentError(
-        fmt::format("\"{}\" is not a date of the form YYYY-MM-DD", text));
+std::optional<absl::CivilDay> ReadDay(std::string_view text, std::string* problem) {
+  auto number = [&text](size_t at, size_t digits, int* out) {
+    *out = 0;
+    for (size_t i = at; i < at + digits; ++i) {
+      if (text[i] < '0' || text[i] > '9') return false;
+      *out = *out * 10 + (text[i] - '0');
+    }
+    return true;
+  };
+  int y = 0, m = 0, d = 0;
+  if (text.size() != 10 || text[4] != '-' || text[7] != '-' || !number(0, 4, &y) ||
+      !number(5, 2, &m) || !number(8, 2, &d)) {
+    *problem = "is not a date of the form YYYY-MM-DD";
+    return std::nullopt;
+  }
+  const absl::CivilDay day(y, m, d);
+  if (day.year() != y || day.month() != m || day.day() != d) {
+    *problem = "is not a day of the calendar";
+    return std::nullopt;
+  }
+  if (y < 1900) {
+    *problem = "is before 1900";
+    return std::nullopt;
   }
   return day;
+}
+
+absl::StatusOr<absl::CivilDay> ParseDay(std::string_view text) {
+  std::string problem;
+  const std::optional<absl::CivilDay> day = ReadDay(text, &problem);
+  if (!day.has_value()) return absl::InvalidArgumentError(fmt::format("\"{}\" {}", text, problem));
+  return *day;
 }
 
 absl::StatusOr<Period> PeriodFromFlags(std::string_view from, std::string_view to,
@@ -64,9 +88,10 @@ absl::StatusOr<Period> PeriodFromFlags(std::string_view from, std::string_view t
     *day = *parsed;
   }
   if (period.from >= period.to) {
-    return absl::InvalidArgumentError(
-        fmt::format("--from {} must be before --to {} (--to is exclusive)",
-                    absl::FormatCivilTime(period.from), absl::FormatCivilTime(period.to)));
+    return absl::InvalidArgumentError(fmt::format(
+        "--from {}{} must be before --to {}{} (--to is exclusive)",
+        absl::FormatCivilTime(period.from), from.empty() ? " (by default 1 January this year)" : "",
+        absl::FormatCivilTime(period.to), to.empty() ? " (by default tomorrow)" : ""));
   }
   if (absl::Status s = CheckComparable(period); !s.ok()) {
     return absl::InvalidArgumentError(fmt::format(

@@ -42,7 +42,14 @@ absl::CivilDay LatestComparableEnd(absl::CivilDay from);
 // when the target year has none.
 absl::CivilDay ShiftYears(absl::CivilDay day, int years);
 
-// Parses a day written exactly as YYYY-MM-DD; kInvalidArgument names the text.
+// Reads a day written exactly as YYYY-MM-DD, from 1900 on. Otherwise
+// nullopt, and *problem says what is wrong, to follow the text in a message:
+// "is not a date of the form YYYY-MM-DD", "is not a day of the calendar"
+// (2025-02-30) or "is before 1900".
+std::optional<absl::CivilDay> ReadDay(std::string_view text, std::string* problem);
+
+// ReadDay with the problem as kInvalidArgument: "\"2025-02-30\" is not a day
+// of the calendar".
 absl::StatusOr<absl::CivilDay> ParseDay(std::string_view text);
 
 // The period of a report from the texts of --from and --to (either may be

@@ -57,18 +57,6 @@ absl::StatusOr<std::string> Decode(std::string_view part, std::string_view what)
   return out;
 }
 
-// Parses exactly `digits` decimal digits.
-bool ParseDigits(std::string_view text, size_t digits, int* out) {
-  if (text.size() != digits) return false;
-  int v = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
-  }
-  *out = v;
-  return true;
-}
-
 const std::string* Get(const QueryParams& params, const char* name) {
   auto it = params.find(name);
   return it == params.end() ? nullptr : &it->second;
@@ -144,17 +132,10 @@ absl::StatusOr<QueryParams> ParseQueryString(std::string_view query) {
 }
 
 absl::StatusOr<absl::CivilDay> ParseDayParam(std::string_view what, std::string_view text) {
-  int y = 0, m = 0, d = 0;
-  if (text.size() != 10 || text[4] != '-' || text[7] != '-' ||
-      !ParseDigits(text.substr(0, 4), 4, &y) || !ParseDigits(text.substr(5, 2), 2, &m) ||
-      !ParseDigits(text.substr(8, 2), 2, &d)) {
-    return Bad(fmt::format("{}: {} is not a date of the form YYYY-MM-DD", what, Quote(text)));
-  }
-  const absl::CivilDay day(y, m, d);
-  if (y < 1900 || day.year() != y || day.month() != m || day.day() != d) {
-    return Bad(fmt::format("{}: {} is not a valid date", what, Quote(text)));
-  }
-  return day;
+  std::string problem;
+  const std::optional<absl::CivilDay> day = ReadDay(text, &problem);
+  if (!day.has_value()) return Bad(fmt::format("{}: {} {}", what, Quote(text), problem));
+  return *day;
 }
 
 absl::StatusOr<CountWindow> ParseWindow(std::string_view text, absl::CivilDay today) {
@@ -202,7 +183,13 @@ absl::StatusOr<CountsQuery> ParseCountsQuery(const QueryParams& params,
   const std::string* metric = Get(params, "metric");
   if (metric == nullptr) return Bad("metric: required (e.g. metric=accidents)");
   std::optional<Metric> m = MetricFromName(*metric);
-  if (!m.has_value()) return Bad(fmt::format("unknown metric {}", Quote(*metric)));
+  if (!m.has_value()) {
+    std::string names;
+    for (Metric known : AllMetrics()) {
+      names += fmt::format("{}{}", names.empty() ? "" : ", ", MetricName(known));
+    }
+    return Bad(fmt::format("unknown metric {} (metrics: {})", Quote(*metric), names));
+  }
   q.metric = *m;
   absl::StatusOr<std::string> region = RegionParam(params, regions);
   if (!region.ok()) return region.status();

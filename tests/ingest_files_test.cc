@@ -697,7 +697,8 @@ TEST(CsvMappingTest, CityAccidentsSampleMatchesHandCount) {
   EXPECT_EQ(Sum2024(s, Metric::kAccidents, "371602"), 2);
   // The rejects, with their physical lines (A005 spans lines 6-7).
   ASSERT_EQ(r.rejects.lines.size(), 4u);
-  EXPECT_THAT(r.rejects.lines[0], HasSubstr("line 13: occurred \"2025-13-01 08:00\" does not match"));
+  EXPECT_THAT(r.rejects.lines[0],
+              HasSubstr("line 13: occurred \"2025-13-01 08:00\": no such date or time"));
   EXPECT_THAT(r.rejects.lines[1], HasSubstr("line 14: district \"阳光区\" is not in [region.map]"));
   EXPECT_THAT(r.rejects.lines[2], HasSubstr("line 15: killed \"x\" is not a whole number"));
   EXPECT_THAT(r.rejects.lines[3], HasSubstr("line 16: no accident id"));
@@ -827,21 +828,26 @@ TEST(CsvMappingTest, BadFormatAndUnknownKeysAreErrors) {
 
 TEST(CsvMappingTest, RowWithBadFormatInvalidUtf8OrRaggedIsRejectedAndTheRestCounts) {
   const std::string csv = TempPath("mixed.csv");
-  WriteFile(csv,
-            "accident_no,occurred,district,killed,injured,procedure,vehicle1,vehicle2,bac_mg,notes\n"
-            "G1,2025-01-05 08:15,滨城区,0,1,一般,CAR,,0,\n"
-            "G2,05/01/2025 08:15,滨城区,0,1,一般,CAR,,0,\n"          // wrong date format
-            "G3,2025-01-05 08:15,滨城区,0,1,一般,CAR,,0,bad \xff\xfe\n"  // invalid UTF-8
-            "G4,2025-01-05 08:15,滨城区,0,1\n"                        // ragged
-            "G5,2025-01-06 09:00,沾化区,0,2,一般,CAR,,0,\n");
+  WriteFile(
+      csv,
+      "accident_no,occurred,district,killed,injured,procedure,vehicle1,vehicle2,bac_mg,notes\n"
+      "G1,2025-01-05 08:15,滨城区,0,1,一般,CAR,,0,\n"
+      "G2,05/01/2025 08:15,滨城区,0,1,一般,CAR,,0,\n"              // wrong date format
+      "G3,2025-01-05 08:15,滨城区,0,1,一般,CAR,,0,bad \xff\xfe\n"  // invalid UTF-8
+      "G4,2025-01-05 08:15,滨城区,0,1\n"                           // ragged
+      "G5,2025-01-06 09:00,沾化区,0,2,一般,CAR,,0,\n"
+      "G6,2025-02-29 12:00,滨城区,0,1,一般,CAR,,0,\n");  // no such day
   Replayed r;
   Replay(Mappings() + "city-accidents.toml", csv, &r);
   EXPECT_EQ(r.records, 2);
   EXPECT_EQ(Sum2025(*r.store, Metric::kInjuries, "371600"), 3);
-  ASSERT_EQ(r.rejects.lines.size(), 3u);
+  ASSERT_EQ(r.rejects.lines.size(), 4u);
   EXPECT_THAT(r.rejects.lines[0], HasSubstr("line 3: occurred \"05/01/2025 08:15\" does not match"));
   EXPECT_THAT(r.rejects.lines[1], HasSubstr("line 4: invalid UTF-8 in field 10"));
   EXPECT_THAT(r.rejects.lines[2], HasSubstr("line 5: ragged row: 5 fields, the header has 10"));
+  EXPECT_THAT(r.rejects.lines[3],
+              HasSubstr("line 7: occurred \"2025-02-29 12:00\": no such date or time (as "
+                        "[time].format \"%Y-%m-%d %H:%M\" reads it)"));
 }
 
 TEST(CsvMappingTest, EmptyCsvIsAnError) {

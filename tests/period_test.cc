@@ -59,10 +59,26 @@ namespace {
 
 TEST(PeriodTest, ParseDayIsStrict) {
   EXPECT_EQ(*ParseDay("2025-03-01"), absl::CivilDay(2025, 3, 1));
-  for (const char* bad : {"2025-13-01", "2025-02-30", "2025-3-1", "20250301", "", "2025-03-01x"}) {
-    absl::StatusOr<absl::CivilDay> d = ParseDay(bad);
-    EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  // Each with what is wrong with it.
+  const std::pair<const char*, const char*> bad[] = {
+      {"2025-13-01", "is not a day of the calendar"},
+      {"2025-02-29", "is not a day of the calendar"},
+      {"2025-02-30", "is not a day of the calendar"},
+      {"0001-01-01", "is before 1900"},
+      {"1899-12-31", "is before 1900"},
+      {"2025-3-1", "is not a date of the form YYYY-MM-DD"},
+      {"20250301", "is not a date of the form YYYY-MM-DD"},
+      {"", "is not a date of the form YYYY-MM-DD"},
+      {"2025-03-01x", "is not a date of the form YYYY-MM-DD"},
+      {"+025-03-01", "is not a date of the form YYYY-MM-DD"},
+  };
+  for (const auto& [text, problem] : bad) {
+    absl::StatusOr<absl::CivilDay> d = ParseDay(text);
+    EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument) << text;
+    EXPECT_EQ(std::string(d.status().message()), "\"" + std::string(text) + "\" " + problem);
   }
+  EXPECT_EQ(*ParseDay("1900-01-01"), absl::CivilDay(1900, 1, 1));
+  EXPECT_EQ(*ParseDay("2024-02-29"), absl::CivilDay(2024, 2, 29));
 }
 
 TEST(PeriodTest, PeriodFromFlags) {
@@ -79,6 +95,13 @@ TEST(PeriodTest, PeriodFromFlags) {
   EXPECT_NE(std::string(bad.status().message()).find("--from"), std::string::npos);
   bad = PeriodFromFlags("2025-05-01", "2025-05-01", today);
   EXPECT_NE(std::string(bad.status().message()).find("must be before --to"), std::string::npos);
+  // A default that makes the period empty is named as one.
+  EXPECT_EQ(std::string(PeriodFromFlags("", "2025-09-01", today).status().message()),
+            "--from 2026-01-01 (by default 1 January this year) must be before --to 2025-09-01 "
+            "(--to is exclusive)");
+  EXPECT_EQ(std::string(PeriodFromFlags("2026-12-01", "", today).status().message()),
+            "--from 2026-12-01 must be before --to 2026-11-29 (by default tomorrow) (--to is "
+            "exclusive)");
   bad = PeriodFromFlags("", "2025-02-29", today);
   EXPECT_NE(std::string(bad.status().message()).find("--to"), std::string::npos);
   // "Since 2025" with --to left at tomorrow: longer than a year, and said so.
