@@ -56,6 +56,13 @@ constexpr const char* kStatsIntervalMs = "1000";
 // A statistics report older than this when it is served says too little
 // about the join state now to commit on it.
 constexpr std::chrono::milliseconds kStatsFreshness{100};
+// A turn of the loop takes well under a second (the consumer waits at most
+// 100 ms). One that stood still longer (the process paused: SIGSTOP, a VM or
+// container freeze, swapping) may have outlasted the group session: the
+// partitions may belong to another worker by now, which may have published
+// newer counts. Before publishing again, the group must confirm the
+// membership (ConfirmMembership).
+constexpr std::chrono::seconds kStandstill{3};
 // How long a worker stopped during its first join waits for the group to
 // answer its SyncGroup (see WorkerImpl::InFirstJoin). It is normally
 // answered within a second of the JoinGroup; a stop must end well inside
@@ -267,9 +274,12 @@ class WorkerImpl {
     batch_.assign(static_cast<size_t>(options_.max_batch), nullptr);
     absl::Status result;
 
+    auto last_turn = start;
     while (result.ok()) {
       if ((stop != nullptr && stop->load()) || stop_requested_.load()) break;
       const auto now = Clock::now();
+      NoteStandstill(now - last_turn);
+      last_turn = now;
       const int wait_ms = static_cast<int>(std::clamp<int64_t>(
           std::chrono::duration_cast<std::chrono::milliseconds>(
               (nudge_held_back_ ? std::min(next_flush, next_nudge_) : next_flush) - now)
@@ -318,8 +328,13 @@ class WorkerImpl {
         break;
       }
       const auto after = Clock::now();
+      NoteStandstill(after - now);
       const bool at_end = options_.stop_at_end && AllAtEnd();
-      if (after >= next_flush || at_end) {
+      if ((after >= next_flush || at_end) && !ConfirmMembership()) {
+        // Not now: the counts stay dirty, for the next turn or (when the
+        // partitions were lost) for nobody.
+        next_flush = after + flush_interval;
+      } else if (after >= next_flush || at_end) {
         // Publishing hands the dirty counts to the producer and goes on
         // consuming; it waits for their delivery only before a checkpoint,
         // which may be written only once everything before its offset is
@@ -357,7 +372,8 @@ class WorkerImpl {
     // Publish what is left, then leave the group (the revoke callback runs
     // inside rd_kafka_consumer_close and publishes again: harmless).
     bool delivered_all = false;
-    absl::Status final_flush = PublishAndFlush(kFinalFlushWait, &delivered_all);
+    absl::Status final_flush =
+        ConfirmMembership() ? PublishAndFlush(kFinalFlushWait, &delivered_all) : absl::OkStatus();
     if (result.ok()) result = final_flush;
     // A round still in flight covers counts delivered before it: confirm it
     // whatever happens to the final one.
@@ -517,6 +533,8 @@ class WorkerImpl {
     }
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       assigned_once_ = true;
+      standstill_ = Clock::duration::zero();  // the group just confirmed the member
+      standstill_reported_ = false;
       if (stopping_) {
         // Stopping (after the last batch, in FinishFirstJoin or inside
         // rd_kafka_consumer_close): the group needs the assignment taken;
@@ -900,6 +918,51 @@ class WorkerImpl {
     }
     if (!dlq.ok()) return dlq;
     return counts;
+  }
+
+  void NoteStandstill(Clock::duration turn) {
+    if (turn > kStandstill && !options_.assign_all_partitions)
+      standstill_ = std::max(standstill_, turn);
+  }
+
+  // After a standstill (NoteStandstill): true once the group confirms that
+  // this worker is still the member that owns its partitions, by accepting a
+  // synchronous commit of their offsets with its generation (a worker the
+  // group dropped gets UNKNOWN_MEMBER_ID or ILLEGAL_GENERATION; the lost
+  // partitions are then revoked and dropped unpublished, HandleRebalance).
+  // Until then nothing is published: a late older state would replace the
+  // new owner's newer counts in roadpulse.counts.
+  bool ConfirmMembership() {
+    if (standstill_ == Clock::duration::zero() || partitions_.empty()) return true;
+    const double stood = std::chrono::duration<double>(standstill_).count();
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__ASSIGNMENT_LOST;
+    if (rd_kafka_assignment_lost(consumer_.get()) == 0) {
+      PartitionListHandle list = CommitList(/*only_changed=*/false);
+      err = list->cnt == 0 ? RD_KAFKA_RESP_ERR_NO_ERROR
+                           : rd_kafka_commit(consumer_.get(), list.get(), 0);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < list->cnt && err == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
+          err = list->elems[i].err;
+      }
+    }
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      spdlog::info(
+          "worker: the loop stood still for {:.1f} s; the group still counts this worker "
+          "the owner of its {} partitions: publishing",
+          stood, partitions_.size());
+      standstill_ = Clock::duration::zero();
+      standstill_reported_ = false;
+      return true;
+    }
+    if (!standstill_reported_) {
+      spdlog::warn(
+          "worker: the loop stood still for {:.1f} s and the group does not confirm this "
+          "worker's membership ({}): publishing nothing until it does; partitions it lost "
+          "are counted by their new owner",
+          stood, rd_kafka_err2name(err));
+      standstill_reported_ = true;
+    }
+    return false;
   }
 
   absl::Status PublishAndFlush(absl::Duration wait, bool* delivered_all) {
@@ -1302,6 +1365,10 @@ class WorkerImpl {
   size_t collected_ = 0;
   bool collecting_ = false;
   bool group_steady_ = false;  // the last statistics saw join state "steady"
+  // The longest turn of the loop since the group last confirmed the
+  // membership (zero: confirmed; ConfirmMembership).
+  Clock::duration standstill_ = Clock::duration::zero();
+  bool standstill_reported_ = false;  // its warning is logged (once a standstill)
   v1::CountRecord record_;     // reused for every count record published
   Clock::time_point next_commit_{};
   Clock::time_point next_nudge_{};  // earliest next nudge

@@ -112,11 +112,17 @@ absl::Status CountStore::Apply(const v1::CountRecord& record) {
   Key key{TopicIndex(record.source_topic()), record.source_partition(), region->index, *width,
           record.bucket_start_unix_s()};
   auto [it, inserted] = latest_.try_emplace(std::move(key));  // zero-initialized when new
-  if (inserted) ++width_counts_[static_cast<size_t>(*width)];
+  if (inserted) {
+    ++width_counts_[static_cast<size_t>(*width)];
+  } else if (record.source_next_offset() < it->second.source_next_offset) {
+    ++stale_records_;  // an older state, published late: the held one is newer
+    return absl::OkStatus();
+  }
   MetricValues delta;
-  for (size_t i = 0; i < kMetricCount; ++i) delta[i] = values[i] - it->second[i];
+  for (size_t i = 0; i < kMetricCount; ++i) delta[i] = values[i] - it->second.values[i];
   AddToTotals(region->index, *width, record.bucket_start_unix_s(), delta, +1);
-  it->second = values;
+  it->second.values = values;
+  it->second.source_next_offset = record.source_next_offset();
   if (record.published_at_unix_ms() > latest_publish_ms_) {
     latest_publish_ms_ = record.published_at_unix_ms();
   }
@@ -147,7 +153,7 @@ absl::Status CountStore::ApplyTombstone(std::string_view key_text) {
   auto it = latest_.find(Key{static_cast<uint32_t>(topic), parsed->source_partition(),
                              region->index, width, parsed->bucket_start_unix_s()});
   if (it == latest_.end()) return absl::OkStatus();
-  AddToTotals(region->index, width, parsed->bucket_start_unix_s(), it->second, -1);
+  AddToTotals(region->index, width, parsed->bucket_start_unix_s(), it->second.values, -1);
   latest_.erase(it);
   --width_counts_[static_cast<size_t>(width)];
   return absl::OkStatus();

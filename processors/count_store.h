@@ -59,8 +59,13 @@ class CountStore {
   explicit CountStore(const RegionTable& regions);
 
   // Applies one record: it replaces the previous record of the same
-  // (source_topic, source_partition, region, width, bucket). kInvalidArgument
-  // for an unknown region, metric or bucket width (the record is not applied).
+  // (source_topic, source_partition, region, width, bucket), unless that one
+  // was published further into the source partition (a higher
+  // source_next_offset): a worker that lost the partition and published late
+  // (a paused process, records delivered after an outage) wrote an older
+  // state of the same deterministic count, which must not replace the new
+  // owner's. kInvalidArgument for an unknown region, metric or bucket width
+  // (the record is not applied).
   absl::Status Apply(const v1::CountRecord& record);
   // Same, from the serialized value of a roadpulse.counts message.
   absl::Status ApplySerialized(std::string_view value);
@@ -123,6 +128,9 @@ class CountStore {
 
   // Newest published_at_unix_ms seen, 0 when empty.
   int64_t latest_publish_ms() const { return latest_publish_ms_; }
+  // Records not applied because the held record of their key was published
+  // further into the source partition (see Apply).
+  int64_t stale_records() const { return stale_records_; }
   // Makes room for `records` records in all (a bulk load's size, known
   // ahead); a hint, never required.
   void Reserve(size_t records) { latest_.reserve(records); }
@@ -184,7 +192,13 @@ class CountStore {
   const RegionTable& regions_;
   // Source topic names, held once (not in every key).
   std::vector<std::string> topics_;
-  absl::flat_hash_map<Key, MetricValues> latest_;
+  // The values of each key's record, and how far into its source partition
+  // the record was exact (source_next_offset).
+  struct Held {
+    MetricValues values{};
+    int64_t source_next_offset = 0;
+  };
+  absl::flat_hash_map<Key, Held> latest_;
   // Per width: rolled-up totals over source partitions, by region and bucket.
   Totals rolled_[3];
   // Day totals of each counting unit alone (for ByUnitAndDay).
@@ -193,6 +207,7 @@ class CountStore {
   std::vector<std::vector<uint16_t>> containers_;
   size_t width_counts_[3] = {0, 0, 0};
   int64_t latest_publish_ms_ = 0;
+  int64_t stale_records_ = 0;
 };
 
 }  // namespace roadpulse

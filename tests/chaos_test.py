@@ -22,6 +22,12 @@ generate` producing into the broker WHILE the workers run. Then, by mode:
                   restarts it at once, without waiting for anything: stops
                   land while a worker joins the group, waits for its
                   assignment or restores it. Each must exit 0 within 10 s.
+  --mode pauses   SIGSTOPs a random worker at random moments (seeded) for
+                  longer than the session timeout, then SIGCONTs it: the
+                  group gives its partitions to another worker meanwhile, and
+                  the paused one wakes up with records it had fetched and
+                  counts it had not published. Publishing them over the new
+                  owner's newer counts would leave roadpulse.counts wrong.
 
 At the end it waits until the live workers own every input partition, have
 read each to its end offset and have published (stable for longer than the
@@ -70,8 +76,8 @@ the limit.
 With the defaults (24 counts partitions for 520,000 events and 10 kills)
 nothing is dropped today; the check keeps the verdict honest when it is.
 
-Usage: chaos_test.py --roadpulse BIN --pb2 DIR [--mode chaos|rolling|sigterms]
-         [--workers 3] [--partitions 12] [--events 520000] [--kills 10] [--sigterms 12]
+Usage: chaos_test.py --roadpulse BIN --pb2 DIR [--mode chaos|rolling|sigterms|pauses]
+         [--workers 3] [--partitions 12] [--events 520000] [--kills 10] [--sigterms 12] [--pauses 3]
          [--seed 1] [--duration 120] [--keep]
 """
 import argparse
@@ -329,7 +335,7 @@ class Run:
         # The broker that goes down for 5 s in chaos mode (see place_input_leaders).
         self.down_broker = self.rng.randint(1, args.brokers)
         self.failures = []
-        self.stats = {"kills": 0, "restarts": 0, "sigterms": 0, "sigterm_max_s": 0.0,
+        self.stats = {"kills": 0, "restarts": 0, "sigterms": 0, "pauses": 0, "sigterm_max_s": 0.0,
                       "faults": [], "fault_errors": 0}
         self.broker = None
         self.sampler = None
@@ -558,17 +564,29 @@ class Run:
             self.poll()
             time.sleep(0.5)
 
-    def sigterms(self, duration):
-        """SIGTERMs random workers at random moments and restarts each at
-        once; returns when the generator is done."""
-        rng = self.rng
-        times = sorted(rng.uniform(0.05 * duration, 0.85 * duration)
-                       for _ in range(self.args.sigterms))
+    def at_random_moments(self, count, first, last, act, what):
+        """Calls act() at `count` random moments (seeded) between first and
+        last (fractions of --duration); returns when the generator is done.
+        A generator done before the last one means the last ran without load."""
+        duration = self.args.duration
+        times = sorted(self.rng.uniform(first * duration, last * duration) for _ in range(count))
         for at in times:
             while elapsed_since(self.t0) < at:
                 self.poll()
                 time.sleep(0.1)
-            w = rng.choice(self.workers)
+            act()
+        if self.generator.poll() is not None:
+            self.failures.append("the generator finished before the last %s: "
+                                 "not under load (raise --duration)" % what)
+        while self.generator.poll() is None:
+            self.poll()
+            time.sleep(0.5)
+
+    def sigterms(self):
+        """SIGTERMs random workers at random moments and restarts each at
+        once."""
+        def act():
+            w = self.rng.choice(self.workers)
             # Not before it is up (its /metrics answers: its SIGTERM handler
             # is installed by then, before it joins the group); a process
             # killed by a signal it had no time to catch says nothing.
@@ -577,12 +595,22 @@ class Run:
                 time.sleep(0.05)
             self.sigterm(w)
             self.restart(w)
-        if self.generator.poll() is not None:
-            self.failures.append("the generator finished before the last SIGTERM: "
-                                 "not under load (raise --duration)")
-        while self.generator.poll() is None:
-            self.poll()
-            time.sleep(0.5)
+        self.at_random_moments(self.args.sigterms, 0.05, 0.85, act, "SIGTERM")
+
+    def pauses(self):
+        """SIGSTOPs random workers for longer than the session timeout, then
+        SIGCONTs them."""
+        def act():
+            w = self.rng.choice([w for w in self.workers if w.alive()])
+            # Long enough for the new owner to restore and publish first.
+            pause = SESSION_TIMEOUT_S + self.rng.uniform(6, 10)
+            w.proc.send_signal(signal.SIGSTOP)
+            self.log("SIGSTOP %s for %.1f s" % (w.name, pause))
+            time.sleep(pause)
+            w.proc.send_signal(signal.SIGCONT)
+            self.stats["pauses"] += 1
+            self.log("SIGCONT %s" % w.name)
+        self.at_random_moments(self.args.pauses, 0.1, 0.6, act, "pause")
 
     # -- the end ------------------------------------------------------------------
 
@@ -803,7 +831,7 @@ def main():
     ap.add_argument("--pb2", required=True, help="directory of the generated *_pb2 modules")
     ap.add_argument("--source", default=os.path.join(os.path.dirname(__file__), ".."),
                     help="source tree (for deploy/config/scenarios/binzhou-2025.toml)")
-    ap.add_argument("--mode", choices=("chaos", "rolling", "sigterms"), default="chaos")
+    ap.add_argument("--mode", choices=("chaos", "rolling", "sigterms", "pauses"), default="chaos")
     ap.add_argument("--workers", type=int, default=3)
     ap.add_argument("--brokers", type=int, default=3)
     ap.add_argument("--partitions", type=int, default=12, help="partitions of each input topic")
@@ -812,6 +840,7 @@ def main():
     ap.add_argument("--events", type=int, default=520_000)
     ap.add_argument("--kills", type=int, default=10, help="SIGKILLs (chaos mode)")
     ap.add_argument("--sigterms", type=int, default=12, help="SIGTERMs (sigterms mode)")
+    ap.add_argument("--pauses", type=int, default=3, help="SIGSTOP/SIGCONTs (pauses mode)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--duration", type=float, default=120,
                     help="seconds over which the generator produces (the load)")
@@ -845,8 +874,10 @@ def main():
             run.chaos(args.duration)
         elif args.mode == "rolling":
             run.rolling(args.duration)
+        elif args.mode == "pauses":
+            run.pauses()
         else:
-            run.sigterms(args.duration)
+            run.sigterms()
         summary = run.verify(counts_pb2)
     except Exception as e:  # noqa: BLE001 (any harness error is a FAIL with its reason)
         run.failures.append("harness error: %r" % e)
@@ -854,10 +885,10 @@ def main():
         run.stop_all()
 
     s = run.stats
-    line = ("mode=%s workers=%d partitions=%d events=%s kills=%d restarts=%d sigterms=%d%s "
-            "faults=%d elapsed=%.0fs seed=%d" %
+    line = ("mode=%s workers=%d partitions=%d events=%s kills=%d restarts=%d sigterms=%d "
+            "pauses=%d%s faults=%d elapsed=%.0fs seed=%d" %
             (args.mode, args.workers, args.partitions, summary.get("events", "?"), s["kills"],
-             s["restarts"], s["sigterms"],
+             s["restarts"], s["sigterms"], s["pauses"],
              " (slowest exit %.1fs)" % s["sigterm_max_s"] if s["sigterms"] else "",
              len(s["faults"]), elapsed_since(run.t0), args.seed))
     h.log("summary: faults injected: %s" % (", ".join(s["faults"]) or "none"))
