@@ -383,15 +383,10 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-// The common front: methods, authentication. Returns true when handled (refused).
-bool Refuse(const httplib::Request& req, httplib::Response& res, const std::string& token,
-            bool allow_unauthenticated) {
-  if (req.method != "GET" && req.method != "HEAD") {
-    res.set_header("Allow", "GET, HEAD");
-    SendError(res, 405, fmt::format("method {} not allowed: the view is read-only", req.method));
-    return true;
-  }
-  if (token.empty() || allow_unauthenticated) return false;
+// Whether the request carries `token` (any request does when it is empty):
+// "Authorization: Bearer TOKEN", or ?access_token= without a header.
+bool Authenticated(const httplib::Request& req, const std::string& token) {
+  if (token.empty()) return true;
   const std::string auth = req.get_header_value("Authorization");
   bool ok = auth.size() > 7 && auth.compare(0, 7, "Bearer ") == 0 &&
             ConstantTimeEquals(std::string_view(auth).substr(7), token);
@@ -402,14 +397,24 @@ bool Refuse(const httplib::Request& req, httplib::Response& res, const std::stri
       ok = it != params->end() && ConstantTimeEquals(it->second, token);
     }
   }
-  if (!ok) {
-    res.set_header("WWW-Authenticate", "Bearer realm=\"roadpulse\"");
-    SendError(res, 401,
-              auth.empty() ? "missing bearer token (Authorization: Bearer TOKEN)"
-                           : "wrong bearer token");
+  return ok;
+}
+
+// The common front: methods, authentication. Returns true when handled (refused).
+bool Refuse(const httplib::Request& req, httplib::Response& res, const std::string& token,
+            bool allow_unauthenticated) {
+  if (req.method != "GET" && req.method != "HEAD") {
+    res.set_header("Allow", "GET, HEAD");
+    SendError(res, 405, fmt::format("method {} not allowed: the view is read-only", req.method));
     return true;
   }
-  return false;
+  if (allow_unauthenticated || Authenticated(req, token)) return false;
+  res.set_header("WWW-Authenticate", "Bearer realm=\"roadpulse\"");
+  SendError(res, 401,
+            req.get_header_value("Authorization").empty()
+                ? "missing bearer token (Authorization: Bearer TOKEN)"
+                : "wrong bearer token");
+  return true;
 }
 
 void InstallErrorHandler(httplib::Server& server) {
@@ -454,7 +459,10 @@ absl::StatusOr<std::unique_ptr<HttpView>> HttpView::Start(const HttpViewOptions&
   const CountView* v = &view;
 
   s.set_pre_routing_handler([opt](const httplib::Request& req, httplib::Response& res) {
-    return Refuse(req, res, opt.token, req.path == "/healthz")
+    // Liveness and readiness answer probes that carry no secret (a
+    // Kubernetes httpGet probe cannot read one); /readyz then leaves out
+    // why it is not ready.
+    return Refuse(req, res, opt.token, req.path == "/healthz" || req.path == "/readyz")
                ? httplib::Server::HandlerResponse::Handled
                : httplib::Server::HandlerResponse::Unhandled;
   });
@@ -475,8 +483,12 @@ absl::StatusOr<std::unique_ptr<HttpView>> HttpView::Start(const HttpViewOptions&
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     SendJson(res, 200, json{{"status", "ok"}});
   });
-  s.Get("/readyz", [v](const httplib::Request&, httplib::Response& res) {
+  s.Get("/readyz", [v, opt](const httplib::Request& req, httplib::Response& res) {
     auto snap = v->snapshot();
+    if (!Authenticated(req, opt.token)) {
+      SendJson(res, snap->ready ? 200 : 503, json{{"ready", snap->ready}});
+      return;
+    }
     SendJson(res, snap->ready ? 200 : 503,
              json{{"ready", snap->ready},
                   {"waiting", WaitingJson(*snap)},

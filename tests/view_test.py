@@ -3,7 +3,7 @@
 two `serve` replicas (with a bearer token), then:
   - bad requests get 400 with a JSON error naming the problem; rolling
     windows 501; other methods 405; a wrong or missing token 401, except
-    /healthz;
+    /healthz and /readyz (which then says only whether it is ready);
   - the two replicas give identical numbers;
   - Debian's prometheus scrapes the worker and a view on loopback and its
     HTTP API returns a business count equal to /api/v1/counts;
@@ -84,13 +84,20 @@ def check_errors(base, failures):
     if status != 405:
         failures.append("POST: got %d, want 405" % status)
     for token, what in ((None, "missing"), ("wrong", "wrong")):
-        for path in ("/api/v1/counts?metric=accidents", "/metrics", "/", "/readyz",
-                     "/api/v1/stream"):
+        for path in ("/api/v1/counts?metric=accidents", "/metrics", "/", "/api/v1/stream"):
             status, body, headers = v.get(base + path, token)
             if status != 401 or "error" not in json.loads(body):
                 failures.append("%s token on %s: got %d, want 401 JSON" % (what, path, status))
     if v.get(base + "/healthz")[0] != 200:
         failures.append("/healthz must answer without a token")
+    # A Kubernetes probe carries no secret: /readyz answers it, with `ready`
+    # alone; with the token, also why it is not ready and how far it read.
+    status, body, _ = v.get(base + "/readyz")
+    with_token = v.get_json(base + "/readyz", TOKEN)[1]
+    if status != 200 or json.loads(body) != {"ready": True} or \
+            not {"ready", "waiting", "records_read"} <= set(with_token):
+        failures.append("/readyz: without the token %d %r, with it %r" % (status, body,
+                                                                           with_token))
     status, _, _ = v.get(base + "/api/v1/counts?metric=accidents&access_token=" + TOKEN)
     if status != 200:
         failures.append("?access_token= refused: %d" % status)
