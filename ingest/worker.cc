@@ -1197,12 +1197,24 @@ class WorkerImpl {
           "earliest offset and mark the partition"));
     }
     p->data_loss = true;
-    PartitionListHandle seek(rd_kafka_topic_partition_list_new(1));
-    rd_kafka_topic_partition_list_add(seek.get(), p->topic.c_str(), p->partition)->offset =
+    // The failed fetch stopped the partition: a seek is refused (_STATE).
+    // It is taken out of the assignment and put back, from its beginning;
+    // the group's assignment is the same. (Only for cooperative-sticky: an
+    // eager re-assignment would re-read the other partitions too.)
+    if (!cooperative_sticky_ && !options_.assign_all_partitions) {
+      return absl::DataLossError(
+          absl::StrCat("worker: ", where,
+                       " is out of range, and offset_reset_policy=earliest needs the "
+                       "cooperative-sticky assignor to resume it (partition.assignment.strategy)"));
+    }
+    PartitionListHandle again(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(again.get(), p->topic.c_str(), p->partition)->offset =
         RD_KAFKA_OFFSET_BEGINNING;
-    ErrorHandle error(rd_kafka_seek_partitions(consumer_.get(), seek.get(), 10000));
+    ErrorHandle error(rd_kafka_incremental_unassign(consumer_.get(), again.get()));
+    if (error == nullptr) error.reset(rd_kafka_incremental_assign(consumer_.get(), again.get()));
     if (error != nullptr) {
-      return ToStatus(error.get(), absl::StrCat("worker: seek ", where, " to the earliest offset"));
+      return ToStatus(error.get(),
+                      absl::StrCat("worker: resume ", where, " at the earliest offset"));
     }
     spdlog::error("worker: {}[{}] resumes at its earliest offset; marked as missing records",
                   p->topic, p->partition);
