@@ -278,7 +278,7 @@ class WorkerImpl {
     while (result.ok()) {
       if ((stop != nullptr && stop->load()) || stop_requested_.load()) break;
       const auto now = Clock::now();
-      NoteStandstill(now - last_turn);
+      NoteStandstill(last_turn, now);
       last_turn = now;
       const int wait_ms = static_cast<int>(std::clamp<int64_t>(
           std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -328,7 +328,7 @@ class WorkerImpl {
         break;
       }
       const auto after = Clock::now();
-      NoteStandstill(after - now);
+      NoteStandstill(now, after);
       const bool at_end = options_.stop_at_end && AllAtEnd();
       if ((after >= next_flush || at_end) && !ConfirmMembership()) {
         // Not now: the counts stay dirty, for the next turn or (when the
@@ -361,7 +361,10 @@ class WorkerImpl {
         LogProgress(after);
         next_log = after + log_interval;
       }
-      if (result.ok() && at_end) {
+      // Not before the counts are published: after a standstill, once the
+      // group confirms the membership (or the partitions are lost, and the
+      // new assignment is read to its end).
+      if (result.ok() && at_end && standstill_ == Clock::duration::zero()) {
         spdlog::info("worker: every assigned partition reached its end; stopping");
         break;
       }
@@ -559,6 +562,9 @@ class WorkerImpl {
       absl::Status s = Assign(rk, list, cooperative);
       if (!s.ok() && callback_error_.ok()) callback_error_ = s;
       UpdateStats();
+      // The restore's time was this thread's, not a pause of the process
+      // (the session's heartbeats went on): no standstill.
+      callback_done_at_ = Clock::now();
       return;
     }
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
@@ -920,9 +926,13 @@ class WorkerImpl {
     return counts;
   }
 
-  void NoteStandstill(Clock::duration turn) {
-    if (turn > kStandstill && !options_.assign_all_partitions)
+  // Notes a turn of the loop from `from` to `to`, less any time in the
+  // rebalance callback (HandleRebalance: a long restore is no pause).
+  void NoteStandstill(Clock::time_point from, Clock::time_point to) {
+    const Clock::duration turn = to - std::max(from, callback_done_at_);
+    if (turn > kStandstill && !options_.assign_all_partitions) {
       standstill_ = std::max(standstill_, turn);
+    }
   }
 
   // After a standstill (NoteStandstill): true once the group confirms that
@@ -1381,6 +1391,7 @@ class WorkerImpl {
   // membership (zero: confirmed; ConfirmMembership).
   Clock::duration standstill_ = Clock::duration::zero();
   bool standstill_reported_ = false;  // its warning is logged (once a standstill)
+  Clock::time_point callback_done_at_{};  // the last assignment's handling ended
   v1::CountRecord record_;     // reused for every count record published
   Clock::time_point next_commit_{};
   Clock::time_point next_nudge_{};  // earliest next nudge
