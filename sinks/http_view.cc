@@ -485,15 +485,13 @@ absl::StatusOr<std::unique_ptr<HttpView>> HttpView::Start(const HttpViewOptions&
   });
   s.Get("/readyz", [v, opt](const httplib::Request& req, httplib::Response& res) {
     auto snap = v->snapshot();
-    if (!Authenticated(req, opt.token)) {
-      SendJson(res, snap->ready ? 200 : 503, json{{"ready", snap->ready}});
-      return;
+    json body{{"ready", snap->ready}};
+    if (Authenticated(req, opt.token)) {  // why not, and how far: for the token's holders
+      body["waiting"] = WaitingJson(*snap);
+      body["records_read"] = snap->reads.records;
+      body["snapshot_version"] = snap->version;
     }
-    SendJson(res, snap->ready ? 200 : 503,
-             json{{"ready", snap->ready},
-                  {"waiting", WaitingJson(*snap)},
-                  {"records_read", snap->reads.records},
-                  {"snapshot_version", snap->version}});
+    SendJson(res, snap->ready ? 200 : 503, body);
   });
   s.Get("/api/v1/counts", [v, params_of, today](const httplib::Request& req,
                                                 httplib::Response& res) {
