@@ -403,8 +403,19 @@ ProcessResult PartitionProcessor::Process(std::string_view payload, absl::Time r
   // which was evicted a horizon ago and is cold: start loading it while the
   // record is decoded and checked.
   if (!free_.empty()) PrefetchBucket(free_.back());
-  ProcessResult result = kind_ == EventKind::kIncident ? ProcessIncident(payload, record_time)
-                                                       : ProcessViolation(payload, record_time);
+  // Zero bytes parse as a message with every field unset, which would be
+  // refused as empty_id: a record without a value (null, or a tombstone
+  // produced to an input topic) is no event at all.
+  const bool incident = kind_ == EventKind::kIncident;
+  ProcessResult result;
+  if (payload.empty()) {
+    result = Reject(RejectReason::kNotProtobuf,
+                    absl::StrCat("the record has no value (null or empty): no ",
+                                 incident ? "IncidentEvent" : "ViolationEvent"));
+  } else {
+    result =
+        incident ? ProcessIncident(payload, record_time) : ProcessViolation(payload, record_time);
+  }
   switch (result.outcome) {
     case Outcome::kCounted:
       ++tally_.counted;

@@ -11,7 +11,8 @@
 namespace roadpulse {
 
 enum class RejectReason : uint8_t {
-  kNotProtobuf = 0,         // bytes are not a protobuf message of the topic's type
+  kNotProtobuf = 0,         // bytes are not a protobuf message of the topic's type, or
+                            // there are none (a null or empty value)
   kTruncated,               // a protobuf message cut short
   kEmptyId,                 // id missing or empty
   kMissingTime,             // occurred_at or reported_at missing, or not a valid Timestamp

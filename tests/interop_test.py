@@ -181,6 +181,17 @@ def main():
         if key:
             add(expected, unit, day_of(occurred), "key_violations", 1)
 
+    # Records without an event: a null value (a tombstone, as a compacting
+    # producer might send) and an empty one, on each input topic. Each must
+    # reach the DLQ as it was, refused as not_protobuf (zero bytes would
+    # parse as an event with no id).
+    no_value = {("roadpulse.incidents", "py-null-inc"): None,
+                ("roadpulse.incidents", "py-empty-inc"): b"",
+                ("roadpulse.violations", "py-null-vio"): None,
+                ("roadpulse.violations", "py-empty-vio"): b""}
+    for (topic, key), value in no_value.items():
+        sends.insert(rng.randrange(len(sends) + 1), (topic, key, value))
+
     with h.broker(args.roadpulse, partitions=4) as servers:
         producer = KafkaProducer(bootstrap_servers=servers, acks="all")
         for topic, key, value in sends:
@@ -200,9 +211,18 @@ def main():
             h.fail("roadpulse run exited with %d" % rc)
 
         dlq = h.read_topic(servers, "roadpulse.dlq")
-        if dlq:
-            reasons = [dict(r[4]).get("roadpulse.reason") for r in dlq[:5]]
-            h.fail("%d valid events were dead-lettered, e.g. %s" % (len(dlq), reasons))
+        letters = {}
+        for _, _, key, value, headers in dlq:
+            hd = {k: v.decode() for k, v in headers}
+            letters[(hd.get("roadpulse.source.topic"), key.decode())] = (
+                value, hd.get("roadpulse.reason"), hd.get("roadpulse.detail"))
+        want = {k: (v, "not_protobuf") for k, v in no_value.items()}
+        got = {k: v[:2] for k, v in letters.items()}
+        if len(dlq) != len(no_value) or got != want:
+            h.fail("dead letters %s (%d records), expected only the records without an event "
+                   "%s" % (sorted(letters.items())[:6], len(dlq), sorted(want.items())))
+        for (topic, key), (value, reason, detail) in sorted(letters.items()):
+            h.log("dead-lettered %s %s, value %r: %s: %s" % (topic, key, value, reason, detail))
         records = h.read_topic(servers, "roadpulse.counts")
         actual, keys = h.counts_by_region_day(records, counts_pb2, tz)
         h.log("read %d count records (%d keys) from roadpulse.counts" % (len(records), keys))

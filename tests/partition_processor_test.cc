@@ -412,7 +412,10 @@ INSTANTIATE_TEST_SUITE_P(
         RejectCase{"v_EmptyId", RejectReason::kEmptyId,
                    [] { return Serialized(Violation("", v1::VIOLATION_TYPE_SPEEDING, kMorning)); }},
         RejectCase{"v_NotProtobuf", RejectReason::kNotProtobuf,
-                   [] { return std::string("\x07\x07garbage"); }}),
+                   [] { return std::string("\x07\x07garbage"); }},
+        // A record without a value: no event, not one without an id.
+        RejectCase{"NoValue", RejectReason::kNotProtobuf, [] { return std::string(); }},
+        RejectCase{"v_NoValue", RejectReason::kNotProtobuf, [] { return std::string(); }}),
     [](const ::testing::TestParamInfo<RejectCase>& info) { return info.param.name; });
 
 // The first and last instants a Timestamp can hold still count (without a
