@@ -17,8 +17,12 @@ namespace {
 struct ConfigFlags {
   std::string file;
   bool script = false;
-  std::string bootstrap = "${BOOTSTRAP:-localhost:9092}";
+  std::string bootstrap;  // --bootstrap-server; empty: see Topics()
 };
+
+// What --script writes when neither the flag nor the configuration names the
+// cluster: a shell expansion, as deploy/create-topics.sh reads it.
+constexpr char kBootstrapPlaceholder[] = "${BOOTSTRAP:-localhost:9092}";
 
 absl::StatusOr<Config> Load(const std::string& file) {
   absl::StatusOr<Config> config = LoadConfig(file, {});
@@ -51,6 +55,10 @@ int Topics(const ConfigFlags& flags) {
   }
   const int64_t partitions = config->GetInt("topics.partitions");
   const int64_t replication = config->GetInt("topics.replication_factor");
+  // The flag, else the cluster the configuration (file, environment) names.
+  std::string bootstrap = flags.bootstrap;
+  if (bootstrap.empty()) bootstrap = config->BootstrapServers();
+  if (bootstrap.empty()) bootstrap = kBootstrapPlaceholder;
   for (const TopicSettings& t : config->Topics()) {
     const std::string retention =
         t.retention_ms < 0 ? "" : fmt::format(" retention.ms={}", t.retention_ms);
@@ -58,9 +66,10 @@ int Topics(const ConfigFlags& flags) {
       std::printf(
           "kafka-topics.sh --bootstrap-server %s --create --if-not-exists --topic %s "
           "--partitions %lld --replication-factor %lld --config cleanup.policy=%s%s\n",
-          flags.bootstrap.c_str(), t.name.c_str(), static_cast<long long>(partitions),
+          bootstrap.c_str(), t.name.c_str(), static_cast<long long>(partitions),
           static_cast<long long>(replication), t.cleanup_policy.c_str(),
-          t.retention_ms < 0 ? "" : fmt::format(" --config retention.ms={}", t.retention_ms).c_str());
+          t.retention_ms < 0 ? ""
+                             : fmt::format(" --config retention.ms={}", t.retention_ms).c_str());
     } else {
       std::printf("%s partitions=%lld replication.factor=%lld cleanup.policy=%s%s\n", t.name.c_str(),
                   static_cast<long long>(partitions), static_cast<long long>(replication),
@@ -103,10 +112,11 @@ void AddConfigCommand(CLI::App& app, int* exit_code) {
       "cleanup.policy (compact for counts and checkpoints), from FILE or the defaults.");
   topics_cmd->add_option("FILE", topics->file, "Configuration file (TOML)");
   topics_cmd->add_flag("--script", topics->script, "Print kafka-topics.sh commands instead");
-  topics_cmd
-      ->add_option("--bootstrap-server,--bootstrap-servers", topics->bootstrap,
-                   "Bootstrap server written into the --script commands")
-      ->capture_default_str();
+  topics_cmd->add_option(
+      "--bootstrap-server,--bootstrap-servers", topics->bootstrap,
+      fmt::format("Bootstrap server written into the --script commands. Default: "
+                  "the configuration's kafka.\"bootstrap.servers\", else {}",
+                  kBootstrapPlaceholder));
   topics_cmd->callback([topics, exit_code] { *exit_code = Topics(*topics); });
 }
 

@@ -111,12 +111,46 @@ int RunWorker(const RunFlags& flags) {
     return 2;
   }
 
+  // Declared before the server, whose /metrics reads the worker: destroyed
+  // after it.
+  std::unique_ptr<KafkaCountSink> sink;
+  std::unique_ptr<Worker> worker;
+  std::atomic<const Worker*> running{nullptr};
+  // Served from the start: setting up may wait ~70 s for a cluster that
+  // cannot be reached, and a liveness probe (deploy/k8s/worker.yaml: 6 x
+  // 10 s) that found no /healthz meanwhile killed the worker before it could
+  // say why. A port in use is also found before any waiting.
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (!flags.http.empty()) {
+    std::string host;
+    int port = 0;
+    if (absl::Status s = ParseHostPort(flags.http, &host, &port); !s.ok()) {
+      spdlog::error("--http: {}", s.ToString());
+      return 2;
+    }
+    absl::StatusOr<std::unique_ptr<MetricsServer>> started = MetricsServer::Start(
+        host, port,
+        [&running] {
+          const Worker* w = running.load();
+          return w == nullptr ? WorkerStartingMetricsText()
+                              : WorkerMetricsText(w->stats(), absl::Now());
+        },
+        nullptr);
+    if (!started.ok()) {
+      spdlog::error("--http: {}", started.status().ToString());
+      return 2;
+    }
+    metrics_server = *std::move(started);
+    spdlog::info("run: /metrics and /healthz on http://{}:{}/", host, metrics_server->port());
+  }
+
   ProducerOptions producer_options;
   producer_options.bootstrap_servers = flags.bootstrap_servers;
   producer_options.properties = flags.client;
-  absl::StatusOr<std::unique_ptr<KafkaCountSink>> sink =
+  absl::StatusOr<std::unique_ptr<KafkaCountSink>> created_sink =
       KafkaCountSink::Create(producer_options, flags.counts_topic);
-  if (!sink.ok()) return StartFailed(sink.status());
+  if (!created_sink.ok()) return StartFailed(created_sink.status());
+  sink = *std::move(created_sink);
 
   WorkerOptions options;
   options.bootstrap_servers = flags.bootstrap_servers;
@@ -143,31 +177,15 @@ int RunWorker(const RunFlags& flags) {
   options.log_interval = absl::Seconds(flags.config.GetInt("worker.log_interval_s"));
   options.fetch_nudge_interval =
       absl::Milliseconds(flags.config.GetInt("worker.fetch_nudge_interval_ms"));
-  absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Create(options, *regions, **sink);
-  if (!worker.ok()) return StartFailed(worker.status());
-  std::unique_ptr<MetricsServer> metrics_server;
-  if (!flags.http.empty()) {
-    std::string host;
-    int port = 0;
-    if (absl::Status s = ParseHostPort(flags.http, &host, &port); !s.ok()) {
-      spdlog::error("--http: {}", s.ToString());
-      return 2;
-    }
-    Worker* w = worker->get();
-    absl::StatusOr<std::unique_ptr<MetricsServer>> started = MetricsServer::Start(
-        host, port, [w] { return WorkerMetricsText(w->stats(), absl::Now()); }, nullptr);
-    if (!started.ok()) {
-      spdlog::error("--http: {}", started.status().ToString());
-      return 2;
-    }
-    metrics_server = *std::move(started);
-    spdlog::info("run: /metrics and /healthz on http://{}:{}/", host, metrics_server->port());
-  }
+  absl::StatusOr<std::unique_ptr<Worker>> created_worker = Worker::Create(options, *regions, *sink);
+  if (!created_worker.ok()) return StartFailed(created_worker.status());
+  worker = *std::move(created_worker);
+  running.store(worker.get());
   spdlog::info("run: regions from {} ({} units, time zone {})", regions_path, regions->size(),
                regions->time_zone());
   run_started.store(true);  // a stop from here on is Run()'s to finish
-  absl::Status status = (*worker)->Run(&run_stop);
-  const WorkerStats stats = (*worker)->stats();
+  absl::Status status = worker->Run(&run_stop);
+  const WorkerStats stats = worker->stats();
   spdlog::info("run: done: read {} = counted {} + amended {} + duplicates {} + rejected {}; "
                "dlq {}; counts published {}",
                stats.totals.read, stats.totals.counted, stats.totals.amended,

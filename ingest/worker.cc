@@ -1056,8 +1056,10 @@ class WorkerImpl {
       }
       partitions_[input] = std::move(state);
     }
-    last_restore_seconds_ = SecondsSince(started);
+    // An empty incremental assignment (a rebalance that moved nothing to
+    // this worker) restores nothing: the last real restore's time stays.
     if (!inputs.empty()) {
+      last_restore_seconds_ = SecondsSince(started);
       spdlog::info("worker: assignment of {} partitions ready in {:.3f} s ({} from checkpoints)",
                    inputs.size(), last_restore_seconds_, restored);
     }

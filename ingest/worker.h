@@ -171,7 +171,7 @@ struct WorkerStats {
   // Changed hour and minute buckets no rolling window can show any more,
   // left unpublished (PartitionProcessor::SkipUnwatchable), since start.
   int64_t counts_unwatchable = 0;
-  int64_t rebalances = 0;         // assignments received since start
+  int64_t rebalances = 0;  // assignments received since start, empty ones too
   // DLQ records produced since start, by reject reason name.
   std::map<std::string, int64_t> dead_lettered_by_reason;
   // Publishing counts: every flush interval the dirty buckets are handed to
@@ -188,7 +188,7 @@ struct WorkerStats {
   int64_t checkpoint_bytes = 0;           // their serialized state, in all
   double last_checkpoint_seconds = 0;     // the last round, from serializing to its acknowledgement
   int64_t restores = 0;                   // partitions restored from a checkpoint
-  double last_restore_seconds = 0;        // duration of the last assignment's restore
+  double last_restore_seconds = 0;        // the last non-empty assignment's restore
   int64_t offset_resets = 0;              // checkpointed offsets found out of range (data loss)
   // Times the worker woke a fetcher paused on a full pre-fetch queue
   // (WorkerOptions::fetch_nudge_interval) since start.

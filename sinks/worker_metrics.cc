@@ -5,21 +5,45 @@
 
 namespace roadpulse {
 
-std::string WorkerMetricsText(const WorkerStats& s, absl::Time now) {
+namespace {
+
+void AppendHeader(std::string* out, const char* name, const char* type, const char* help) {
+  *out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+std::string StartingText(bool starting) {
   std::string out;
+  AppendHeader(&out, "roadpulse_worker_starting", "gauge",
+               "1 while the worker sets up (connects to the cluster, learns its topics), before "
+               "it consumes; 0 once it runs.");
+  out += fmt::format("roadpulse_worker_starting {}\n", starting ? 1 : 0);
+  return out;
+}
+
+}  // namespace
+
+std::string WorkerStartingMetricsText() { return StartingText(true); }
+
+std::string WorkerMetricsText(const WorkerStats& s, absl::Time now) {
+  std::string out = StartingText(false);
   auto metric = [&out](const char* name, const char* type, const char* help) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    AppendHeader(&out, name, type, help);
   };
   metric("roadpulse_worker_records_consumed_total", "counter",
          "Input records consumed since start, including re-reads after rebalances.");
   out += fmt::format("roadpulse_worker_records_consumed_total {}\n", s.records_consumed);
+  // The records read are a metric of their own, not an outcome: a sum over
+  // the outcome label is then the records read, not twice them.
+  metric("roadpulse_worker_assigned_records_read", "gauge",
+         "Records read of the currently assigned partitions (= the sum of "
+         "roadpulse_worker_assigned_records over outcome).");
+  out += fmt::format("roadpulse_worker_assigned_records_read {}\n", s.totals.read);
   metric("roadpulse_worker_assigned_records", "gauge",
-         "Records of the currently assigned partitions by outcome (read = counted + amended + "
-         "duplicate + rejected).");
-  for (const auto& [outcome, v] :
-       {std::pair<const char*, int64_t>{"read", s.totals.read}, {"counted", s.totals.counted},
-        {"amended", s.totals.amended}, {"duplicate", s.totals.duplicates},
-        {"rejected", s.totals.rejected}}) {
+         "Records of the currently assigned partitions by outcome.");
+  for (const auto& [outcome, v] : {std::pair<const char*, int64_t>{"counted", s.totals.counted},
+                                   {"amended", s.totals.amended},
+                                   {"duplicate", s.totals.duplicates},
+                                   {"rejected", s.totals.rejected}}) {
     out += fmt::format("roadpulse_worker_assigned_records{{outcome=\"{}\"}} {}\n", outcome, v);
   }
   metric("roadpulse_worker_dead_lettered_total", "counter",
@@ -40,7 +64,9 @@ std::string WorkerMetricsText(const WorkerStats& s, absl::Time now) {
   metric("roadpulse_worker_fetch_nudges_total", "counter",
          "Times the worker woke a fetcher paused on a full pre-fetch queue since start.");
   out += fmt::format("roadpulse_worker_fetch_nudges_total {}\n", s.fetch_nudges);
-  metric("roadpulse_worker_rebalances_total", "counter", "Partition assignments received.");
+  metric("roadpulse_worker_rebalances_total", "counter",
+         "Group rebalances this worker took part in: partition assignments received, including "
+         "the empty ones of an incremental rebalance that moved nothing to it.");
   out += fmt::format("roadpulse_worker_rebalances_total {}\n", s.rebalances);
   metric("roadpulse_worker_assigned_partitions", "gauge", "Input partitions assigned.");
   out += fmt::format("roadpulse_worker_assigned_partitions {}\n", s.partitions.size());
@@ -57,15 +83,23 @@ std::string WorkerMetricsText(const WorkerStats& s, absl::Time now) {
     out += fmt::format("roadpulse_worker_next_offset{{topic=\"{}\",partition=\"{}\"}} {}\n",
                        p.topic, p.partition, p.next_offset);
   }
+  metric("roadpulse_worker_partition_records_read", "gauge",
+         "Records read of each assigned input partition, over the partition's whole history as "
+         "this worker holds it: its end offset once it is caught up, and the sum of "
+         "roadpulse_worker_partition_records over outcome.");
+  for (const PartitionStats& p : s.partitions) {
+    out +=
+        fmt::format("roadpulse_worker_partition_records_read{{topic=\"{}\",partition=\"{}\"}} {}\n",
+                    p.topic, p.partition, p.tally.read);
+  }
   metric("roadpulse_worker_partition_records", "gauge",
          "Records of each assigned input partition by outcome, over the partition's whole "
-         "history as this worker holds it (read = counted + amended + duplicate + rejected; "
-         "read equals the partition's end offset once it is caught up).");
+         "history as this worker holds it.");
   for (const PartitionStats& p : s.partitions) {
-    for (const auto& [outcome, v] :
-         {std::pair<const char*, int64_t>{"read", p.tally.read}, {"counted", p.tally.counted},
-          {"amended", p.tally.amended}, {"duplicate", p.tally.duplicates},
-          {"rejected", p.tally.rejected}}) {
+    for (const auto& [outcome, v] : {std::pair<const char*, int64_t>{"counted", p.tally.counted},
+                                     {"amended", p.tally.amended},
+                                     {"duplicate", p.tally.duplicates},
+                                     {"rejected", p.tally.rejected}}) {
       out += fmt::format(
           "roadpulse_worker_partition_records{{topic=\"{}\",partition=\"{}\",outcome=\"{}\"}} "
           "{}\n",
@@ -98,7 +132,8 @@ std::string WorkerMetricsText(const WorkerStats& s, absl::Time now) {
          "Assigned partitions restored from a checkpoint since start.");
   out += fmt::format("roadpulse_worker_restores_total {}\n", s.restores);
   metric("roadpulse_worker_last_restore_seconds", "gauge",
-         "Time the last assignment took to read its checkpoints and restore.");
+         "Time the last assignment that brought partitions took to read their checkpoints "
+         "and restore.");
   out += fmt::format("roadpulse_worker_last_restore_seconds {:.6f}\n", s.last_restore_seconds);
   metric("roadpulse_worker_offset_resets_total", "counter",
          "Checkpointed offsets found deleted by retention: DATA LOSS, alert on any increase.");

@@ -12,6 +12,9 @@
 namespace roadpulse {
 
 std::string WorkerMetricsText(const WorkerStats& stats, absl::Time now);
+// What a worker serves while it sets up (connects, learns its topics), before
+// it has any stats: roadpulse_worker_starting 1. WorkerMetricsText says 0.
+std::string WorkerStartingMetricsText();
 
 }  // namespace roadpulse
 

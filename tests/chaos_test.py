@@ -40,7 +40,7 @@ session timeout), stops them, and checks against the generator's manifest:
     dead-lettered again after a crash or rebalance) are exactly the
     manifest's rejects, with its reasons;
   - reconciliation, per input partition, from the owners' /metrics
-    (roadpulse_worker_partition_records): read == the partition's end offset,
+    (roadpulse_worker_partition_records_read and _records): read == the partition's end offset,
     read == counted + amended + duplicate + rejected; and the sums equal the
     manifest's totals;
   - nothing was lost by the mock broker (see "the mock's 5 MiB" below).
@@ -310,6 +310,9 @@ class Worker:
             elif name == "roadpulse_worker_next_offset":
                 tp = (labels["topic"], int(labels["partition"]))
                 m["partitions"].setdefault(tp, {})["next_offset"] = int(value)
+            elif name == "roadpulse_worker_partition_records_read":
+                tp = (labels["topic"], int(labels["partition"]))
+                m["partitions"].setdefault(tp, {})["read"] = int(value)
             elif name == "roadpulse_worker_partition_records":
                 tp = (labels["topic"], int(labels["partition"]))
                 m["partitions"].setdefault(tp, {})[labels["outcome"]] = int(value)

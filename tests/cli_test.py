@@ -163,6 +163,7 @@ def main():
     failures += check_stdout_is_output(args.roadpulse)
     failures += check_http_port_in_use(args.roadpulse)
     failures += check_report_cluster_down(args.roadpulse)
+    failures += check_config_topics_script(args.roadpulse)
     waiting.join()
     failures += unreachable
 
@@ -270,20 +271,42 @@ def check_run_cluster_unreachable(roadpulse):
     setting up after about 70 s (the checkpoint topic's metadata) with exit
     code 1, a failure of the cluster (systemd restarts it; 2 would say bad
     configuration and stop it for good), naming what it waited for. Told to
-    stop while it waits, it stops at once with exit code 0."""
+    stop while it waits, it stops at once with exit code 0. While it waits,
+    --http already answers /healthz (a liveness probe must not kill it
+    before it can say why) and /metrics says roadpulse_worker_starting 1."""
     import signal
     import socket
     import time
+    import urllib.request
     import kafka_harness as h
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        servers = "127.0.0.1:%d" % s.getsockname()[1]
+
+    def free_port():
+        with socket.socket() as s:  # a port nothing listens on
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    servers = "127.0.0.1:%d" % free_port()
+    http = "127.0.0.1:%d" % free_port()
     argv = [roadpulse, "run", "--bootstrap-servers", servers, "--log-level", "error"]
-    left = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    left = subprocess.Popen(argv + ["--http", http], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
     stopped = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     failures = []
     try:
         time.sleep(3)
+        answers = []
+        for path in ("/healthz", "/metrics"):
+            try:
+                with urllib.request.urlopen("http://%s%s" % (http, path), timeout=10) as r:
+                    answers.append((r.status, r.read().decode()))
+            except OSError as e:
+                answers.append((None, repr(e)))
+        ok = (answers[0][0] == 200 and answers[1][0] == 200 and
+              "\nroadpulse_worker_starting 1\n" in answers[1][1])
+        print("%-4s run --http, cluster unreachable, after 3 s: /healthz %s, /metrics %s %r" % (
+            "ok" if ok else "BAD", answers[0][0], answers[1][0],
+            [l for l in answers[1][1].splitlines() if not l.startswith("#")][:3]))
+        if not ok:
+            failures.append("run --http while it waits for the cluster: %r" % answers)
         rc, err, took = h.signal_and_wait(stopped, signal.SIGTERM, 30)
         # Not a speed goal: without the stop it would wait another ~67 s.
         ok = (rc == 0 and took < 20 and
@@ -306,6 +329,34 @@ def check_run_cluster_unreachable(roadpulse):
             if p.poll() is None:
                 p.kill()
                 p.wait()
+    return failures
+
+
+def check_config_topics_script(roadpulse):
+    """`config topics FILE --script` writes the cluster the file names into
+    every kafka-topics.sh command; --bootstrap-server overrides it; with
+    neither, the commands expand $BOOTSTRAP as deploy/create-topics.sh does."""
+    import os
+    import tempfile
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROADPULSE_")}
+    failures = []
+    with tempfile.NamedTemporaryFile("w", suffix=".toml") as f:
+        f.write('[kafka]\n"bootstrap.servers" = "k1.example:9092,k2.example:9092"\n')
+        f.flush()
+        for argv, want in (
+                ([f.name], "k1.example:9092,k2.example:9092"),
+                ([f.name, "--bootstrap-server", "other:9093"], "other:9093"),
+                ([], "${BOOTSTRAP:-localhost:9092}")):
+            rc, out = run(roadpulse, "config", "topics", "--script", *argv, env=env)
+            lines = [l for l in out.splitlines() if l.startswith("kafka-topics.sh")]
+            servers = {l.split("--bootstrap-server ", 1)[1].split(" ", 1)[0] for l in lines}
+            ok = rc == 0 and len(lines) == 5 and servers == {want}
+            what = "config topics --script %s" % " ".join(a if a != f.name else "FILE"
+                                                         for a in argv)
+            print("%-4s %s -> rc=%d, %d commands, --bootstrap-server %s" % (
+                "ok" if ok else "BAD", what, rc, len(lines), sorted(servers)))
+            if not ok:
+                failures.append("%s: rc=%d, %r" % (what, rc, out[-400:]))
     return failures
 
 

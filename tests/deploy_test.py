@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -161,6 +162,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--roadpulse", required=True)
     ap.add_argument("--source", required=True)
+    ap.add_argument("--build", required=True, help="the build directory, for cmake --install")
     args = ap.parse_args()
     rp = Roadpulse(args.roadpulse)
     deploy = os.path.join(args.source, "deploy")
@@ -383,18 +385,47 @@ def main():
               "k8s Service %s: targetPort names a container port" % svc["metadata"]["name"])
 
     # ---- systemd ----
+    # The files the units name under /usr/local are what `cmake --install
+    # build --prefix /usr/local` puts there (here into a scratch prefix).
+    prefix = tempfile.mkdtemp(prefix="roadpulse-install-")
+    installed = subprocess.run(["cmake", "--install", args.build, "--prefix", prefix],
+                               capture_output=True, text=True)
+    check(installed.returncode == 0, "cmake --install %s works: %s" % (
+        args.build, installed.stderr.strip().splitlines()[-1:]))
     for path in sorted(glob.glob(os.path.join(deploy, "systemd", "*.service"))):
         unit = open(path).read()
-        for line in re.findall(r"^Exec(?:Start|StartPre)=(.*)$", unit, re.M):
-            argv = shlex.split(line)
-            check(argv[0].endswith("/roadpulse"), "%s: runs roadpulse" % os.path.basename(path))
-            argv = [re.sub(r"%\w", "1", a) for a in argv[1:]]
-            if argv[:2] == ["config", "check"]:
-                continue
-            check_command(rp, os.path.basename(path), argv, subcommands)
-        check("KillSignal=SIGTERM" in unit, "%s: stops with SIGTERM" % os.path.basename(path))
+        name = os.path.basename(path)
+        used = set(re.findall(r"file://(/\S+)", unit)) | set(re.findall(r"/usr/local/\S+", unit))
+        for path_used in sorted(used):
+            local = path_used.startswith("/usr/local/")
+            check(local and os.path.exists(os.path.join(prefix, path_used[len("/usr/local/"):])),
+                  "%s: %s is installed by cmake --install" % (name, path_used))
+        # An instance unit's documented instances (the `systemctl enable`
+        # line) each give a valid, distinct --http port.
+        instances = [m for line in re.findall(r"^#\s+systemctl enable .*$", unit, re.M)
+                     for m in re.findall(r"@(\S+)", line)] if "@" in name else []
+        ports = []
+        for instance in instances or ["1"]:
+            for line in re.findall(r"^Exec(?:Start|StartPre)=(.*)$", unit, re.M):
+                argv = shlex.split(line)
+                check(argv[0].endswith("/roadpulse"), "%s: runs roadpulse" % name)
+                argv = [a.replace("%i", instance) for a in argv[1:]]
+                argv = [re.sub(r"%\w", "1", a) for a in argv]
+                if argv[:2] == ["config", "check"]:
+                    continue
+                given = check_command(rp, name, argv, subcommands)
+                if "--http" in given and instances:
+                    port = port_of(given["--http"])
+                    check(0 < port < 65536, "%s@%s: --http %s is a port" % (
+                        name, instance, given["--http"]))
+                    ports.append(port)
+        if instances:
+            check(len(set(ports)) == len(instances), "%s: instances %s listen on distinct ports "
+                  "%s" % (name, instances, ports))
+        check("KillSignal=SIGTERM" in unit, "%s: stops with SIGTERM" % name)
         check(re.search(r"^User=(?!root)\w+", unit, re.M) is not None,
-              "%s: runs as a non-root user" % os.path.basename(path))
+              "%s: runs as a non-root user" % name)
+    shutil.rmtree(prefix)
 
     if failures:
         print("FAIL: %d check(s) failed:\n  %s" % (len(failures), "\n  ".join(failures)))
