@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "app/commands.h"
 #include "app/config_cli.h"
@@ -43,7 +44,8 @@ int Fail(std::string_view message) {
 }
 
 // The record's own headers: all but the first of each name the worker wrote
-// (ReadDeadLetter reads those; a record may carry its own of the same name).
+// (ReadDeadLetter reads those; a record may carry its own of the same name),
+// and not kRedrivenFromHeader (the caller adds its own).
 KafkaHeaders OwnHeaders(const TopicRecord& r) {
   static constexpr const char* kWorkerHeaders[] = {
       kDlqReasonHeader,          kDlqDetailHeader,       kDlqSourceTopicHeader,
@@ -59,10 +61,34 @@ KafkaHeaders OwnHeaders(const TopicRecord& r) {
         break;
       }
     }
-    if (!worker) own.emplace_back(std::string(name), std::string(value));
+    if (!worker && name != kRedrivenFromHeader) {
+      own.emplace_back(std::string(name), std::string(value));
+    }
   }
   return own;
 }
+
+// "TOPIC[PARTITION]@OFFSET", kRedrivenFromHeader's value.
+std::string PositionText(std::string_view topic, int32_t partition, int64_t offset) {
+  return fmt::format("{}[{}]@{}", topic, partition, offset);
+}
+
+// The kRedrivenFromHeader value among the record's own headers, or empty.
+std::string_view RedrivenFrom(const TopicRecord& r) {
+  for (const auto& [name, value] : r.headers) {
+    if (name == kRedrivenFromHeader) return value;
+  }
+  return {};
+}
+
+// A dead letter chosen for redrive, kept until its turn.
+struct Redrive {
+  std::string topic;
+  int32_t partition = 0;
+  std::string key;
+  std::string value;
+  KafkaHeaders headers;  // its own, and kRedrivenFromHeader
+};
 
 int RunRedrive(const RedriveFlags& f) {
   if (f.reader.bootstrap_servers.empty()) {
@@ -107,6 +133,23 @@ int RunRedrive(const RedriveFlags& f) {
   std::map<std::string, int64_t> other;     // dead letters of other reasons
   int64_t not_dead_letters = 0;
   int64_t cannot = 0;  // chosen, but without their bytes or their source
+  // A dead letter that is a record an earlier redrive re-produced and the
+  // workers refused again is a copy: redriving the dead letter it came from
+  // (when this run reads that too) re-tries the same event, and redriving both
+  // would double what goes back to the DLQ on every run. So of each chain
+  // (original, copy, copy of the copy, ...) only the first one read goes.
+  // Copies wait until the end, when every position read is known.
+  absl::flat_hash_set<std::string> read;                // PositionText of each chosen
+  std::vector<std::pair<std::string, Redrive>> copies;  // (came from, copy)
+  int64_t copies_skipped = 0;
+  absl::Status produced;
+  auto redrive = [&](Redrive&& d) {
+    ++redriven[d.topic];
+    if (f.dry_run || !produced.ok()) return;
+    // Its own partition: where its earlier and later revisions are, and its
+    // partition's state (whatever partitioner its producer used).
+    produced = producer->Produce(d.topic, d.key, d.value, d.headers, d.partition);
+  };
   const absl::Time t0 = absl::Now();
   absl::Status st = (*reader)->ReadAll([&](const TopicRecord& r) {
     const std::optional<DeadLetterRecord> dl = ReadDeadLetter(r);
@@ -147,12 +190,26 @@ int RunRedrive(const RedriveFlags& f) {
       ++cannot;
       return absl::OkStatus();
     }
-    ++redriven[source->topic];
-    if (f.dry_run) return absl::OkStatus();
-    // Its own partition: where its earlier and later revisions are, and its
-    // partition's state (whatever partitioner its producer used).
-    return producer->Produce(source->topic, r.key, r.value, OwnHeaders(r), source->partition);
+    const std::string here = PositionText(r.topic, r.partition, r.offset);
+    Redrive again{source->topic, source->partition, std::string(r.key), std::string(r.value),
+                  OwnHeaders(r)};
+    again.headers.emplace_back(kRedrivenFromHeader, here);
+    read.insert(here);
+    if (const std::string_view from = RedrivenFrom(r); !from.empty()) {
+      copies.emplace_back(std::string(from), std::move(again));
+      return absl::OkStatus();
+    }
+    redrive(std::move(again));
+    return produced;
   });
+  for (auto& [from, copy] : copies) {
+    if (read.contains(from)) {
+      ++copies_skipped;
+    } else {  // what it came from is out of --from/--to, or deleted
+      redrive(std::move(copy));
+    }
+  }
+  if (st.ok()) st = produced;
   absl::Status flushed = producer ? producer->Flush(absl::Minutes(2)) : absl::OkStatus();
   if (!st.ok() || !flushed.ok()) {
     fmt::print(stderr, "roadpulse redrive: {}\n", Msg(!st.ok() ? st : flushed));
@@ -167,11 +224,12 @@ int RunRedrive(const RedriveFlags& f) {
   std::vector<std::string> others;
   for (const auto& [reason, n] : other) others.push_back(fmt::format("{} {}", reason, n));
   fmt::print(
-      "redrive: {} {} dead letters of {} ({}) in {:.2f} s; {} could not be redriven; left "
-      "alone: {}{}\n",
+      "redrive: {} {} dead letters of {} ({}) in {:.2f} s; {} could not be redriven; {} "
+      "refused again after an earlier redrive were left out (their originals were redriven); "
+      "left alone: {}{}\n",
       f.dry_run ? "would re-produce" : "re-produced", total, fmt::join(f.reasons, ", "),
       per_topic.empty() ? "none" : fmt::format("{}", fmt::join(per_topic, ", ")),
-      absl::ToDoubleSeconds(absl::Now() - t0), cannot,
+      absl::ToDoubleSeconds(absl::Now() - t0), cannot, copies_skipped,
       others.empty() ? "no other reasons" : fmt::format("{}", fmt::join(others, ", ")),
       not_dead_letters > 0
           ? fmt::format("; {} records without a roadpulse.reason header", not_dead_letters)
@@ -187,9 +245,11 @@ void AddRedriveCommand(CLI::App& app, int* exit_code) {
       "redrive",
       "After a fix (the region table gained a unit, a producer fixed its data), re-produce the\n"
       "dead letters of the reasons you fixed to the topic and partition they were refused on,\n"
-      "with their original key, bytes and own headers; the workers then count them. Running it\n"
-      "twice is harmless: an event counts once by id and revision, and one still bad goes back\n"
-      "to the dead-letter topic. Prints what it did (or would, with --dry-run) on stdout.\n"
+      "with their original key, bytes and own headers (and roadpulse.redriven_from: the dead\n"
+      "letter's place); the workers then count them. Running it twice is harmless: an event\n"
+      "counts once by id and revision, and one still bad goes back to the dead-letter topic,\n"
+      "where a later redrive leaves that copy out when it redrives its original. Prints what it\n"
+      "did (or would, with --dry-run) on stdout.\n"
       "Exit code 0 ok, 1 a dead letter could not be redriven (its value or key was left out, or\n"
       "its source is unknown; the first 10 are named) or the cluster failed, 2 bad flags.");
   auto cli = std::make_shared<ConfigCli>();

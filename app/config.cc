@@ -73,7 +73,8 @@ const std::vector<KeySpec>& Specs() {
        1000, 3600000},
       {"worker.max_batch", Type::kInt, "10000",
        "Most records taken from the consumer queue at once", 1, 1000000},
-      {"worker.log_interval_s", Type::kInt, "5", "How often progress is logged, seconds", 1, 86400},
+      {"worker.log_interval_s", Type::kInt, "5",
+       "How often progress is logged, seconds (an idle worker: at most once a minute)", 1, 86400},
       {"worker.fetch_nudge_interval_ms", Type::kInt, "10",
        "Least time between two wake-ups of a fetcher that librdkafka paused on a full pre-fetch "
        "queue, ms; 0: never (a worker reading a backlog then waits up to 1 s each time the queue "

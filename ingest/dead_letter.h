@@ -27,6 +27,11 @@ inline constexpr char kDlqSourceOffsetHeader[] = "roadpulse.source.offset";     
 // (otherwise kDlqKeyOmittedHeader gives its size). The original stays at its
 // source offset until the source topic's retention.
 inline constexpr char kDlqValueOmittedHeader[] = "roadpulse.value_omitted";
+// Added by `roadpulse redrive` to each record it re-produces: the dead
+// letter it came from, "TOPIC[PARTITION]@OFFSET". A record refused again
+// keeps it among its own headers, so a later redrive knows the dead letter is
+// a copy of one it redrives anyway.
+inline constexpr char kRedrivenFromHeader[] = "roadpulse.redriven_from";
 inline constexpr char kDlqKeyOmittedHeader[] = "roadpulse.key_omitted";
 inline constexpr size_t kDlqKeptBytes = 1024;
 

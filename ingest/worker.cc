@@ -5,6 +5,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -1330,10 +1331,18 @@ class WorkerImpl {
     last_log_consumed_ = records_consumed_;
     UpdateStats();
     const WorkerStats s = stats();
+    // An idle worker says so once a minute (at most), not every interval.
+    const ProgressSignature signature{records_consumed_, s.counts_published, s.dead_lettered,
+                                      rebalances_};
+    if (signature == last_logged_ && now - last_logged_at_ < kIdleLogInterval) return;
+    last_logged_ = signature;
+    last_logged_at_ = now;
+    // The partitions' figures cover their whole history as this worker holds
+    // them; the rest counts since this worker started.
     spdlog::info(
-        "worker: {:.0f} events/s; {} partitions; read {} = counted {} + amended {} + "
-        "duplicates {} + rejected {}{}; dlq {}; counts published {} ({} older than any window "
-        "left unpublished); fetch nudges {}",
+        "worker: {:.0f} events/s; {} partitions, over their history: read {} = counted {} + "
+        "amended {} + duplicates {} + rejected {}{}; since start: dlq {}, counts published {} "
+        "({} older than any window left unpublished), fetch nudges {}",
         rate, s.partitions.size(), s.totals.read, s.totals.counted, s.totals.amended,
         s.totals.duplicates, s.totals.rejected, s.totals.Balanced() ? "" : " (UNBALANCED)",
         s.dead_lettered, s.counts_published, s.counts_unwatchable, s.fetch_nudges);
@@ -1418,6 +1427,12 @@ class WorkerImpl {
   int64_t offset_resets_ = 0;
   Clock::time_point last_log_time_;
   int64_t last_log_consumed_ = 0;
+  // What the last progress line reported: consumed, published, dead-lettered,
+  // rebalances.
+  using ProgressSignature = std::array<int64_t, 4>;
+  static constexpr Clock::duration kIdleLogInterval = std::chrono::seconds(60);
+  ProgressSignature last_logged_{-1, -1, -1, -1};
+  Clock::time_point last_logged_at_;
 
   mutable std::mutex stats_mu_;
   WorkerStats stats_ ABSL_GUARDED_BY(stats_mu_);

@@ -86,7 +86,9 @@ struct WorkerOptions {
   // worker catching up on history publishes less often. Never less than
   // flush_interval (a shorter one is taken as flush_interval).
   absl::Duration catchup_flush_interval = absl::Seconds(2);
-  // How often progress is logged through spdlog.
+  // How often progress is logged through spdlog; a worker with nothing new
+  // to report (no records, publishes, dead letters or rebalances) logs at
+  // most once a minute.
   absl::Duration log_interval = absl::Seconds(5);
   // Consumer group session timeout. The mock broker's rebalance waits about
   // this minus 1 s, hence a low default; raise it for a real cluster.

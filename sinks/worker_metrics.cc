@@ -107,13 +107,16 @@ std::string WorkerMetricsText(const WorkerStats& s, absl::Time now) {
     }
   }
   metric("roadpulse_worker_publish_seconds", "summary",
-         "Duration of publishing changed counts and waiting for their delivery.");
+         "Duration of the publish rounds (every flush interval, also with nothing changed): "
+         "handing the changed counts to the producer, and before a checkpoint waiting for "
+         "their delivery.");
   out += fmt::format("roadpulse_worker_publish_seconds_sum {:.6f}\n", s.publish_seconds_sum);
   out += fmt::format("roadpulse_worker_publish_seconds_count {}\n", s.publish_flushes);
   metric("roadpulse_worker_last_publish_seconds", "gauge", "Duration of the last publish.");
   out += fmt::format("roadpulse_worker_last_publish_seconds {:.6f}\n", s.last_publish_seconds);
   metric("roadpulse_worker_last_publish_age_seconds", "gauge",
-         "Time since the last publish ended (-1: none yet).");
+         "Time since the last publish round ended (-1: none yet); grows only when the "
+         "worker's loop stalls, idle or not.");
   out += fmt::format("roadpulse_worker_last_publish_age_seconds {:.3f}\n",
                      s.last_publish_unix_ms == 0
                          ? -1.0

@@ -9,7 +9,11 @@
       -> says how many it would re-produce (python-kafka counts the DLQ), produces nothing
   roadpulse redrive --reason unknown_region
       -> the input topics grow by exactly those records: each in its source partition, with
-         its original key, bytes and own headers (python-kafka compares them)
+         its original key, bytes and own headers, and roadpulse.redriven_from (python-kafka
+         compares them)
+  roadpulse run --stop-at-end (the table still without it): refused again, copies in the DLQ
+  roadpulse redrive --reason unknown_region
+      -> re-produces the originals once more, not the copies
   roadpulse run --stop-at-end (the full table: the fix)
       -> the counts equal the generator's manifest for every region, day and metric
   roadpulse redrive ... again, roadpulse run again
@@ -87,9 +91,11 @@ def redrive(rp, servers, *extra):
 
 
 def dead_letters(servers, reason):
-    """The DLQ's records of `reason`: [(source topic, source partition, key, value, own headers)]."""
+    """The DLQ's records of `reason`: [(source topic, source partition, key, value, own headers,
+    where, redriven_from)], `where` its own place "roadpulse.dlq[P]@O" and redriven_from the
+    header redrive put on a record it re-produced (None on an original)."""
     out = []
-    for _, _, key, value, headers in h.read_topic(servers, "roadpulse.dlq"):
+    for partition, offset, key, value, headers in h.read_topic(servers, "roadpulse.dlq"):
         hd = {}
         own = []
         for k, v in headers:
@@ -99,8 +105,17 @@ def dead_letters(servers, reason):
                 own.append((k, v))
         if hd.get("roadpulse.reason") == reason:
             out.append((hd["roadpulse.source.topic"], int(hd["roadpulse.source.partition"]),
-                        key, value, tuple(own)))
+                        key, value, tuple(own), "roadpulse.dlq[%d]@%d" % (partition, offset),
+                        hd.get("roadpulse.redriven_from")))
     return out
+
+
+def as_redriven(letters):
+    """What redrive re-produces for each dead letter: its source topic and partition, key,
+    value, own headers and roadpulse.redriven_from naming the dead letter."""
+    return collections.Counter(
+        (topic, part, key, value, own + (("roadpulse.redriven_from", where.encode()),))
+        for topic, part, key, value, own, where, _ in letters)
 
 
 def records_after(servers, before):
@@ -180,14 +195,42 @@ def main():
             failures.append("redrive: rc %d, %r; python-kafka counts %d" %
                             (p.returncode, p.stdout, len(refused)))
         again = collections.Counter(records_after(servers, at))
-        want = collections.Counter(refused)
+        want = as_redriven(refused)
         if again != want:
             failures.append("the input topics gained %d records, %d differ from the %d dead "
                             "letters (topic, partition, key, value, headers)" % (
                                 sum(again.values()), sum((again - want).values()), len(refused)))
         else:
             h.log("the input topics gained exactly the %d dead letters, each in its source "
-                  "partition with its key, bytes and headers" % len(refused))
+                  "partition with its key, bytes and headers, and roadpulse.redriven_from" %
+                  len(refused))
+
+        # Redriven before the fix: refused again, each is now in the DLQ twice
+        # (the original and a copy naming it). Another redrive re-tries each
+        # event once, from its original, and leaves the copies out (else the
+        # still-bad records would double on every run).
+        run_worker(rp, servers, reduced, "run (table still without %s)" % MISSING, tmp)
+        letters = dead_letters(servers, "unknown_region")
+        copies = [l for l in letters if l[6] is not None]
+        originals = {l[5] for l in letters if l[6] is None}
+        if len(copies) != len(refused) or {l[6] for l in copies} != originals:
+            failures.append("refused again: %d copies in the DLQ naming %d of the %d originals" %
+                            (len(copies), len({l[6] for l in copies} & originals), len(refused)))
+        at = ends(servers)
+        p = redrive(rp, servers)
+        m = re.search(r"re-produced (\d+) dead letters.*; (\d+) refused again after an earlier "
+                      r"redrive were left out", p.stdout)
+        again = collections.Counter(records_after(servers, at))
+        if (p.returncode != 0 or not m or int(m.group(1)) != len(refused) or
+                int(m.group(2)) != len(copies) or again != want):
+            failures.append("redrive with copies in the DLQ: rc %d, %r; the input topics gained "
+                            "%d records, %d differ from the %d originals" % (
+                                p.returncode, p.stdout, sum(again.values()),
+                                sum((again - want).values()), len(refused)))
+        else:
+            h.log("with %d originals and %d copies in the DLQ, the redrive re-produced the %d "
+                  "originals again and left the copies out" % (len(refused), len(copies),
+                                                               len(refused)))
 
         # The fix: the full table. Every count equals the manifest.
         text = run_worker(rp, servers, None, "run (full table)", tmp)
