@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_join.h"
+#include "absl/time/civil_time.h"
 #include "fmt/format.h"
 #include "sinks/console_table.h"
 
@@ -301,19 +302,30 @@ std::string RenderReport(const Report& report, ReportFormat format, bool utf8_bo
   auto change_text = [&](const Change& c) {
     if (!c.percent.has_value()) return std::string(zh ? "无基数" : "n/a");
     const std::string pct = FormatPercent(c, 2);
-    return (pct[0] == '-' ? "" : "+") + pct + "%";
+    // No sign on what rounds to zero: 0.00%, as the dashboard shows it.
+    const bool zero = pct.find_first_not_of("0.") == std::string::npos;
+    return (pct[0] == '-' || zero ? "" : "+") + pct + "%";
   };
   switch (format) {
     case ReportFormat::kJson:
       return ReportToJson(report).dump(2) + "\n";
     case ReportFormat::kCsv: {
       std::string out = utf8_bom ? "\xEF\xBB\xBF" : "";
-      out += "region_code,region_name,metric,value,last_year,change_percent\n";
+      // Each line carries the days it covers (first and last, both
+      // included), so a file read on its own or pasted into another says
+      // which period it is; the new columns come last, after the figures.
+      const std::string days = fmt::format("{},{},{},{}", absl::FormatCivilTime(report.period.from),
+                                           absl::FormatCivilTime(report.period.to - 1),
+                                           absl::FormatCivilTime(report.base.from),
+                                           absl::FormatCivilTime(report.base.to - 1));
+      out +=
+          "region_code,region_name,metric,value,last_year,change_percent,first_day,last_day,"
+          "last_year_first_day,last_year_last_day\n";
       for (const ReportRow& row : report.rows) {
         for (const ReportFigure& f : row.figures) {
-          out += fmt::format("{},{},{},{},{},{}\n", row.region_code, row.region_name,
+          out += fmt::format("{},{},{},{},{},{},{}\n", row.region_code, row.region_name,
                              MetricName(f.metric), f.change.current, f.change.previous,
-                             f.change.percent.has_value() ? FormatPercent(f.change, 2) : "");
+                             f.change.percent.has_value() ? FormatPercent(f.change, 2) : "", days);
         }
       }
       return out;

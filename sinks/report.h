@@ -55,7 +55,8 @@ absl::StatusOr<Report> BuildReport(const CountStore& store, std::string_view reg
                                    const Period& period, Language language);
 
 // Renders it: text (the sentences and a table), Markdown, CSV (one line per
-// region and metric) or JSON (everything, numbers as numbers). With
+// region and metric, each with the period's and last year's first and last
+// days) or JSON (everything, numbers as numbers). With
 // `utf8_bom` a CSV starts with the UTF-8 byte-order mark (`report --bom`,
 // `/api/v1/report?bom=1`), so that Excel reads its Chinese names as UTF-8
 // rather than in the system's code page (GBK on Chinese Windows); the other

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "processors/count_record.h"
@@ -12,6 +14,7 @@ namespace {
 
 using testing::Binzhou;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 v1::CountRecord Day(int partition, const std::string& region, absl::CivilDay day, int64_t accidents,
                     int64_t deaths, int64_t injuries, int64_t rural_accidents = 0) {
@@ -115,14 +118,35 @@ TEST_F(ReportTest, EnglishSentencesNameTheRegionAsAPlace) {
 TEST_F(ReportTest, CsvCarriesTheHandComputedRowsAndABomOnlyWhenAsked) {
   const Report r = Build(absl::CivilDay(2025, 1, 1), absl::CivilDay(2025, 4, 1));
   const std::string csv = RenderReport(r, ReportFormat::kCsv);
-  EXPECT_EQ(csv.rfind("region_code,region_name,metric,value,last_year,change_percent\n", 0), 0u);
-  EXPECT_THAT(csv, HasSubstr("\n371600,滨州市,accidents,8,10,-20.00\n"));
-  EXPECT_THAT(csv, HasSubstr("\n371600,滨州市,deaths,1,2,-50.00\n"));
+  EXPECT_EQ(csv.rfind("region_code,region_name,metric,value,last_year,change_percent,first_day,"
+                      "last_day,last_year_first_day,last_year_last_day\n",
+                      0),
+            0u);
+  // The period's days on every line: 1 January to 31 March, against 2024's.
+  const std::string days = ",2025-01-01,2025-03-31,2024-01-01,2024-03-31\n";
+  EXPECT_THAT(csv, HasSubstr("\n371600,滨州市,accidents,8,10,-20.00" + days));
+  EXPECT_THAT(csv, HasSubstr("\n371600,滨州市,deaths,1,2,-50.00" + days));
   EXPECT_EQ(RenderReport(r, ReportFormat::kCsv, /*utf8_bom=*/true), "\xEF\xBB\xBF" + csv);
   // The other formats never start with one.
   for (ReportFormat f : {ReportFormat::kText, ReportFormat::kMarkdown, ReportFormat::kJson}) {
     EXPECT_EQ(RenderReport(r, f, /*utf8_bom=*/true), RenderReport(r, f));
   }
+}
+
+// A figure equal to last year's reads 0.00% in the table, as on the
+// dashboard, not +0.00%; a rise keeps its sign. 惠民县 (371621): 4 accidents
+// and 5 injuries in both years; the city: 12 accidents against 10, +20.00%.
+TEST_F(ReportTest, AnUnchangedFigureHasNoSignInTheTable) {
+  ASSERT_TRUE(store_.Apply(Day(1, "371621", absl::CivilDay(2025, 3, 5), 4, 0, 5)).ok());
+  const Report r = Build(absl::CivilDay(2025, 1, 1), absl::CivilDay(2025, 4, 1));
+  const std::string text = RenderReport(r, ReportFormat::kText);
+  EXPECT_THAT(text, Not(HasSubstr("+0.00%")));
+  EXPECT_THAT(text, HasSubstr("+20.00%"));
+  std::string huimin;
+  for (const absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (absl::StrContains(line, "惠民县")) huimin = std::string(line);
+  }
+  EXPECT_THAT(huimin, HasSubstr(" 0.00%")) << text;
 }
 
 // 农村道路 (rural roads) are a named concern: the table has their accidents
@@ -132,9 +156,9 @@ TEST_F(ReportTest, TheTableHasRuralRoadAccidents) {
   ASSERT_TRUE(store_.Apply(Day(2, "371623", absl::CivilDay(2025, 2, 1), 5, 0, 0, 3)).ok());
   const Report r = Build(absl::CivilDay(2025, 1, 1), absl::CivilDay(2025, 4, 1));
   const std::string csv = RenderReport(r, ReportFormat::kCsv);
-  EXPECT_THAT(csv, HasSubstr("\n371623,无棣县,rural_accidents,3,4,-25.00\n"));
-  EXPECT_THAT(csv, HasSubstr("\n371600,滨州市,rural_accidents,3,4,-25.00\n"));
-  EXPECT_THAT(csv, HasSubstr("\n371602,滨城区,rural_accidents,0,0,\n"));
+  EXPECT_THAT(csv, HasSubstr("\n371623,无棣县,rural_accidents,3,4,-25.00,"));
+  EXPECT_THAT(csv, HasSubstr("\n371600,滨州市,rural_accidents,3,4,-25.00,"));
+  EXPECT_THAT(csv, HasSubstr("\n371602,滨城区,rural_accidents,0,0,,"));
   EXPECT_THAT(RenderReport(r, ReportFormat::kText), HasSubstr("农村道路事故"));
   EXPECT_THAT(
       RenderReport(Build(absl::CivilDay(2025, 1, 1), absl::CivilDay(2025, 4, 1), Language::kEn),
