@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_replace.h"
 #include "app/commands.h"
 #include "app/config.h"
 #include "fmt/format.h"
@@ -58,7 +59,13 @@ int Topics(const ConfigFlags& flags) {
   // The flag, else the cluster the configuration (file, environment) names.
   std::string bootstrap = flags.bootstrap;
   if (bootstrap.empty()) bootstrap = config->BootstrapServers();
-  if (bootstrap.empty()) bootstrap = kBootstrapPlaceholder;
+  if (bootstrap.empty()) {
+    bootstrap = kBootstrapPlaceholder;
+  } else if (bootstrap.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                         "0123456789.:,-_[]") != std::string::npos) {
+    // Anything beyond host:port lists is single-quoted for the shell.
+    bootstrap = "'" + absl::StrReplaceAll(bootstrap, {{"'", "'\\''"}}) + "'";
+  }
   for (const TopicSettings& t : config->Topics()) {
     const std::string retention =
         t.retention_ms < 0 ? "" : fmt::format(" retention.ms={}", t.retention_ms);

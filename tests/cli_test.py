@@ -335,7 +335,8 @@ def check_run_cluster_unreachable(roadpulse):
 def check_config_topics_script(roadpulse):
     """`config topics FILE --script` writes the cluster the file names into
     every kafka-topics.sh command; --bootstrap-server overrides it; with
-    neither, the commands expand $BOOTSTRAP as deploy/create-topics.sh does."""
+    neither, the commands expand $BOOTSTRAP as deploy/create-topics.sh does.
+    A value with more than a host:port list's characters is single-quoted."""
     import os
     import tempfile
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROADPULSE_")}
@@ -346,6 +347,8 @@ def check_config_topics_script(roadpulse):
         for argv, want in (
                 ([f.name], "k1.example:9092,k2.example:9092"),
                 ([f.name, "--bootstrap-server", "other:9093"], "other:9093"),
+                # More than a host:port list is quoted for the shell.
+                ([f.name, "--bootstrap-server", "k1:9092;reboot"], "'k1:9092;reboot'"),
                 ([], "${BOOTSTRAP:-localhost:9092}")):
             rc, out = run(roadpulse, "config", "topics", "--script", *argv, env=env)
             lines = [l for l in out.splitlines() if l.startswith("kafka-topics.sh")]
