@@ -30,13 +30,14 @@ bool IsWide(char32_t cp) {
          (cp >= 0xFFE0 && cp <= 0xFFE6);
 }
 
-std::string ChangeText(const Change& c, Language lang) {
-  if (!c.percent.has_value()) return lang == Language::kZh ? "无基数" : "n/a";
-  const std::string pct = FormatPercent(c, 1);
-  return (pct[0] == '-' ? "" : "+") + pct + "%";
-}
-
 }  // namespace
+
+std::string ChangeText(const Change& c, int decimals, Language lang) {
+  if (!c.percent.has_value()) return lang == Language::kZh ? "无基数" : "n/a";
+  const std::string pct = FormatPercent(c, decimals);
+  const bool zero = pct.find_first_not_of("0.") == std::string::npos;
+  return (pct[0] == '-' || zero ? "" : "+") + pct + "%";
+}
 
 size_t TerminalColumns() {
   winsize ws{};
@@ -134,7 +135,7 @@ std::string RenderConsoleTable(const CountStore& store, const ConsoleTableOption
     for (Metric m : options.metrics) {
       const Change c = YearOverYear(At(now, m), At(before, m));
       row.push_back(std::to_string(c.current));
-      row.push_back(ChangeText(c, options.language));
+      row.push_back(ChangeText(c, 1, options.language));
     }
     row.push_back(std::to_string(At(day, Metric::kAccidents)));
     row.push_back(

@@ -32,6 +32,12 @@ struct ConsoleTableOptions {
   size_t width = 0;
 };
 
+// A change as a table cell, rounded to `decimals` places: "+20.0%", "-5.0%",
+// "0.0%" (no sign on what rounds to zero, as the dashboard shows it), or
+// "无基数" / "n/a" when last year's value is 0. The report's table uses it
+// too.
+std::string ChangeText(const Change& c, int decimals, Language lang);
+
 // Renders the table as text with CJK-aware column alignment (no colours).
 // Besides the metrics, each row has today's accidents (the `accidents`
 // metric, as the dashboard) and today's violations (all of them).

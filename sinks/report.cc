@@ -299,13 +299,6 @@ nlohmann::ordered_json ReportToJson(const Report& report) {
 
 std::string RenderReport(const Report& report, ReportFormat format, bool utf8_bom) {
   const bool zh = report.language == Language::kZh;
-  auto change_text = [&](const Change& c) {
-    if (!c.percent.has_value()) return std::string(zh ? "无基数" : "n/a");
-    const std::string pct = FormatPercent(c, 2);
-    // No sign on what rounds to zero: 0.00%, as the dashboard shows it.
-    const bool zero = pct.find_first_not_of("0.") == std::string::npos;
-    return (pct[0] == '-' || zero ? "" : "+") + pct + "%";
-  };
   switch (format) {
     case ReportFormat::kJson:
       return ReportToJson(report).dump(2) + "\n";
@@ -314,10 +307,9 @@ std::string RenderReport(const Report& report, ReportFormat format, bool utf8_bo
       // Each line carries the days it covers (first and last, both
       // included), so a file read on its own or pasted into another says
       // which period it is; the new columns come last, after the figures.
-      const std::string days = fmt::format("{},{},{},{}", absl::FormatCivilTime(report.period.from),
-                                           absl::FormatCivilTime(report.period.to - 1),
-                                           absl::FormatCivilTime(report.base.from),
-                                           absl::FormatCivilTime(report.base.to - 1));
+      const std::string days =
+          fmt::format("{},{},{},{}", DayText(report.period.from), DayText(report.period.to - 1),
+                      DayText(report.base.from), DayText(report.base.to - 1));
       out +=
           "region_code,region_name,metric,value,last_year,change_percent,first_day,last_day,"
           "last_year_first_day,last_year_last_day\n";
@@ -359,7 +351,7 @@ std::string RenderReport(const Report& report, ReportFormat format, bool utf8_bo
         for (const ReportFigure& f : row.figures) {
           line.push_back(std::to_string(f.change.current));
           line.push_back(std::to_string(f.change.previous));
-          line.push_back(change_text(f.change));
+          line.push_back(ChangeText(f.change, 2, report.language));
         }
         lines.push_back(std::move(line));
       }

@@ -18,6 +18,17 @@ TEST(ConsoleTableTest, DisplayWidthCountsChineseAsTwo) {
   EXPECT_EQ(DisplayWidth("同比 -1.5%"), 10u);
 }
 
+// Hand-computed: 6 against 5 is +20%, 4 against 5 is -20%, 100001 against
+// 100000 is +0.001% (rounds to zero: no sign), nothing last year: no base.
+TEST(ConsoleTableTest, ChangeTextSignsOnlyWhatDoesNotRoundToZero) {
+  EXPECT_EQ(ChangeText(YearOverYear(6, 5), 1, Language::kZh), "+20.0%");
+  EXPECT_EQ(ChangeText(YearOverYear(4, 5), 2, Language::kZh), "-20.00%");
+  EXPECT_EQ(ChangeText(YearOverYear(5, 5), 1, Language::kZh), "0.0%");
+  EXPECT_EQ(ChangeText(YearOverYear(100001, 100000), 2, Language::kEn), "0.00%");
+  EXPECT_EQ(ChangeText(YearOverYear(3, 0), 1, Language::kZh), "无基数");
+  EXPECT_EQ(ChangeText(YearOverYear(3, 0), 1, Language::kEn), "n/a");
+}
+
 TEST(ConsoleTableTest, CutToWidthEndsInAnEllipsis) {
   EXPECT_EQ(CutToWidth("abc", 3), "abc");
   EXPECT_EQ(CutToWidth("abcdef", 4), "abc…");
