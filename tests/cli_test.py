@@ -275,17 +275,11 @@ def check_run_cluster_unreachable(roadpulse):
     --http already answers /healthz (a liveness probe must not kill it
     before it can say why) and /metrics says roadpulse_worker_starting 1."""
     import signal
-    import socket
     import time
     import urllib.request
     import kafka_harness as h
-
-    def free_port():
-        with socket.socket() as s:  # a port nothing listens on
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
-    servers = "127.0.0.1:%d" % free_port()
-    http = "127.0.0.1:%d" % free_port()
+    servers = "127.0.0.1:%d" % h.free_port()  # a port nothing listens on
+    http = "127.0.0.1:%d" % h.free_port()
     argv = [roadpulse, "run", "--bootstrap-servers", servers, "--log-level", "error"]
     left = subprocess.Popen(argv + ["--http", http], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
