@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "app/commands.h"
 #include "app/scenario.h"
@@ -88,7 +89,10 @@ int RunBench(const BenchFlags& flags) {
   ProducerOptions producer_options;
   producer_options.bootstrap_servers = bootstrap;
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(producer_options);
-  absl::StatusOr<std::unique_ptr<KafkaCountSink>> sink = KafkaCountSink::Create(producer_options);
+  ProducerOptions count_options = producer_options;
+  count_options.properties.emplace("message.timeout.ms",
+                                   absl::StrCat(CountRecordTimeoutMs(WorkerOptions{})));
+  absl::StatusOr<std::unique_ptr<KafkaCountSink>> sink = KafkaCountSink::Create(count_options);
   if (!producer.ok() || !sink.ok()) {
     std::fprintf(stderr, "bench-latency: producer failed\n");
     return 1;

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "app/commands.h"
 #include "app/config_cli.h"
@@ -142,7 +143,10 @@ int RunDemo(const DemoFlags& flags) {
   ProducerOptions producer_options;
   producer_options.bootstrap_servers = bootstrap;
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(producer_options);
-  absl::StatusOr<std::unique_ptr<KafkaCountSink>> sink = KafkaCountSink::Create(producer_options);
+  ProducerOptions count_options = producer_options;
+  count_options.properties.emplace("message.timeout.ms",
+                                   absl::StrCat(CountRecordTimeoutMs(WorkerOptions{})));
+  absl::StatusOr<std::unique_ptr<KafkaCountSink>> sink = KafkaCountSink::Create(count_options);
   if (!producer.ok() || !sink.ok()) {
     std::fprintf(stderr, "roadpulse demo: %s\n",
                  (!producer.ok() ? producer.status() : sink.status()).ToString().c_str());

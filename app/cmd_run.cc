@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "app/commands.h"
 #include "app/config_cli.h"
@@ -144,14 +145,6 @@ int RunWorker(const RunFlags& flags) {
     spdlog::info("run: /metrics and /healthz on http://{}:{}/", host, metrics_server->port());
   }
 
-  ProducerOptions producer_options;
-  producer_options.bootstrap_servers = flags.bootstrap_servers;
-  producer_options.properties = flags.client;
-  absl::StatusOr<std::unique_ptr<KafkaCountSink>> created_sink =
-      KafkaCountSink::Create(producer_options, flags.counts_topic);
-  if (!created_sink.ok()) return StartFailed(created_sink.status());
-  sink = *std::move(created_sink);
-
   WorkerOptions options;
   options.bootstrap_servers = flags.bootstrap_servers;
   options.group_id = flags.group;
@@ -177,6 +170,18 @@ int RunWorker(const RunFlags& flags) {
   options.log_interval = absl::Seconds(flags.config.GetInt("worker.log_interval_s"));
   options.fetch_nudge_interval =
       absl::Milliseconds(flags.config.GetInt("worker.fetch_nudge_interval_ms"));
+
+  ProducerOptions producer_options;
+  producer_options.bootstrap_servers = flags.bootstrap_servers;
+  producer_options.properties = flags.client;
+  // A paused worker's queued records expire instead of landing after the new
+  // owner's (CountRecordTimeoutMs); -X message.timeout.ms still wins.
+  producer_options.properties.emplace("message.timeout.ms",
+                                      absl::StrCat(CountRecordTimeoutMs(options)));
+  absl::StatusOr<std::unique_ptr<KafkaCountSink>> created_sink =
+      KafkaCountSink::Create(producer_options, flags.counts_topic);
+  if (!created_sink.ok()) return StartFailed(created_sink.status());
+  sink = *std::move(created_sink);
   absl::StatusOr<std::unique_ptr<Worker>> created_worker = Worker::Create(options, *regions, *sink);
   if (!created_worker.ok()) return StartFailed(created_worker.status());
   worker = *std::move(created_worker);

@@ -64,6 +64,9 @@ constexpr std::chrono::milliseconds kStatsFreshness{100};
 // newer counts. Before publishing again, the group must confirm the
 // membership (ConfirmMembership).
 constexpr std::chrono::seconds kStandstill{3};
+// A publish round looks at the clock after this many count records
+// (PausedInPublish): a look costs ~20 ns, a record ~1 us.
+constexpr int64_t kRecordsPerLook = 64;
 // How long a worker stopped during its first join waits for the group to
 // answer its SyncGroup (see WorkerImpl::InFirstJoin). It is normally
 // answered within a second of the JoinGroup; a stop must end well inside
@@ -275,12 +278,12 @@ class WorkerImpl {
     batch_.assign(static_cast<size_t>(options_.max_batch), nullptr);
     absl::Status result;
 
-    auto last_turn = start;
+    turn_started_ = start;
     while (result.ok()) {
       if ((stop != nullptr && stop->load()) || stop_requested_.load()) break;
       const auto now = Clock::now();
-      NoteStandstill(last_turn, now);
-      last_turn = now;
+      NoteStandstill(turn_started_, now);
+      turn_started_ = now;
       const int wait_ms = static_cast<int>(std::clamp<int64_t>(
           std::chrono::duration_cast<std::chrono::milliseconds>(
               (nudge_held_back_ ? std::min(next_flush, next_nudge_) : next_flush) - now)
@@ -528,6 +531,7 @@ class WorkerImpl {
     const char* protocol = rd_kafka_rebalance_protocol(rk);
     const bool cooperative =
         protocol != nullptr ? std::strcmp(protocol, "COOPERATIVE") == 0 : cooperative_sticky_;
+    commit_accepted_ = false;  // a rebalance: ConfirmMembership starts over
     // Settle a round still in flight before partitions come or go, so that
     // its confirmation never lands on a partition's next incarnation.
     if (pending_checkpoint_.has_value()) {
@@ -569,20 +573,35 @@ class WorkerImpl {
       return;
     }
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+      // A revoke served by the first poll after a pause: the group may have
+      // given the partitions to another member meanwhile, and librdkafka,
+      // rejoining, revokes them as if this worker had owned them all along.
+      if (collecting_) NoteStandstill(turn_started_, Clock::now());
       const bool lost = rd_kafka_assignment_lost(rk) != 0;
       if (lost) {
         // Another member may already own these partitions and have published
         // newer values: publishing ours now could overwrite them.
         spdlog::warn("worker: {} partitions lost; dropping their state unpublished", list->cnt);
+      } else if (standstill_ != Clock::duration::zero()) {
+        spdlog::warn(
+            "worker: {} partitions revoked after the loop stood still for {:.1f} s, before the "
+            "group confirmed this worker's membership; dropping their state unpublished (their "
+            "next owner restores their last checkpoint)",
+            list->cnt, std::chrono::duration<double>(standstill_).count());
       } else {
         absl::Status s;
         const int64_t now_ms = NowUnixMs();
-        for (int i = 0; i < list->cnt; ++i) {
+        publish_seen_ = Clock::now();
+        bool paused = false;
+        for (int i = 0; i < list->cnt && s.ok() && !paused; ++i) {
           auto it = partitions_.find({list->elems[i].topic, list->elems[i].partition});
-          if (it != partitions_.end() && s.ok()) s = PublishDirty(it->second, now_ms);
+          if (it != partitions_.end()) s = PublishDirty(it->second, now_ms, &paused);
         }
+        // Paused halfway: no checkpoint either. The next owner restores the
+        // last one and publishes every bucket again.
         bool delivered_all = false;
-        if (s.ok()) s = FlushAll(kFinalFlushWait, &delivered_all);
+        if (s.ok()) s = FlushAll(paused ? absl::ZeroDuration() : kFinalFlushWait, &delivered_all);
+        if (paused) delivered_all = false;
         if (s.ok() && checkpoints_ != nullptr && delivered_all) {
           std::vector<Partition*> revoked;
           for (int i = 0; i < list->cnt; ++i) {
@@ -882,10 +901,14 @@ class WorkerImpl {
     return absl::OkStatus();
   }
 
-  absl::Status PublishDirty(Partition& p, int64_t now_ms) {
+  // Hands the dirty buckets and tombstones of `p` to the sink and clears
+  // them; stops early, leaving them all dirty, with *paused set, when the
+  // process stood still meanwhile (PausedInPublish).
+  absl::Status PublishDirty(Partition& p, int64_t now_ms, bool* paused) {
     absl::Status status;
     counts_unwatchable_ +=
         static_cast<int64_t>(p.processor->SkipUnwatchable(absl::FromUnixMillis(now_ms)));
+    if ((*paused = PausedInPublish())) return status;
     // Tombstones first: a key evicted and never re-created (horizons only
     // move forward), so order against the dirty records does not matter.
     for (const BucketKey& key : p.processor->tombstones()) {
@@ -894,18 +917,45 @@ class WorkerImpl {
       ++counts_published_;
     }
     p.processor->ClearTombstones();
+    int64_t since_look = 0;
     p.processor->ForEachDirty([&](const BucketKey& key, const MetricValues& values) {
-      if (!status.ok()) return;
+      if (!status.ok() || *paused) return;
       MakeCountRecord(regions_, p.topic, p.partition, key, values, p.next_offset, now_ms, &record_);
       status = sink_.Publish(record_);
       ++counts_published_;
+      if (++since_look == kRecordsPerLook) {
+        since_look = 0;
+        *paused = PausedInPublish();
+      }
     });
-    if (!status.ok()) return status;
+    if (!status.ok() || *paused) return status;
     p.processor->ClearDirty();
     // Settled days can no longer change, and their newest values are now
     // published (the dirty ones just above): the counts topic keeps them.
     p.processor->ClearSettled();
     return absl::OkStatus();
+  }
+
+  // Within a publish round (publish_seen_ set at its start): true when the
+  // process stood still for more than kStandstill since the last look, as
+  // NoteStandstill would find at the next turn. A round paused halfway (a
+  // SIGSTOP, a frozen container) would otherwise hand the rest of its
+  // records to the producer as soon as it woke, before the loop could ask
+  // the group whether the partitions are still this worker's: published
+  // over the new owner's newer counts. The round stops there, and the
+  // publishing waits for ConfirmMembership. (Records queued before the
+  // pause are the producer's to drop: CountRecordTimeoutMs.)
+  bool PausedInPublish() {
+    const auto now = Clock::now();
+    const Clock::duration gap = now - std::exchange(publish_seen_, now);
+    if (gap <= kStandstill || options_.assign_all_partitions) return false;
+    standstill_ = std::max(standstill_, gap);
+    commit_accepted_ = false;
+    spdlog::warn(
+        "worker: a publish round stood still for {:.1f} s; publishing the rest only once the "
+        "group confirms this worker's membership",
+        std::chrono::duration<double>(gap).count());
+    return true;
   }
 
   // Waits for the DLQ and count records. A flush that merely timed out is not
@@ -923,6 +973,18 @@ class WorkerImpl {
         *delivered_all = false;
       }
     }
+    if (absl::IsUnavailable(counts)) {
+      // The producer gave up on a count record (it drops one it could not
+      // deliver within CountRecordTimeoutMs rather than deliver it late):
+      // every bucket is published again, and no checkpoint is written
+      // before that is delivered.
+      ++count_delivery_failures_;
+      spdlog::warn("worker: {}; publishing every bucket of its {} partitions again",
+                   counts.ToString(), partitions_.size());
+      for (auto& [key, p] : partitions_) p.processor->MarkAllDirty();
+      counts = absl::OkStatus();
+      *delivered_all = false;
+    }
     if (!dlq.ok()) return dlq;
     return counts;
   }
@@ -933,6 +995,7 @@ class WorkerImpl {
     const Clock::duration turn = to - std::max(from, callback_done_at_);
     if (turn > kStandstill && !options_.assign_all_partitions) {
       standstill_ = std::max(standstill_, turn);
+      commit_accepted_ = false;
     }
   }
 
@@ -940,12 +1003,25 @@ class WorkerImpl {
   // this worker is still the member that owns its partitions, by accepting a
   // synchronous commit of their offsets with its generation (a worker the
   // group dropped gets UNKNOWN_MEMBER_ID or ILLEGAL_GENERATION; the lost
-  // partitions are then revoked and dropped unpublished, HandleRebalance).
-  // Until then nothing is published: a late older state would replace the
-  // new owner's newer counts in roadpulse.counts.
+  // partitions are then revoked and dropped unpublished, HandleRebalance),
+  // and then by no rebalance in the next turn's poll. A worker that rejoined
+  // meanwhile commits with its new generation, accepted, while the revoke of
+  // the partitions the group moved away during the pause waits in its queue
+  // for that poll. Until then nothing is published: a late older state
+  // would replace the new owner's newer counts in roadpulse.counts.
   bool ConfirmMembership() {
     if (standstill_ == Clock::duration::zero() || partitions_.empty()) return true;
     const double stood = std::chrono::duration<double>(standstill_).count();
+    if (commit_accepted_) {
+      spdlog::info(
+          "worker: the loop stood still for {:.1f} s; the group still counts this worker "
+          "the owner of its {} partitions: publishing",
+          stood, partitions_.size());
+      standstill_ = Clock::duration::zero();
+      standstill_reported_ = false;
+      commit_accepted_ = false;
+      return true;
+    }
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__ASSIGNMENT_LOST;
     if (rd_kafka_assignment_lost(consumer_.get()) == 0) {
       PartitionListHandle list = CommitList(/*only_changed=*/false);
@@ -957,13 +1033,8 @@ class WorkerImpl {
       }
     }
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      spdlog::info(
-          "worker: the loop stood still for {:.1f} s; the group still counts this worker "
-          "the owner of its {} partitions: publishing",
-          stood, partitions_.size());
-      standstill_ = Clock::duration::zero();
-      standstill_reported_ = false;
-      return true;
+      commit_accepted_ = true;  // confirmed at the next call, unless a rebalance comes first
+      return false;
     }
     if (!standstill_reported_) {
       spdlog::warn(
@@ -978,10 +1049,15 @@ class WorkerImpl {
 
   absl::Status PublishAndFlush(absl::Duration wait, bool* delivered_all) {
     const int64_t now_ms = NowUnixMs();
+    publish_seen_ = Clock::now();
+    bool paused = false;
     for (auto& [key, p] : partitions_) {
-      if (absl::Status s = PublishDirty(p, now_ms); !s.ok()) return s;
+      if (absl::Status s = PublishDirty(p, now_ms, &paused); !s.ok()) return s;
+      if (paused) break;
     }
-    return FlushAll(wait, delivered_all);
+    absl::Status flushed = FlushAll(paused ? absl::ZeroDuration() : wait, delivered_all);
+    if (paused) *delivered_all = false;
+    return flushed;
   }
 
   // Restores the partitions of an assignment from their checkpoints (or
@@ -1296,6 +1372,7 @@ class WorkerImpl {
     stats.records_consumed = records_consumed_;
     stats.dead_lettered = dead_lettered_;
     stats.counts_published = counts_published_;
+    stats.count_delivery_failures = count_delivery_failures_;
     stats.counts_unwatchable = counts_unwatchable_;
     stats.rebalances = rebalances_;
     stats.dead_lettered_by_reason = dead_lettered_by_reason_;
@@ -1402,6 +1479,10 @@ class WorkerImpl {
   // membership (zero: confirmed; ConfirmMembership).
   Clock::duration standstill_ = Clock::duration::zero();
   bool standstill_reported_ = false;  // its warning is logged (once a standstill)
+  // After a standstill, the group accepted a commit and no rebalance came
+  // since (ConfirmMembership).
+  bool commit_accepted_ = false;
+  Clock::time_point turn_started_{};      // the current turn of Run()'s loop began
   Clock::time_point callback_done_at_{};  // the last assignment's handling ended
   v1::CountRecord record_;     // reused for every count record published
   Clock::time_point next_commit_{};
@@ -1411,6 +1492,10 @@ class WorkerImpl {
   int64_t records_consumed_ = 0;
   int64_t dead_lettered_ = 0;
   int64_t counts_published_ = 0;
+  // Count deliveries the producer gave up on (FlushAll), since start.
+  int64_t count_delivery_failures_ = 0;
+  // The last look at the clock in a publish round (PausedInPublish).
+  Clock::time_point publish_seen_{};
   int64_t counts_unwatchable_ = 0;
   absl::Time batch_wall_clock_ = absl::InfinitePast();  // absl::Now() at the current batch
   int64_t rebalances_ = 0;
@@ -1466,6 +1551,8 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(const WorkerOptions& opti
 
 Worker::Worker(std::unique_ptr<ingest_internal::WorkerImpl> impl) : impl_(std::move(impl)) {}
 Worker::~Worker() = default;
+
+int CountRecordTimeoutMs(const WorkerOptions& options) { return options.session_timeout_ms / 2; }
 
 absl::Status Worker::Run(const std::atomic<bool>* stop) { return impl_->Run(stop); }
 void Worker::RequestStop() { impl_->RequestStop(); }

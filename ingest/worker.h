@@ -26,6 +26,17 @@
 // by the next owner: a bad one among them is dead-lettered again; DLQ readers
 // identify a record by its roadpulse.source.{topic,partition,offset} headers.
 //
+// A paused process (SIGSTOP, a frozen container or VM) that outlasted its
+// group session has lost its partitions to another member, which may have
+// published newer counts: the paused one must not publish its older ones
+// over them when it wakes. After a turn of its loop, or a stretch of a
+// publish round, that stood still for more than 3 s, a worker publishes
+// nothing until the group confirms its membership (a synchronous commit);
+// records it had already queued are its count sink's producer's to drop
+// (CountRecordTimeoutMs). A count delivery the producer gave up on
+// (kUnavailable from CountSink::Flush) is not fatal: the worker publishes
+// every bucket again and writes no checkpoint before that is delivered.
+//
 // Group offset commits (async) are made only for lag monitoring; they are
 // never read back.
 #ifndef ROADPULSE_INGEST_WORKER_H_
@@ -170,6 +181,9 @@ struct WorkerStats {
   int64_t records_consumed = 0;   // since start, including re-reads after rebalances
   int64_t dead_lettered = 0;      // DLQ records produced since start
   int64_t counts_published = 0;   // CountRecords handed to the sink since start
+  // Count deliveries the producer gave up on since start (each time, every
+  // bucket was published again).
+  int64_t count_delivery_failures = 0;
   // Changed hour and minute buckets no rolling window can show any more,
   // left unpublished (PartitionProcessor::SkipUnwatchable), since start.
   int64_t counts_unwatchable = 0;
@@ -212,7 +226,8 @@ class Worker {
 
   // Consumes until `*stop` is true (e.g. set by a SIGINT handler; may be
   // nullptr), until the end with stop_at_end, or until a fatal error
-  // (returned: a DLQ or count delivery that failed, a fatal client error).
+  // (returned: a DLQ delivery that failed, a count delivery refused for
+  // another reason than kUnavailable, a fatal client error).
   // On return everything processed is published and the worker has left the
   // group. REQUIRES: called once.
   absl::Status Run(const std::atomic<bool>* stop);
@@ -226,6 +241,16 @@ class Worker {
   explicit Worker(std::unique_ptr<ingest_internal::WorkerImpl> impl);
   std::unique_ptr<ingest_internal::WorkerImpl> impl_;
 };
+
+// The message.timeout.ms that the producer of a worker's count sink must use:
+// half the session timeout. A worker paused past its session
+// loses its partitions no sooner than the session timeout minus one
+// heartbeat interval after it stopped (librdkafka's heartbeat.interval.ms,
+// 3 s by default, must be at most half the session), and their new owner
+// publishes later still. So a record queued before the pause has expired
+// when the worker wakes, and librdkafka drops an expired record before it
+// would send it, instead of writing it after the new owner's.
+int CountRecordTimeoutMs(const WorkerOptions& options);
 
 }  // namespace roadpulse
 

@@ -57,6 +57,11 @@ std::string WorkerMetricsText(const WorkerStats& s, absl::Time now) {
   metric("roadpulse_worker_counts_published_total", "counter",
          "Count records published to roadpulse.counts since start.");
   out += fmt::format("roadpulse_worker_counts_published_total {}\n", s.counts_published);
+  metric("roadpulse_worker_count_delivery_failures_total", "counter",
+         "Count deliveries the producer gave up on since start (message.timeout.ms, half the "
+         "session timeout); each time every bucket was published again.");
+  out +=
+      fmt::format("roadpulse_worker_count_delivery_failures_total {}\n", s.count_delivery_failures);
   metric("roadpulse_worker_counts_unwatchable_total", "counter",
          "Changed hour and minute buckets left unpublished since start: older than any "
          "rolling window can reach.");

@@ -220,13 +220,7 @@ TEST_F(BadInputTest, EveryBadRecordIsDeadLetteredWithItsReasonAndNothingCounts) 
 
   // The counts: only the two control events, nothing from the bad ones.
   CountStore store(*regions_);
-  CountReaderOptions reader_options;
-  reader_options.bootstrap_servers = broker_->bootstrap_servers();
-  absl::StatusOr<std::unique_ptr<CountReader>> reader = CountReader::Create(reader_options);
-  ASSERT_TRUE(reader.ok()) << reader.status();
-  absl::StatusOr<CountReadStats> read = (*reader)->ReadToEnd(store);
-  ASSERT_TRUE(read.ok()) << read.status();
-  EXPECT_EQ(read->invalid, 0);
+  ASSERT_NO_FATAL_FAILURE(testing::ReadCounts(broker_->bootstrap_servers(), store));
   const auto by_unit_day = store.ByUnitAndDay();
   std::map<std::string, MetricValues> by_unit;
   for (const auto& [unit_day, values] : by_unit_day) {

@@ -9,10 +9,8 @@
 // Once the round is acknowledged it is confirmed, and on stop the final
 // round covers every record: a restore would resume after the last one.
 // The worker's checkpoint counters then match what the topic holds.
-#include <atomic>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
@@ -62,17 +60,6 @@ class WorkerCheckpointTest : public ::testing::Test {
     producer_ = *std::move(producer);
   }
 
-  // Appends `n` valid violations (ids from `first`) and waits for them.
-  void Append(int first, int n) {
-    const absl::Time noon_yesterday = testing::NoonYesterday();
-    for (int i = first; i < first + n; ++i) {
-      const v1::ViolationEvent e =
-          testing::BinchengSpeeding(absl::StrCat("cp-", i), noon_yesterday, i, i + 300);
-      ASSERT_TRUE(producer_->Produce(kViolations, e.id(), e.SerializeAsString(), {}, 0).ok());
-    }
-    ASSERT_TRUE(producer_->Flush(absl::Seconds(30)).ok());
-  }
-
   // Polls `done` until it holds (true) or kPatience passes (false).
   template <typename Pred>
   static bool Eventually(Pred done) {
@@ -98,7 +85,8 @@ class WorkerCheckpointTest : public ::testing::Test {
 };
 
 TEST_F(WorkerCheckpointTest, CountingGoesOnWhileARoundIsInFlight) {
-  ASSERT_NO_FATAL_FAILURE(Append(0, kFirst));
+  ASSERT_NO_FATAL_FAILURE(
+      testing::AppendSpeeding(*producer_, "cp-", testing::NoonYesterday(), 0, kFirst));
   ASSERT_TRUE(broker_
                   ->PushBrokerRequestErrors(2, KafkaApi::kProduce,
                                             {MockBroker::DelayedError{std::nullopt, kHold}})
@@ -116,16 +104,7 @@ TEST_F(WorkerCheckpointTest, CountingGoesOnWhileARoundIsInFlight) {
       Worker::Create(options, testing::Binzhou(), **sink);
   ASSERT_TRUE(created.ok()) << created.status();
   Worker& worker = **created;
-  absl::Status run_status;
-  std::thread runner([&] { run_status = worker.Run(nullptr); });
-  struct StopOnExit {
-    Worker& worker;
-    std::thread& runner;
-    ~StopOnExit() {
-      worker.RequestStop();
-      if (runner.joinable()) runner.join();
-    }
-  } stop_on_exit{worker, runner};
+  testing::WorkerThread running(worker);
 
   // The round's Produce request reached broker 2 (and is held there).
   absl::StatusOr<size_t> left;
@@ -136,7 +115,8 @@ TEST_F(WorkerCheckpointTest, CountingGoesOnWhileARoundIsInFlight) {
   ASSERT_TRUE(left.ok()) << left.status();
   const absl::Time held_from = absl::Now();
 
-  ASSERT_NO_FATAL_FAILURE(Append(kFirst, kSecond));
+  ASSERT_NO_FATAL_FAILURE(
+      testing::AppendSpeeding(*producer_, "cp-", testing::NoonYesterday(), kFirst, kSecond));
   WorkerStats stats;
   ASSERT_TRUE(WaitFor(
       worker, [](const WorkerStats& s) { return s.totals.read == kFirst + kSecond; }, &stats))
@@ -155,8 +135,7 @@ TEST_F(WorkerCheckpointTest, CountingGoesOnWhileARoundIsInFlight) {
   ASSERT_TRUE(WaitFor(
       worker, [](const WorkerStats& s) { return s.checkpoints_written >= 1; }, &stats))
       << "the round was never confirmed";
-  worker.RequestStop();
-  runner.join();
+  const absl::Status run_status = running.Join();
   ASSERT_TRUE(run_status.ok()) << run_status;
   stats = worker.stats();
   EXPECT_EQ(stats.totals.read, kFirst + kSecond);

@@ -6,16 +6,22 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "ingest/kafka_producer.h"
 #include "ingest/mock_broker.h"
 #include "ingest/worker.h"
+#include "processors/count_store.h"
 #include "processors/region_table.h"
 #include "roadpulse/v1/events.pb.h"
+#include "sinks/count_reader.h"
 #include "sinks/kafka_count_sink.h"
 #include "tests/kafka_test_util.h"
 #include "tests/test_regions.h"
@@ -52,6 +58,67 @@ inline v1::ViolationEvent BinchengSpeeding(const std::string& id, absl::Time bas
   e.set_type(v1::VIOLATION_TYPE_SPEEDING);
   e.set_vehicle(v1::VEHICLE_CATEGORY_CAR);
   return e;
+}
+
+// Appends `n` valid violations to partition 0 of roadpulse.violations, ids
+// `prefix` followed by first .. first + n - 1 (BinchengSpeeding, occurred i s
+// and reported i + 300 s after `base`), and waits for their delivery. A fatal
+// test failure when one is refused.
+inline void AppendSpeeding(KafkaProducer& producer, const std::string& prefix, absl::Time base,
+                           int first, int n) {
+  for (int i = first; i < first + n; ++i) {
+    const v1::ViolationEvent e = BinchengSpeeding(absl::StrCat(prefix, i), base, i, i + 300);
+    ASSERT_TRUE(
+        producer.Produce("roadpulse.violations", e.id(), e.SerializeAsString(), {}, 0).ok());
+  }
+  ASSERT_TRUE(producer.Flush(absl::Seconds(30)).ok());
+}
+
+// Runs `worker`'s Run(nullptr) on a thread of its own, from construction
+// until Join() or the destructor (which asks the worker to stop first).
+class WorkerThread {
+ public:
+  explicit WorkerThread(Worker& worker)
+      : worker_(worker), thread_([this] {
+          status_ = worker_.Run(nullptr);
+          returned_ = true;
+        }) {}
+  ~WorkerThread() {
+    worker_.RequestStop();
+    if (thread_.joinable()) thread_.join();
+  }
+  WorkerThread(const WorkerThread&) = delete;
+  WorkerThread& operator=(const WorkerThread&) = delete;
+
+  // True once Run() returned (by itself, or after Join asked it to).
+  bool returned() const { return returned_.load(); }
+  // What Run() returned; only after returned() is true.
+  const absl::Status& status() const { return status_; }
+  // Asks the worker to stop, waits for Run() to return, and returns its status.
+  const absl::Status& Join() {
+    worker_.RequestStop();
+    if (thread_.joinable()) thread_.join();
+    return status_;
+  }
+
+ private:
+  Worker& worker_;
+  absl::Status status_;
+  std::atomic<bool> returned_{false};
+  std::thread thread_;  // last: started once the members above exist
+};
+
+// Reads roadpulse.counts on `bootstrap_servers` from its beginning to its end
+// into `store`, as `serve` and `report` do; a fatal test failure when the
+// read fails or finds an invalid record.
+inline void ReadCounts(const std::string& bootstrap_servers, CountStore& store) {
+  CountReaderOptions reader_options;
+  reader_options.bootstrap_servers = bootstrap_servers;
+  absl::StatusOr<std::unique_ptr<CountReader>> reader = CountReader::Create(reader_options);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  absl::StatusOr<CountReadStats> read = (*reader)->ReadToEnd(store);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->invalid, 0);
 }
 
 // Runs a worker with `options` (stop_at_end set here) and a count sink on the
