@@ -243,13 +243,13 @@ class Worker {
 };
 
 // The message.timeout.ms that the producer of a worker's count sink must use:
-// half the session timeout. A worker paused past its session
-// loses its partitions no sooner than the session timeout minus one
-// heartbeat interval after it stopped (librdkafka's heartbeat.interval.ms,
-// 3 s by default, must be at most half the session), and their new owner
-// publishes later still. So a record queued before the pause has expired
-// when the worker wakes, and librdkafka drops an expired record before it
-// would send it, instead of writing it after the new owner's.
+// half the session timeout. A worker paused past its session loses its
+// partitions no sooner than the session timeout minus one heartbeat interval
+// after it stopped (librdkafka's heartbeat.interval.ms, 3 s by default, must
+// be at most half the session), and their new owner publishes later still.
+// So a record queued before the pause has expired when the worker wakes, and
+// librdkafka drops an expired record before it would send it, instead of
+// writing it after the new owner's.
 int CountRecordTimeoutMs(const WorkerOptions& options);
 
 }  // namespace roadpulse
