@@ -71,6 +71,15 @@ TEST(WorkerMetricsTest, StartingTextSaysStartingAndNothingElse) {
   EXPECT_EQ(text.find("# TYPE"), text.rfind("# TYPE")) << text;  // one metric
 }
 
+// Count deliveries the producer gave up on: a counter, with the stats' value.
+TEST(WorkerMetricsTest, CountDeliveryFailuresIsACounter) {
+  WorkerStats stats;
+  stats.count_delivery_failures = 3;
+  const std::string text = WorkerMetricsText(stats, absl::FromUnixSeconds(1000));
+  EXPECT_THAT(text, HasSubstr("# TYPE roadpulse_worker_count_delivery_failures_total counter\n"));
+  EXPECT_THAT(text, HasSubstr("\nroadpulse_worker_count_delivery_failures_total 3\n"));
+}
+
 TEST(WorkerMetricsTest, NoPartitionLinesWithoutAssignment) {
   const std::string text = WorkerMetricsText(WorkerStats{}, absl::FromUnixSeconds(1000));
   EXPECT_THAT(text, HasSubstr("# HELP roadpulse_worker_partition_records "));
