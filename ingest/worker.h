@@ -249,7 +249,9 @@ class Worker {
 // be at most half the session), and their new owner publishes later still.
 // So a record queued before the pause has expired when the worker wakes, and
 // librdkafka drops an expired record before it would send it, instead of
-// writing it after the new owner's.
+// writing it after the new owner's. Not covered: a produce request already
+// built, or half written to a slow broker, when the pause began; librdkafka
+// writes it on waking before it looks for timed-out requests.
 int CountRecordTimeoutMs(const WorkerOptions& options);
 
 }  // namespace roadpulse
