@@ -947,14 +947,12 @@ class WorkerImpl {
   // pause are the producer's to drop: CountRecordTimeoutMs.)
   bool PausedInPublish() {
     const auto now = Clock::now();
-    const Clock::duration gap = now - std::exchange(publish_seen_, now);
-    if (gap <= kStandstill || options_.assign_all_partitions) return false;
-    standstill_ = std::max(standstill_, gap);
-    commit_accepted_ = false;
+    const auto from = std::exchange(publish_seen_, now);
+    if (!NoteStandstill(from, now)) return false;
     spdlog::warn(
         "worker: a publish round stood still for {:.1f} s; publishing the rest only once the "
         "group confirms this worker's membership",
-        std::chrono::duration<double>(gap).count());
+        std::chrono::duration<double>(now - from).count());
     return true;
   }
 
@@ -989,14 +987,15 @@ class WorkerImpl {
     return counts;
   }
 
-  // Notes a turn of the loop from `from` to `to`, less any time in the
-  // rebalance callback (HandleRebalance: a long restore is no pause).
-  void NoteStandstill(Clock::time_point from, Clock::time_point to) {
+  // Notes a turn of the loop (or a stretch of a publish round) from `from`
+  // to `to`, less any time in the rebalance callback (HandleRebalance: a
+  // long restore is no pause). True when it stood still.
+  bool NoteStandstill(Clock::time_point from, Clock::time_point to) {
     const Clock::duration turn = to - std::max(from, callback_done_at_);
-    if (turn > kStandstill && !options_.assign_all_partitions) {
-      standstill_ = std::max(standstill_, turn);
-      commit_accepted_ = false;
-    }
+    if (turn <= kStandstill || options_.assign_all_partitions) return false;
+    standstill_ = std::max(standstill_, turn);
+    commit_accepted_ = false;
+    return true;
   }
 
   // After a standstill (NoteStandstill): true once the group confirms that
