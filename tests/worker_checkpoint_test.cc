@@ -60,26 +60,6 @@ class WorkerCheckpointTest : public ::testing::Test {
     producer_ = *std::move(producer);
   }
 
-  // Polls `done` until it holds (true) or kPatience passes (false).
-  template <typename Pred>
-  static bool Eventually(Pred done) {
-    const absl::Time deadline = absl::Now() + kPatience;
-    while (absl::Now() < deadline) {
-      if (done()) return true;
-      absl::SleepFor(absl::Milliseconds(5));
-    }
-    return false;
-  }
-
-  // Polls the worker's stats, kept in *last, until `done` holds them.
-  template <typename Pred>
-  static bool WaitFor(const Worker& worker, Pred done, WorkerStats* last) {
-    return Eventually([&] {
-      *last = worker.stats();
-      return done(*last);
-    });
-  }
-
   std::unique_ptr<MockBroker> broker_;
   std::unique_ptr<KafkaProducer> producer_;
 };
@@ -108,18 +88,22 @@ TEST_F(WorkerCheckpointTest, CountingGoesOnWhileARoundIsInFlight) {
 
   // The round's Produce request reached broker 2 (and is held there).
   absl::StatusOr<size_t> left;
-  ASSERT_TRUE(Eventually([&] {
-    left = broker_->PendingBrokerRequestErrors(2, KafkaApi::kProduce);
-    return !left.ok() || *left == 0;
-  })) << "no checkpoint round was written";
+  ASSERT_TRUE(testing::Eventually(
+      [&] {
+        left = broker_->PendingBrokerRequestErrors(2, KafkaApi::kProduce);
+        return !left.ok() || *left == 0;
+      },
+      kPatience))
+      << "no checkpoint round was written";
   ASSERT_TRUE(left.ok()) << left.status();
   const absl::Time held_from = absl::Now();
 
   ASSERT_NO_FATAL_FAILURE(
       testing::AppendSpeeding(*producer_, "cp-", testing::NoonYesterday(), kFirst, kSecond));
   WorkerStats stats;
-  ASSERT_TRUE(WaitFor(
-      worker, [](const WorkerStats& s) { return s.totals.read == kFirst + kSecond; }, &stats))
+  ASSERT_TRUE(testing::WaitForStats(
+      worker, [](const WorkerStats& s) { return s.totals.read == kFirst + kSecond; }, kPatience,
+      &stats))
       << "read " << stats.totals.read << " of " << kFirst + kSecond;
   // The round is still unconfirmed: the second part was read during the
   // hold. (A worker that waits for its round reads nothing until the hold
@@ -132,8 +116,8 @@ TEST_F(WorkerCheckpointTest, CountingGoesOnWhileARoundIsInFlight) {
   EXPECT_EQ(stats.totals.counted, kFirst + kSecond);
 
   // The held round is acknowledged, then confirmed; later rounds follow.
-  ASSERT_TRUE(WaitFor(
-      worker, [](const WorkerStats& s) { return s.checkpoints_written >= 1; }, &stats))
+  ASSERT_TRUE(testing::WaitForStats(
+      worker, [](const WorkerStats& s) { return s.checkpoints_written >= 1; }, kPatience, &stats))
       << "the round was never confirmed";
   const absl::Status run_status = running.Join();
   ASSERT_TRUE(run_status.ok()) << run_status;

@@ -57,19 +57,6 @@ class WorkerCountTimeoutTest : public ::testing::Test {
     producer_ = *std::move(producer);
   }
 
-  // Polls the worker's stats, kept in *last, until `done` holds them (true)
-  // or kPatience passes (false).
-  template <typename Pred>
-  static bool WaitFor(const Worker& worker, Pred done, WorkerStats* last) {
-    const absl::Time deadline = absl::Now() + kPatience;
-    while (absl::Now() < deadline) {
-      *last = worker.stats();
-      if (done(*last)) return true;
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    return false;
-  }
-
   const absl::Time noon_yesterday_ = testing::NoonYesterday();
   std::unique_ptr<MockBroker> broker_;
   std::unique_ptr<KafkaProducer> producer_;
@@ -95,10 +82,10 @@ TEST_F(WorkerCountTimeoutTest, UndeliveredCountsArePublishedAgain) {
   testing::WorkerThread running(worker);
 
   WorkerStats stats;
-  ASSERT_TRUE(WaitFor(
+  ASSERT_TRUE(testing::WaitForStats(
       worker,
       [&](const WorkerStats& s) { return running.returned() || s.count_delivery_failures >= 1; },
-      &stats))
+      kPatience, &stats))
       << "no count delivery failed within " << kPatience << " (read " << stats.totals.read
       << ", counts published " << stats.counts_published << ")";
   ASSERT_FALSE(running.returned()) << "the worker stopped: " << running.status();
@@ -121,12 +108,12 @@ TEST_F(WorkerCountTimeoutTest, UndeliveredCountsArePublishedAgain) {
     }
     return false;
   };
-  ASSERT_TRUE(WaitFor(
+  ASSERT_TRUE(testing::WaitForStats(
       worker,
       [&](const WorkerStats& s) {
         return running.returned() || (s.totals.read == kFirst + kSecond && all_checkpointed(s));
       },
-      &stats))
+      kPatience, &stats))
       << "read " << stats.totals.read << " of " << kFirst + kSecond << ", checkpoints "
       << stats.checkpoints_written;
   ASSERT_FALSE(running.returned()) << "the worker stopped: " << running.status();

@@ -108,6 +108,29 @@ class WorkerThread {
   std::thread thread_;  // last: started once the members above exist
 };
 
+// Polls `done` every 5 ms until it holds (true) or `patience` passes (false).
+template <typename Pred>
+bool Eventually(Pred done, absl::Duration patience) {
+  const absl::Time deadline = absl::Now() + patience;
+  while (absl::Now() < deadline) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return false;
+}
+
+// Polls `worker`'s stats, the last kept in *last, until `done` holds them
+// (true) or `patience` passes (false).
+template <typename Pred>
+bool WaitForStats(const Worker& worker, Pred done, absl::Duration patience, WorkerStats* last) {
+  return Eventually(
+      [&] {
+        *last = worker.stats();
+        return done(*last);
+      },
+      patience);
+}
+
 // Reads roadpulse.counts on `bootstrap_servers` from its beginning to its end
 // into `store`, as `serve` and `report` do; a fatal test failure when the
 // read fails or finds an invalid record.
